@@ -1,0 +1,35 @@
+# lean4-cf: every test runs through `make test` (CI's .ci/run calls exactly that).
+GO        ?= go
+STATICCHECK = $(GO) tool -modfile=tools/go.mod staticcheck
+
+.PHONY: test lint fmt-check vet staticcheck go-test worker-test toolchain build bench
+
+## test: everything CI runs: the toolchain, lint, Go tests, Worker tests
+test: toolchain lint go-test worker-test
+
+## toolchain: Node.js 22 and the Worker's pinned npm packages, into git-ignored project folders
+toolchain:
+	@scripts/toolchain.sh
+
+## lint: gofmt, go vet and staticcheck
+lint: fmt-check vet staticcheck
+
+fmt-check:
+	@out=$$(find . -name '*.go' -not -path './.tools/*' -not -path '*/node_modules/*' -not -path '*/testdata/*' | xargs gofmt -l); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:" $$out >&2; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(STATICCHECK) ./...
+
+go-test:
+	$(GO) test -count=1 ./...
+
+worker-test: toolchain
+	@if [ -f worker/package.json ]; then . scripts/env.sh && cd worker && npm test; fi
+
+## build: the lean4-cf binary into bin/
+build:
+	$(GO) build -o bin/lean4-cf ./cmd/lean4-cf

@@ -1,0 +1,107 @@
+// Package cli holds lean4-cf's commands and flags. It is the only place where errors become exit codes.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes shared by every command.
+const (
+	ExitOK      = 0 // the command did what it was asked
+	ExitFailure = 1 // a runtime failure: unusable image, failed stage, unreachable service
+	ExitUsage   = 2 // bad flags, inputs or arguments; nothing was contacted or written
+)
+
+// Env is what a command may touch of the process: its streams and environment.
+// Tests inject their own; main passes the real ones.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+}
+
+// UsageError marks an error caused by the user's input. It maps to exit code 2.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// ExitError carries an exit code for an error whose message was already shown
+// (for example a preflight that printed its report and found the image does not fit).
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Main runs lean4-cf with args and returns the process exit code.
+func Main(ctx context.Context, args []string, env Env) int {
+	if env.Getenv == nil {
+		env.Getenv = func(string) string { return "" }
+	}
+	root := newRootCmd(env)
+	root.SetArgs(args)
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	code := exitCode(err)
+	msg := strings.TrimSpace(err.Error())
+	fmt.Fprintf(env.Stderr, "lean4-cf: %s\n", msg)
+	return code
+}
+
+func exitCode(err error) int {
+	var ue *UsageError
+	var ee *ExitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.Code
+	case errors.As(err, &ue):
+		return ExitUsage
+	case isFlagError(err):
+		return ExitUsage
+	default:
+		return ExitFailure
+	}
+}
+
+// isFlagError recognises cobra's and pflag's own parse errors, which are plain errors.
+func isFlagError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown flag", "unknown shorthand flag", "unknown command", "invalid argument", "flag needs an argument", "accepts ", "requires "} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func newRootCmd(env Env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "lean4-cf",
+		Short: "Deploy the Lean 4 HTTP server to Cloudflare Containers and prove that it works",
+		Long: `lean4-cf deploys the Lean 4 HTTP server (ghcr.io/ldct/lean4-server) to Cloudflare Containers:
+it measures the image and fits it to an instance type, deploys a stub Worker, pushes the image to
+Cloudflare's registry, promotes the container Worker, verifies it answers, and reports status.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &UsageError{Err: err}
+	})
+	root.AddCommand(newVersionCmd(env))
+	return root
+}
