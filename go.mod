@@ -2,7 +2,10 @@ module github.com/org/lean4-cf-action
 
 go 1.26
 
-require github.com/spf13/cobra v1.10.2
+require (
+	github.com/cenkalti/backoff/v5 v5.0.3
+	github.com/spf13/cobra v1.10.2
+)
 
 require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
