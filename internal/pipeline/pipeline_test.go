@@ -34,7 +34,10 @@ func (w *world) Worker(_ context.Context, name string) (string, bool, error) {
 	w.log("worker %s", name)
 	return w.liveVersion, w.exists, nil
 }
-func (w *world) DeleteWorker(_ context.Context, name string) error { w.log("delete %s", name); return nil }
+func (w *world) DeleteWorker(_ context.Context, name string) error {
+	w.log("delete %s", name)
+	return nil
+}
 func (w *world) Preflight(context.Context) (Preflight, error) {
 	w.log("preflight")
 	pf := Preflight{Image: "src", Digest: "sha256:abc", InstanceType: "standard-1", Fits: w.fits}
@@ -114,8 +117,10 @@ func TestRun(t *testing.T) {
 			wantOutcome: "deployed",
 		},
 		{
-			name:  "redeploy keeps the stub off the production name",
-			setup: func(w *world) { w.exists, w.liveVersion, w.liveImage = true, "old-v", "registry.local/acct/lean@sha256:old" },
+			name: "redeploy keeps the stub off the production name",
+			setup: func(w *world) {
+				w.exists, w.liveVersion, w.liveImage = true, "old-v", "registry.local/acct/lean@sha256:old"
+			},
 			wantCalls: []string{"verify-token", "preflight", "worker lean", "status lean", "deploy-stub lean-stub", "check-stub https://lean-stub.acct.workers.dev",
 				"delete lean-stub", "push lean", "deploy-container lean registry.local/acct/lean@sha256:abc standard-1 max=5", "wait-ready " + u,
 				"latency " + u + " 3", "status lean"},
@@ -148,16 +153,18 @@ func TestRun(t *testing.T) {
 			wantOutcome: "stopped-after-stub",
 		},
 		{
-			name:  "a side stub that fails its check is still deleted",
-			setup: func(w *world) { w.exists, w.liveVersion, w.stubErr = true, "old-v", errors.New("GET /health answered 500") },
+			name: "a side stub that fails its check is still deleted",
+			setup: func(w *world) {
+				w.exists, w.liveVersion, w.stubErr = true, "old-v", errors.New("GET /health answered 500")
+			},
 			wantCalls: []string{"verify-token", "preflight", "worker lean", "status lean", "deploy-stub lean-stub",
 				"check-stub https://lean-stub.acct.workers.dev", "delete lean-stub"},
 			wantOutcome: "failed", wantErr: "answered 500", wantFailed: StageStub,
 		},
 		{
-			name:  "measured too big while pushing: no promotion",
-			setup: func(w *world) { w.pushFits = false },
-			wantCalls: []string{"verify-token", "preflight", "worker lean", "deploy-stub lean", "check-stub " + u, "push lean"},
+			name:        "measured too big while pushing: no promotion",
+			setup:       func(w *world) { w.pushFits = false },
+			wantCalls:   []string{"verify-token", "preflight", "worker lean", "deploy-stub lean", "check-stub " + u, "push lean"},
 			wantOutcome: "failed", wantErr: "too big", wantFailed: StagePush,
 		},
 		{
