@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/org/lean4-cf-action/internal/report"
 )
 
 // Stage names, in the order they run.
@@ -97,83 +99,22 @@ type (
 	}
 )
 
-// Preflight is what the preflight stage found.
-type Preflight struct {
-	Image             string `json:"image"`
-	Digest            string `json:"digest"`
-	CompressedBytes   int64  `json:"compressedBytes"`
-	UncompressedBytes int64  `json:"uncompressedBytes"`
-	RequiredDiskBytes int64  `json:"requiredDiskBytes"`
-	InstanceType      string `json:"instanceType"`
-	Fits              bool   `json:"fits"`
-	Reason            string `json:"reason,omitempty"` // why it does not fit
-}
-
 // Deployed is what a wrangler deploy reported.
 type Deployed struct {
 	URL       string `json:"url"`
 	VersionID string `json:"versionId"`
 }
 
-// Pushed is what the push stage did.
-type Pushed struct {
-	Image             string `json:"image"` // digest-pinned reference to deploy
-	BytesPushed       int64  `json:"bytesPushed"`
-	BlobsPushed       int    `json:"blobsPushed"`
-	BlobsSkipped      int    `json:"blobsSkipped"`
-	UncompressedBytes int64  `json:"uncompressedBytes,omitempty"` // measured from the pushed stream, when it was
-	Fits              bool   `json:"fits"`
-	Reason            string `json:"reason,omitempty"`
-}
-
-// Ready is what verification of a promoted container found.
-type Ready struct {
-	LeanVersion string        `json:"leanVersion"`
-	Attempts    int           `json:"attempts"`
-	ColdStart   time.Duration `json:"coldStartNs"`
-}
-
-// Latency is the spread of warm requests.
-type Latency struct {
-	N   int           `json:"n"`
-	P50 time.Duration `json:"p50Ns"`
-	P95 time.Duration `json:"p95Ns"`
-}
-
-// Status is the application's state after the run.
-type Status struct {
-	ApplicationID string `json:"applicationId,omitempty"`
-	State         string `json:"state,omitempty"`
-	Instances     int    `json:"instances"`
-	Image         string `json:"image,omitempty"`
-	Version       int    `json:"version,omitempty"`
-}
-
-// StageResult is one stage's outcome.
-type StageResult struct {
-	Name     string        `json:"name"`
-	Status   string        `json:"status"` // ok, failed, skipped
-	Started  time.Time     `json:"started"`
-	Duration time.Duration `json:"durationNs"`
-	Detail   string        `json:"detail,omitempty"`
-}
-
-// Result is the whole run, for reports and --json.
-type Result struct {
-	Name        string        `json:"name"`
-	URL         string        `json:"url,omitempty"`
-	VersionID   string        `json:"versionId,omitempty"`
-	Stages      []StageResult `json:"stages"`
-	Preflight   *Preflight    `json:"preflight,omitempty"`
-	Push        *Pushed       `json:"push,omitempty"`
-	Ready       *Ready        `json:"ready,omitempty"`
-	Latency     *Latency      `json:"latency,omitempty"`
-	Status      *Status       `json:"status,omitempty"`
-	RolledBack  bool          `json:"rolledBack"`
-	FirstDeploy bool          `json:"firstDeploy"`
-	Outcome     string        `json:"outcome"` // deployed, stopped-after-<stage>, failed, rolled-back
-	Error       string        `json:"error,omitempty"`
-}
+// The run's record is the report package's model, so every renderer reads exactly what ran.
+type (
+	Result      = report.Result
+	StageResult = report.StageResult
+	Preflight   = report.Preflight
+	Pushed      = report.Pushed
+	Ready       = report.Ready
+	Latency     = report.Latency
+	Status      = report.Status
+)
 
 // StageError says which stage failed and how to fix it.
 type StageError struct {
@@ -312,7 +253,7 @@ func (p *Pipeline) Run(ctx context.Context, opts Options) (*Result, error) {
 			return "", err
 		}
 		res.Latency = &lat
-		return fmt.Sprintf("%s answers #eval 1 + 1 after %s cold start", d.URL, ready.ColdStart.Round(time.Millisecond)), nil
+		return fmt.Sprintf("%s answers #eval 1 + 1 after %s cold start", d.URL, ready.ColdStart.D().Round(time.Millisecond)), nil
 	})
 	if err != nil {
 		r.rollback(ctx, exists, prevVersion, prevStatus, stubVersion)
@@ -341,7 +282,7 @@ func (r *run) stage(ctx context.Context, name string, fn func(context.Context) (
 		r.opts.Progress(Event{Stage: name, Kind: "start"})
 	}
 	detail, err := fn(ctx)
-	sr := StageResult{Name: name, Status: "ok", Started: start, Duration: r.p.Now().Sub(start), Detail: detail}
+	sr := StageResult{Name: name, Status: "ok", Started: start, Duration: report.Ms(r.p.Now().Sub(start)), Detail: detail}
 	if err != nil {
 		sr.Status, sr.Detail = "failed", err.Error()
 		if ctx.Err() != nil {
@@ -354,7 +295,7 @@ func (r *run) stage(ctx context.Context, name string, fn func(context.Context) (
 		if err != nil {
 			kind = "failed"
 		}
-		r.opts.Progress(Event{Stage: name, Kind: kind, Message: sr.Detail, Elapsed: sr.Duration})
+		r.opts.Progress(Event{Stage: name, Kind: kind, Message: sr.Detail, Elapsed: sr.Duration.D()})
 	}
 	if err != nil {
 		se := &StageError{Stage: name, Err: err}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/org/lean4-cf-action/internal/report"
 )
 
 // world is a fake of everything the pipeline touches; it records calls in order.
@@ -83,11 +85,11 @@ func (w *world) WaitReady(_ context.Context, url string, _ WaitPolicy) (Ready, e
 	if err != nil {
 		return Ready{}, err
 	}
-	return Ready{LeanVersion: "Lean (version 4.24.0)", Attempts: 3, ColdStart: 4 * time.Second}, nil
+	return Ready{LeanVersion: "Lean (version 4.24.0)", Attempts: 3, ColdStart: report.Ms(4 * time.Second)}, nil
 }
 func (w *world) MeasureLatency(_ context.Context, url string, n int) (Latency, error) {
 	w.log("latency %s %d", url, n)
-	return Latency{N: n, P50: time.Millisecond, P95: 2 * time.Millisecond}, nil
+	return Latency{N: n, P50: report.Ms(time.Millisecond), P95: report.Ms(2 * time.Millisecond)}, nil
 }
 
 func (w *world) pipeline() *Pipeline {
@@ -244,14 +246,14 @@ func TestRunRecordsStageTimings(t *testing.T) {
 	var names []string
 	for _, s := range res.Stages {
 		names = append(names, s.Name)
-		if s.Duration != time.Second || s.Status != "ok" {
+		if s.Duration.D() != time.Second || s.Status != "ok" {
 			t.Errorf("stage %s: %+v", s.Name, s)
 		}
 	}
 	if got := strings.Join(names, ","); got != "preflight,stub,push,promote,status" {
 		t.Fatalf("stages = %s", got)
 	}
-	if res.Ready == nil || res.Ready.ColdStart != 4*time.Second || res.Latency == nil || res.Latency.N != 3 || res.Status == nil {
+	if res.Ready == nil || res.Ready.ColdStart.D() != 4*time.Second || res.Latency == nil || res.Latency.N != 3 || res.Status == nil {
 		t.Fatalf("result = %+v", res)
 	}
 }
