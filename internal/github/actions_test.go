@@ -57,7 +57,7 @@ func setup(t *testing.T) (*Actions, *bytes.Buffer, map[string]string) {
 func TestSetOutputsUsesRandomHeredocs(t *testing.T) {
 	x, log, env := setup(t)
 	evil := "line1\nghadelimiter_x\ninjected=1\nEOF"
-	if err := x.SetOutputs([]report.Output{{"url", "https://a.workers.dev"}, {"result-json", evil}, {"empty", ""}}); err != nil {
+	if err := x.SetOutputs([]report.Output{{Name: "url", Value: "https://a.workers.dev"}, {Name: "result-json", Value: evil}, {Name: "empty", Value: ""}}); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(env["GITHUB_OUTPUT"])
@@ -80,14 +80,14 @@ func TestSetOutputsUsesRandomHeredocs(t *testing.T) {
 
 func TestMissingFileCommandsAreErrorsNotPanics(t *testing.T) {
 	x := NewActions(&bytes.Buffer{}, func(string) string { return "" })
-	if err := x.SetOutputs([]report.Output{{"a", "b"}}); err == nil || !strings.Contains(err.Error(), "GITHUB_OUTPUT") {
+	if err := x.SetOutputs([]report.Output{{Name: "a", Value: "b"}}); err == nil || !strings.Contains(err.Error(), "GITHUB_OUTPUT") {
 		t.Fatalf("err = %v", err)
 	}
 	if err := x.AddSummary("x"); err == nil {
 		t.Fatal("no error without GITHUB_STEP_SUMMARY")
 	}
 	bad := NewActions(&bytes.Buffer{}, func(k string) string { return filepath.Join(t.TempDir(), "no", "such", "dir") })
-	if err := bad.SetOutputs([]report.Output{{"a", "b"}}); err == nil {
+	if err := bad.SetOutputs([]report.Output{{Name: "a", Value: "b"}}); err == nil {
 		t.Fatal("no error for an unwritable outputs file")
 	}
 }
