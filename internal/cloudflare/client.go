@@ -195,3 +195,16 @@ func IsNotFound(err error) bool {
 	}
 	return false
 }
+
+// WorkersDevURL returns https://<name>.<account subdomain>.workers.dev. An account without a workers.dev
+// subdomain is an error that says where to register one.
+func (c *Client) WorkersDevURL(ctx context.Context, name string) (string, error) {
+	res, err := c.api.Workers.Subdomains.Get(ctx, workers.SubdomainGetParams{AccountID: cf.F(c.account)})
+	if err != nil {
+		if IsNotFound(err) {
+			return "", fmt.Errorf("the account has no workers.dev subdomain: register one at https://dash.cloudflare.com/%s/workers/onboarding", c.account)
+		}
+		return "", fmt.Errorf("reading the account's workers.dev subdomain: %w", Explain(err))
+	}
+	return fmt.Sprintf("https://%s.%s.workers.dev", name, res.Subdomain), nil
+}
