@@ -252,7 +252,9 @@ func (p Prober) WaitReady(ctx context.Context, opts WaitOptions) (Ready, error) 
 		if err == nil {
 			return res, nil
 		}
-		last = err
+		if ctx.Err() == nil {
+			last = err // an attempt cut short by the deadline says less than the one before it
+		}
 		var se *StatusError
 		var nl *NotLeanError
 		switch {
