@@ -223,3 +223,10 @@ func (s *Server) imagePullable(ref string) bool {
 	s.registry.inner.ServeHTTP(rec, req)
 	return rec.Code == http.StatusOK
 }
+
+// ClearRegistryFaults removes every registry fault.
+func (s *Server) ClearRegistryFaults() {
+	s.mu.Lock()
+	s.regFaults = nil
+	s.mu.Unlock()
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -70,5 +71,6 @@ func push(ref, user, pass string) error {
 	if err != nil {
 		return err
 	}
-	return remote.Write(r, img, remote.WithAuth(&authn.Basic{Username: user, Password: pass}))
+	return remote.Write(r, img, remote.WithAuth(&authn.Basic{Username: user, Password: pass}),
+		remote.WithRetryBackoff(remote.Backoff{Duration: 10 * time.Millisecond, Factor: 1, Steps: 3}))
 }

@@ -432,7 +432,12 @@ func readUpload(r *http.Request) (*uploadMeta, []byte, []Module, *apiErr) {
 			rawMeta = b
 			continue
 		}
-		mods = append(mods, Module{Name: p.FormName(), ContentType: p.Header.Get("Content-Type"), Content: b})
+		// The module name is the part's filename (cloudflare-go names every part "files"), else its name.
+		name := p.FileName()
+		if name == "" {
+			name = p.FormName()
+		}
+		mods = append(mods, Module{Name: name, ContentType: p.Header.Get("Content-Type"), Content: b})
 	}
 	if meta == nil {
 		return nil, nil, nil, fail(http.StatusBadRequest, codeValidation, "Missing metadata part")
