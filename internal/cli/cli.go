@@ -103,5 +103,6 @@ Cloudflare's registry, promotes the container Worker, verifies it answers, and r
 		return &UsageError{Err: err}
 	})
 	root.AddCommand(newVersionCmd(env))
+	root.AddCommand(newRenderCmd(env))
 	return root
 }

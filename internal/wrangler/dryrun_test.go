@@ -135,3 +135,21 @@ func TestDryRunCatchesBrokenConfig(t *testing.T) {
 		t.Errorf("unexpected failure output:\n%s", out)
 	}
 }
+
+// TestDryRunRootConfig checks the root wrangler.jsonc, the configuration a user deploys by hand.
+func TestDryRunRootConfig(t *testing.T) {
+	wrangler, _, env := toolchain(t)
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := dryRun(t, wrangler, env, Rendered{Dir: root, Config: filepath.Join(root, "wrangler.jsonc")}, filepath.Join(t.TempDir(), "dist"))
+	if err != nil {
+		t.Fatalf("wrangler deploy --dry-run of the root wrangler.jsonc: %v\n%s", err, out)
+	}
+	for _, w := range []string{"env.LEAN_CONTAINER (LeanContainer)", "lean4-server-leancontainer (registry.cloudflare.com/lean4-server:v4.24.0)"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("wrangler output lacks %q:\n%s", w, out)
+		}
+	}
+}

@@ -108,6 +108,13 @@ func Config(o Options) ([]byte, error) {
 	return append([]byte(header), append(b, '\n')...), nil
 }
 
+// InputError is an error in Render's inputs (the options, the user's configuration, the output
+// directory or node_modules), found before anything was written.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
 // Rendered describes a rendered directory.
 type Rendered struct {
 	// Dir is the directory; Config is the path of its wrangler.jsonc.
@@ -119,14 +126,23 @@ type Rendered struct {
 // Render writes a directory `wrangler deploy` can run from: wrangler.jsonc for o, the Worker's
 // sources (src/) and its package.json and package-lock.json. nodeModules, when not empty, is an
 // installed worker/node_modules linked into the directory so no `npm ci` is needed there.
-// Render refuses a directory that holds anything else than a previous rendering.
+// Render refuses a directory that holds anything else than a previous rendering. Every problem with
+// the inputs is an *InputError returned before anything is written.
 func Render(dir string, o Options, nodeModules string) (Rendered, error) {
 	cfg, err := Config(o)
 	if err != nil {
-		return Rendered{}, err
+		return Rendered{}, &InputError{Err: err}
 	}
 	if err := checkOutDir(dir); err != nil {
 		return Rendered{}, err
+	}
+	if nodeModules != "" {
+		if nodeModules, err = filepath.Abs(nodeModules); err != nil {
+			return Rendered{}, fmt.Errorf("resolving node_modules: %w", err)
+		}
+		if _, err := os.Stat(filepath.Join(nodeModules, "@cloudflare", "containers", "package.json")); err != nil {
+			return Rendered{}, &InputError{Err: fmt.Errorf("node_modules %s has no @cloudflare/containers: run `make toolchain` first, or leave it out and run npm ci in the rendered directory", nodeModules)}
+		}
 	}
 	files := map[string][]byte{ConfigFile: cfg}
 	err = fs.WalkDir(worker.Files, ".", func(p string, d fs.DirEntry, err error) error {
@@ -171,24 +187,18 @@ func checkOutDir(dir string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("reading output directory: %w", err)
+		return &InputError{Err: fmt.Errorf("reading output directory: %w", err)}
 	}
 	for _, e := range entries {
 		if !rendered[e.Name()] {
-			return fmt.Errorf("output directory %s holds %s, which lean4-cf did not render: use an empty or new directory", dir, e.Name())
+			return &InputError{Err: fmt.Errorf("output directory %s holds %s, which lean4-cf did not render: use an empty or new directory", dir, e.Name())}
 		}
 	}
 	return nil
 }
 
-func linkNodeModules(dir, nodeModules string) error {
-	abs, err := filepath.Abs(nodeModules)
-	if err != nil {
-		return fmt.Errorf("resolving node_modules %s: %w", nodeModules, err)
-	}
-	if _, err := os.Stat(filepath.Join(abs, "@cloudflare", "containers", "package.json")); err != nil {
-		return fmt.Errorf("node_modules %s has no @cloudflare/containers: run `make toolchain` first", nodeModules)
-	}
+// linkNodeModules links dir/node_modules to abs, an absolute path.
+func linkNodeModules(dir, abs string) error {
 	link := filepath.Join(dir, "node_modules")
 	if target, err := os.Readlink(link); err == nil && target == abs {
 		return nil
