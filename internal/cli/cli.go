@@ -109,5 +109,6 @@ Cloudflare's registry, promotes the container Worker, verifies it answers, and r
 	})
 	root.AddCommand(newVersionCmd(env))
 	root.AddCommand(newStatusCmd(env))
+	root.AddCommand(newRenderCmd(env))
 	return root
 }
