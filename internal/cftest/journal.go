@@ -1,0 +1,193 @@
+package cftest
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"time"
+)
+
+// Request is one journaled API request.
+type Request struct {
+	Time     time.Time
+	Method   string
+	Path     string // without the /client/v4 prefix
+	Query    string // raw query
+	Status   int
+	Write    bool   // any method other than GET and HEAD
+	Endpoint string // the matched endpoint pattern (see Endpoints), "" for an unknown path
+	Fault    string // the injected fault that answered, if any
+}
+
+func (r Request) String() string {
+	q := ""
+	if r.Query != "" {
+		q = "?" + r.Query
+	}
+	return fmt.Sprintf("%s %s%s -> %d", r.Method, r.Path, q, r.Status)
+}
+
+// Journal returns every API request served so far, oldest first.
+func (s *Server) Journal() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.jr)
+}
+
+// Writes returns the journaled requests with Write set, as "METHOD path" strings, oldest first.
+func (s *Server) Writes() []string {
+	var out []string
+	for _, r := range s.Journal() {
+		if r.Write {
+			out = append(out, r.Method+" "+r.Path)
+		}
+	}
+	return out
+}
+
+// Unknown returns the requests to paths the server does not serve. Tests fail on them to see drift:
+//
+//	if u := srv.Unknown(); len(u) > 0 { t.Errorf("unknown API calls: %v", u) }
+func (s *Server) Unknown() []Request {
+	var out []Request
+	for _, r := range s.Journal() {
+		if r.Endpoint == "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ResetJournal forgets the requests journaled so far.
+func (s *Server) ResetJournal() {
+	s.mu.Lock()
+	s.jr = nil
+	s.mu.Unlock()
+}
+
+// Endpoints lists the served endpoint patterns, e.g. "POST /accounts/{account}/containers/applications".
+// Fault.Endpoint takes one of these.
+func (s *Server) Endpoints() []string {
+	var out []string
+	for _, e := range s.endpoints() {
+		out = append(out, e.pattern)
+	}
+	return out
+}
+
+// Fault describes how the API misbehaves on one endpoint.
+type Fault struct {
+	// Endpoint is one of Endpoints(), e.g. "POST /accounts/{account}/containers/applications".
+	Endpoint string
+	// Count is how many matching requests are affected; 0 means every one.
+	Count int
+	// Latency delays the answer (the real one, or the fault's).
+	Latency time.Duration
+	// Reset closes the connection without a response (a TCP reset): clients see a network error.
+	Reset bool
+	// Status answers with this HTTP status and a v4 error envelope carrying Errors
+	// (default [{10013, "An unknown error has occurred"}]). 0: no error answer (Latency only).
+	Status int
+	Errors []APIError
+	// Body, when set, is written instead of the envelope (e.g. HTML from a proxy: "malformed response").
+	Body string
+	// Header is added to the fault's answer, e.g. {"Retry-After": "1"}.
+	Header map[string]string
+}
+
+type faultRule struct {
+	Fault
+	left int // remaining uses; -1 = unlimited
+}
+
+// Inject adds a fault. It fails on an endpoint the server does not serve, so typos are seen.
+func (s *Server) Inject(f Fault) error {
+	if !slices.Contains(s.Endpoints(), f.Endpoint) {
+		return fmt.Errorf("injecting fault: unknown endpoint %q (see Server.Endpoints)", f.Endpoint)
+	}
+	if f.Status == 0 && !f.Reset && f.Latency == 0 {
+		return fmt.Errorf("injecting fault on %q: set Status, Reset or Latency", f.Endpoint)
+	}
+	left := f.Count
+	if left == 0 {
+		left = -1
+	}
+	s.mu.Lock()
+	s.faults = append(s.faults, &faultRule{Fault: f, left: left})
+	s.mu.Unlock()
+	return nil
+}
+
+// ClearFaults removes every injected fault.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	s.faults = nil
+	s.mu.Unlock()
+}
+
+func (s *Server) takeFault(pattern string) (Fault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.faults {
+		if f.Endpoint != pattern || f.left == 0 {
+			continue
+		}
+		if f.left > 0 {
+			f.left--
+		}
+		return f.Fault, true
+	}
+	return Fault{}, false
+}
+
+// applyFault answers the request per a matching fault and reports whether it did.
+func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, pattern string, info *requestInfo) bool {
+	f, ok := s.takeFault(pattern)
+	if !ok {
+		return false
+	}
+	if f.Latency > 0 {
+		select {
+		case <-time.After(f.Latency):
+		case <-r.Context().Done():
+		}
+	}
+	switch {
+	case f.Reset:
+		info.fault = "reset"
+		resetConn(w)
+		return true
+	case f.Status != 0:
+		info.fault = fmt.Sprintf("status %d", f.Status)
+		for k, v := range f.Header {
+			w.Header().Set(k, v)
+		}
+		if f.Body != "" {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(f.Status)
+			_, _ = w.Write([]byte(f.Body))
+			return true
+		}
+		errs := f.Errors
+		if len(errs) == 0 {
+			errs = []APIError{{Code: codeUnknown, Message: "An unknown error has occurred"}}
+		}
+		writeEnvelope(w, f.Status, envelope{Errors: errs})
+		return true
+	}
+	info.fault = "latency"
+	return false
+}
+
+// resetConn hijacks the connection and closes it with SO_LINGER 0, so the peer gets a TCP RST.
+func resetConn(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
