@@ -5,7 +5,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   plugins: [cloudflareTest({ wrangler: { configPath: "./test/wrangler.test.jsonc" } })],
   test: {
-    include: ["test/settings.test.ts", "test/routing.test.ts", "test/stub.test.ts", "test/failures.test.ts"],
+    include: ["test/settings.test.ts", "test/routing.test.ts", "test/stub.test.ts", "test/failures.test.ts", "test/container-rules.test.ts"],
     testTimeout: 20_000,
   },
 });
