@@ -28,7 +28,7 @@ go-test:
 	$(GO) test -count=1 ./...
 
 worker-test: toolchain
-	@if [ -f worker/package.json ]; then . scripts/env.sh && cd worker && npm test; fi
+	@if [ -f worker/package.json ]; then bash -c '. scripts/env.sh && cd worker && npm test'; fi
 
 ## build: the lean4-cf binary into bin/
 build:

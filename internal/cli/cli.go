@@ -33,6 +33,11 @@ type UsageError struct{ Err error }
 func (e *UsageError) Error() string { return e.Err.Error() }
 func (e *UsageError) Unwrap() error { return e.Err }
 
+// usagef returns a UsageError with a formatted message.
+func usagef(format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...)}
+}
+
 // ExitError carries an exit code for an error whose message was already shown
 // (for example a preflight that printed its report and found the image does not fit).
 type ExitError struct {
@@ -103,5 +108,7 @@ Cloudflare's registry, promotes the container Worker, verifies it answers, and r
 		return &UsageError{Err: err}
 	})
 	root.AddCommand(newVersionCmd(env))
+	root.AddCommand(newStatusCmd(env))
+	root.AddCommand(newRenderCmd(env))
 	return root
 }

@@ -1,22 +1,85 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
+type versionOptions struct {
+	wrangler string // --wrangler PATH
+	json     bool
+}
+
+// versionInfo is what `lean4-cf version --json` prints.
+type versionInfo struct {
+	Lean4CF         string `json:"lean4cf"`
+	Wrangler        string `json:"wrangler,omitempty"`
+	WranglerPath    string `json:"wranglerPath,omitempty"`
+	WranglerSource  string `json:"wranglerSource,omitempty"`
+	WranglerPinned  string `json:"wranglerPinned"`
+	Node            string `json:"node,omitempty"`
+	NodePath        string `json:"nodePath,omitempty"`
+	Problem         string `json:"problem,omitempty"`
+	WranglerWarning string `json:"wranglerWarning,omitempty"`
+}
+
 func newVersionCmd(env Env) *cobra.Command {
-	return &cobra.Command{
+	var o versionOptions
+	cmd := &cobra.Command{
 		Use:   "version",
-		Short: "Print lean4-cf's version",
-		Args:  cobra.NoArgs,
+		Short: "Print the versions of lean4-cf, the wrangler it runs, and the Node.js that runs wrangler",
+		Long: `Print the versions of lean4-cf, the wrangler it runs, and the Node.js that runs wrangler.
+
+wrangler is found the way deploy finds it: --wrangler PATH, else $LEAN4CF_WRANGLER, else the project's
+pinned install (worker/node_modules, put there by "make toolchain"), else wrangler on $PATH.
+Node.js is $LEAN4CF_NODE, else the project's Node 22 (.tools/node), else node on $PATH.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintf(env.Stdout, "lean4-cf %s\n", buildVersion())
-			return err
+			info := versionInfo{Lean4CF: buildVersion(), WranglerPinned: wrangler.PinnedVersion}
+			tool, err := wrangler.Locate(wrangler.LocateOptions{Flag: o.wrangler, Getenv: env.Getenv})
+			if err != nil {
+				info.Problem = err.Error()
+			} else {
+				info.Wrangler, info.WranglerPath, info.WranglerSource = tool.Version, tool.Path, tool.Source
+				info.WranglerWarning = tool.Warning()
+				info.NodePath = tool.Node
+				if info.Node, err = tool.NodeVersion(cmd.Context()); err != nil {
+					info.Problem = err.Error()
+				}
+			}
+			if o.json {
+				enc := json.NewEncoder(env.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(info)
+			}
+			fmt.Fprintf(env.Stdout, "lean4-cf %s\n", info.Lean4CF)
+			if info.WranglerPath != "" {
+				v := info.Wrangler
+				if v == "" {
+					v = "(unknown version)"
+				}
+				fmt.Fprintf(env.Stdout, "wrangler %s (%s, found via %s; pinned %s)\n", v, info.WranglerPath, info.WranglerSource, info.WranglerPinned)
+			}
+			if info.NodePath != "" {
+				fmt.Fprintf(env.Stdout, "node %s (%s)\n", info.Node, info.NodePath)
+			}
+			if info.WranglerWarning != "" {
+				fmt.Fprintln(env.Stderr, info.WranglerWarning)
+			}
+			if info.Problem != "" {
+				fmt.Fprintf(env.Stderr, "warning: %s\n", info.Problem)
+			}
+			return nil
 		},
 	}
+	cmd.Flags().StringVar(&o.wrangler, "wrangler", "", "wrangler to run (a .bin/wrangler link, wrangler.js, or an executable)")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print one JSON object")
+	return cmd
 }
 
 // buildVersion reports the module version, or the VCS revision for a development build.

@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/org/lean4-cf-action/internal/cloudflare"
+	"github.com/org/lean4-cf-action/internal/wrangler"
+)
+
+// containerClass is the Durable Object class that runs the Lean server; the container application is
+// named <worker>-leancontainer after it.
+const containerClass = "LeanContainer"
+
+// cloud is what the account commands share: the API client, the wrangler runner, and the account.
+type cloud struct {
+	api     *cloudflare.Client
+	wr      wrangler.Runner
+	account string
+}
+
+// newCloud reads the credentials from the environment only (never from flags) and finds wrangler.
+// A missing credential or wrangler is a usage error: nothing has been contacted yet.
+func newCloud(env Env, wranglerFlag string) (*cloud, error) {
+	token, account := env.Getenv("CLOUDFLARE_API_TOKEN"), env.Getenv("CLOUDFLARE_ACCOUNT_ID")
+	if token == "" {
+		return nil, usagef("CLOUDFLARE_API_TOKEN is not set: export a token with Workers Scripts edit and Containers write (never pass it as a flag)")
+	}
+	if account == "" {
+		return nil, usagef("CLOUDFLARE_ACCOUNT_ID is not set: export your account id (the 32 hex digits in the dashboard's Workers overview)")
+	}
+	if !isHex32(account) {
+		return nil, usagef("CLOUDFLARE_ACCOUNT_ID %q is not an account id: it is 32 hex digits", account)
+	}
+	api, err := cloudflare.New(cloudflare.Options{Token: token, AccountID: account, BaseURL: env.Getenv("CLOUDFLARE_API_BASE_URL")})
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	tool, err := wrangler.Locate(wrangler.LocateOptions{Flag: wranglerFlag, Getenv: env.Getenv})
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	if w := tool.Warning(); w != "" {
+		fmt.Fprintln(env.Stderr, w)
+	}
+	return &cloud{
+		api:     api,
+		account: account,
+		wr:      wrangler.Runner{Tool: tool, Env: environ(env), AccountID: account},
+	}, nil
+}
+
+// environ is the process environment for child processes, read through env.Getenv for the keys that
+// matter so tests can inject them.
+func environ(env Env) []string {
+	base := os.Environ()
+	out := make([]string, 0, len(base))
+	seen := map[string]bool{}
+	for _, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		seen[k] = true
+		if v := env.Getenv(k); v != "" {
+			out = append(out, k+"="+v)
+		}
+	}
+	for _, k := range []string{"CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_BASE_URL", "CLOUDFLARE_CONTAINER_REGISTRY",
+		"SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "HOME", "PATH", "LEAN4CF_NODE"} {
+		if v := env.Getenv(k); v != "" && !seen[k] {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+func isHex32(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func TestDeployOptionsValidate(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "wrangler.jsonc")
+	if err := os.WriteFile(cfg, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		want string // "" = valid; else a substring of the one-line usage error
+	}{
+		{nil, ""},
+		{[]string{"--stage", "promote", "--name", "lean-1", "--max-instances", "3", "--instances", "3", "--sleep-after", "90s", "--timeout", "1h",
+			"--url", "https://lean.example.com", "--resolve", "lean-1.acct.workers.dev:443:127.0.0.1:8443", "--config", cfg}, ""},
+		{[]string{"--stage", "deploy"}, `--stage "deploy" is not a stage`},
+		{[]string{"--image", " "}, "--image is empty"},
+		{[]string{"--name", "Lean"}, `--name "Lean" is not a Worker name`},
+		{[]string{"--name", "-lean"}, "is not a Worker name"},
+		{[]string{"--name", strings.Repeat("a", 55)}, "is not a Worker name"},
+		{[]string{"--max-instances", "0"}, "--max-instances 0 is out of range"},
+		{[]string{"--instances", "6"}, "--instances 6 is out of range: use 1 to --max-instances (5)"},
+		{[]string{"--instances", "0"}, "--instances 0 is out of range"},
+		{[]string{"--sleep-after", "2 minutes"}, `--sleep-after "2 minutes" is not a duration`},
+		{[]string{"--sleep-after", "0m"}, "is not a duration"},
+		{[]string{"--sleep-after", "1.5m"}, "is not a duration"},
+		{[]string{"--timeout", "1s"}, "--timeout 1s is out of range"},
+		{[]string{"--url", "lean.example.com"}, "is not an http(s) URL"},
+		{[]string{"--url", "https://user:pw@lean.example.com"}, "is not an http(s) URL"},
+		{[]string{"--config", filepath.Join(t.TempDir(), "nope.jsonc")}, "--config"},
+		{[]string{"--resolve", "host:443"}, "--resolve: resolve rule \"host:443\": missing ADDR"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var o deployOptions
+			fs := pflag.NewFlagSet("deploy", pflag.ContinueOnError)
+			o.addFlags(fs)
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			err := o.validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("validate: %v", err)
+				}
+				if o.timeout != time.Hour && len(tt.args) > 0 {
+					t.Fatalf("timeout = %s", o.timeout)
+				}
+				return
+			}
+			var ue *UsageError
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("validate = %v, want a one-line usage error containing %q", err, tt.want)
+			}
+		})
+	}
+}

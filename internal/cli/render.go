@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/org/lean4-cf-action/internal/wrangler"
+)
+
+// renderOptions are the flags of `lean4-cf render`.
+type renderOptions struct {
+	mode, out, config, nodeModules string
+	vars                           []string
+	json                           bool
+	opts                           wrangler.Options
+}
+
+func newRenderCmd(env Env) *cobra.Command {
+	o := &renderOptions{}
+	cmd := &cobra.Command{
+		Use:   "render --mode stub|container --out DIR [flags]",
+		Short: "Write the Worker project (wrangler.jsonc and sources) for the stub or the container",
+		Long: `render writes what lean4-cf deploys, so it can be inspected or deployed by hand:
+DIR/wrangler.jsonc, the Worker sources in DIR/src and DIR/package.json with its lock.
+Deploy it with: cd DIR && npm ci && npx wrangler deploy   (Node.js 22 or later)
+
+With --config, your own wrangler.jsonc is patched instead (comments and layout kept):
+lean4-cf sets main, the image and the options you pass, and adds the LeanContainer binding
+and migration when missing. Options left unset keep your values there.`,
+		Example: `  lean4-cf render --mode stub --out build/stub
+  lean4-cf render --mode container --out build/container \
+    --image registry.cloudflare.com/<account>/lean4-server@sha256:<digest> --instances 2 --var MAX_LEAN_TIMEOUT=120`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runRender(env, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.mode, "mode", "", "stub (no containers) or container (required)")
+	f.StringVar(&o.out, "out", "", "directory to write; it must be empty, new, or a previous rendering (required)")
+	f.StringVar(&o.opts.WorkerName, "name", "", `Worker name (default "`+wrangler.DefaultWorkerName+`")`)
+	f.StringVar(&o.opts.Image, "image", "", "digest-pinned image reference the container runs (container mode)")
+	f.StringVar(&o.opts.InstanceType, "instance-type", "", `instance type: `+strings.Join(wrangler.InstanceTypes, ", ")+` (default "`+wrangler.DefaultInstanceType+`")`)
+	f.IntVar(&o.opts.MaxInstances, "max-instances", 0, fmt.Sprintf("most instances running at once (default %d)", wrangler.DefaultMaxInstances))
+	f.IntVar(&o.opts.Instances, "instances", 0, fmt.Sprintf("1 = one named instance; N > 1 spreads requests over N (default %d)", wrangler.DefaultInstances))
+	f.StringVar(&o.opts.SleepAfter, "sleep-after", "", `idle time before an instance is stopped, e.g. 30s, 2m, 1h (default "`+wrangler.DefaultSleepAfter+`")`)
+	f.StringVar(&o.opts.CompatibilityDate, "compatibility-date", "", `Worker compatibility date (default "`+wrangler.DefaultCompatibilityDate+`")`)
+	f.StringArrayVar(&o.vars, "var", nil, "Worker setting KEY=VALUE, repeatable (e.g. MAX_LEAN_TIMEOUT=120, CORS_ORIGINS=https://app.example)")
+	f.StringVar(&o.config, "config", "", "your own wrangler.jsonc to patch instead of rendering one")
+	f.StringVar(&o.nodeModules, "node-modules", "", "an installed worker/node_modules to link into DIR, so no npm ci is needed")
+	f.BoolVar(&o.json, "json", false, "print the result as JSON")
+	return cmd
+}
+
+// renderResult is what render prints with --json.
+type renderResult struct {
+	Mode   string `json:"mode"`
+	Dir    string `json:"dir"`
+	Config string `json:"config"`
+	Main   string `json:"main"`
+}
+
+func runRender(env Env, o *renderOptions) error {
+	if o.mode == "" {
+		return &UsageError{Err: errors.New("--mode is required: use --mode stub or --mode container")}
+	}
+	if o.out == "" {
+		return &UsageError{Err: errors.New("--out is required: name the directory to write, e.g. --out build/worker")}
+	}
+	opts := o.opts
+	opts.Mode = wrangler.Mode(o.mode)
+	if len(o.vars) > 0 {
+		opts.Vars = map[string]string{}
+	}
+	for _, kv := range o.vars {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return &UsageError{Err: fmt.Errorf("--var %q: use KEY=VALUE, e.g. --var MAX_LEAN_TIMEOUT=120", kv)}
+		}
+		opts.Vars[k] = v
+	}
+	if o.config != "" {
+		b, err := os.ReadFile(o.config)
+		if err != nil {
+			return &UsageError{Err: fmt.Errorf("reading --config: %w", err)}
+		}
+		opts.UserConfig, opts.UserConfigName = b, o.config
+	}
+	r, err := wrangler.Render(o.out, opts, o.nodeModules)
+	var inputErr *wrangler.InputError
+	if errors.As(err, &inputErr) {
+		return &UsageError{Err: err}
+	}
+	if err != nil {
+		return fmt.Errorf("rendering into %s: %w", o.out, err)
+	}
+	if o.json {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(renderResult{Mode: o.mode, Dir: r.Dir, Config: r.Config, Main: r.Main})
+	}
+	deploy := "cd " + shellQuote(r.Dir) + " && npm ci && npx wrangler deploy"
+	if o.nodeModules != "" {
+		deploy = "cd " + shellQuote(r.Dir) + " && npx wrangler deploy"
+	}
+	_, err = fmt.Fprintf(env.Stdout, "rendered the %s Worker into %s (%s, %s)\ndeploy it with: %s\n", o.mode, r.Dir, filepath.Base(r.Config), r.Main, deploy)
+	return err
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const renderImage = "registry.cloudflare.com/0123456789abcdef0123456789abcdef/lean4-server@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"
+
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = Main(context.Background(), args, Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut})
+	return code, out.String(), errOut.String()
+}
+
+func TestRenderWritesProject(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "container")
+	code, out, errOut := run(t, "render", "--mode", "container", "--out", dir, "--image", renderImage, "--instances", "2", "--var", "MAX_LEAN_TIMEOUT=120")
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	want := "rendered the container Worker into " + dir + " (wrangler.jsonc, src/container.ts)\ndeploy it with: cd " + dir + " && npm ci && npx wrangler deploy\n"
+	if out != want {
+		t.Errorf("stdout = %q\nwant %q", out, want)
+	}
+	cfg, err := os.ReadFile(filepath.Join(dir, "wrangler.jsonc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{renderImage, `"INSTANCES": "2"`, `"MAX_LEAN_TIMEOUT": "120"`, `"main": "src/container.ts"`} {
+		if !bytes.Contains(cfg, []byte(w)) {
+			t.Errorf("wrangler.jsonc lacks %s", w)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "src", "container.ts")); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestRenderJSON(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "stub")
+	code, out, errOut := run(t, "render", "--mode", "stub", "--out", dir, "--json")
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	var got map[string]string
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, out)
+	}
+	want := map[string]string{"mode": "stub", "dir": dir, "config": filepath.Join(dir, "wrangler.jsonc"), "main": "src/stub.ts"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+func TestRenderPatchesUserConfig(t *testing.T) {
+	tmp := t.TempDir()
+	user := filepath.Join(tmp, "mine.jsonc")
+	if err := os.WriteFile(user, []byte("{\n  // keep me\n  \"name\": \"mine\",\n  \"containers\": [{ \"class_name\": \"LeanContainer\", \"image\": \"old\" }]\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(tmp, "out")
+	if code, _, errOut := run(t, "render", "--mode", "container", "--out", dir, "--image", renderImage, "--config", user); code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(dir, "wrangler.jsonc"))
+	if !bytes.Contains(cfg, []byte("// keep me")) || !bytes.Contains(cfg, []byte(renderImage)) || !bytes.Contains(cfg, []byte(`"name": "mine"`)) {
+		t.Errorf("patched config:\n%s", cfg)
+	}
+}
+
+func TestRenderUsageErrors(t *testing.T) {
+	tmp := t.TempDir()
+	notJSONC := filepath.Join(tmp, "bad.jsonc")
+	if err := os.WriteFile(notJSONC, []byte("name = \"x\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	foreign := filepath.Join(tmp, "foreign")
+	if err := os.MkdirAll(foreign, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(foreign, "README.md"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(tmp, "out")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no mode", []string{"render", "--out", out}, "lean4-cf: --mode is required: use --mode stub or --mode container\n"},
+		{"no out", []string{"render", "--mode", "stub"}, "lean4-cf: --out is required: name the directory to write, e.g. --out build/worker\n"},
+		{"bad mode", []string{"render", "--mode", "both", "--out", out}, "lean4-cf: mode \"both\": use stub or container\n"},
+		{"no image", []string{"render", "--mode", "container", "--out", out}, "lean4-cf: image is not set: container mode needs a digest-pinned reference like registry.cloudflare.com/<account>/lean4-server@sha256:<digest>\n"},
+		{"bad var", []string{"render", "--mode", "stub", "--out", out, "--var", "MAX_LEAN_TIMEOUT"}, "lean4-cf: --var \"MAX_LEAN_TIMEOUT\": use KEY=VALUE, e.g. --var MAX_LEAN_TIMEOUT=120\n"},
+		{"secret var", []string{"render", "--mode", "stub", "--out", out, "--var", "LEAN_API_KEY=hunter2"}, "lean4-cf: variable LEAN_API_KEY: the API key is a secret; set it with `wrangler secret put LEAN_API_KEY`, never as a plain variable\n"},
+		{"missing config", []string{"render", "--mode", "stub", "--out", out, "--config", filepath.Join(tmp, "nope.jsonc")}, "lean4-cf: reading --config: open " + filepath.Join(tmp, "nope.jsonc") + ": no such file or directory\n"},
+		{"config not JSONC", []string{"render", "--mode", "stub", "--out", out, "--config", notJSONC}, "lean4-cf: " + notJSONC + " is not JSONC (JSON with comments): "},
+		{"foreign out dir", []string{"render", "--mode", "stub", "--out", foreign}, "lean4-cf: output directory " + foreign + " holds README.md, which lean4-cf did not render: use an empty or new directory\n"},
+		{"bad node_modules", []string{"render", "--mode", "stub", "--out", out, "--node-modules", tmp}, "has no @cloudflare/containers: run `make toolchain` first"},
+		{"bad flag value", []string{"render", "--mode", "stub", "--out", out, "--instances", "many"}, "invalid argument \"many\" for \"--instances\" flag"},
+		{"argument", []string{"render", "--mode", "stub", "--out", out, "extra"}, "unknown command \"extra\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := run(t, tt.args...)
+			if code != ExitUsage {
+				t.Errorf("exit %d, want %d (stderr %q)", code, ExitUsage, stderr)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr %q\nwant it to contain %q", stderr, tt.want)
+			}
+			if stdout != "" {
+				t.Errorf("stdout %q, want nothing", stdout)
+			}
+			if strings.Contains(stderr, "hunter2") {
+				t.Errorf("stderr shows the secret: %q", stderr)
+			}
+		})
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("a failed render wrote %s", out)
+	}
+}

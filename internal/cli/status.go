@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/org/lean4-cf-action/internal/wrangler"
+)
+
+type statusOptions struct {
+	name     string
+	wrangler string
+	json     bool
+}
+
+// statusReport is what `lean4-cf status --json` prints.
+type statusReport struct {
+	Name        string                `json:"name"`
+	Exists      bool                  `json:"exists"`
+	URL         string                `json:"url,omitempty"`
+	VersionID   string                `json:"versionId,omitempty"`
+	Application *wrangler.Application `json:"application,omitempty"`
+}
+
+func newStatusCmd(env Env) *cobra.Command {
+	var o statusOptions
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show a deployed Worker's URL, live version and container application state",
+		Long: `Show a deployed Worker's URL, live version, and its container application (id, state, live instances,
+image, version) as "wrangler containers list --json" reports it.
+
+Credentials come from the environment only: CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID
+(CLOUDFLARE_API_BASE_URL points both lean4-cf and wrangler at another API, e.g. lean4-cf sandbox).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !workerNameRE.MatchString(o.name) {
+				return usagef("--name %q is not a Worker name: use lowercase letters, digits and dashes", o.name)
+			}
+			c, err := newCloud(env, o.wrangler)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			rep := statusReport{Name: o.name}
+			version, exists, err := c.api.Worker(ctx, o.name)
+			if err != nil {
+				return err
+			}
+			rep.Exists, rep.VersionID = exists, version
+			if exists {
+				if rep.URL, err = c.api.WorkersDevURL(ctx, o.name); err != nil {
+					return err
+				}
+				app, ok, err := c.wr.ContainersList(ctx, wrangler.ApplicationName(o.name, containerClass))
+				if err != nil {
+					return err
+				}
+				if ok {
+					rep.Application = &app
+				}
+			}
+			if o.json {
+				enc := json.NewEncoder(env.Stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else {
+				printStatus(env, rep)
+			}
+			if !exists {
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("no Worker %q on this account: deploy it with lean4-cf deploy --name %s", o.name, o.name)}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&o.name, "name", defaultWorkerName, "Worker name")
+	cmd.Flags().StringVar(&o.wrangler, "wrangler", "", "wrangler to run (default: $LEAN4CF_WRANGLER, the project's pinned install, then PATH)")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print one JSON object")
+	return cmd
+}
+
+func printStatus(env Env, r statusReport) {
+	if !r.Exists {
+		fmt.Fprintf(env.Stdout, "%s: no such Worker\n", r.Name)
+		return
+	}
+	fmt.Fprintf(env.Stdout, "%s\n  url:         %s\n  version:     %s\n", r.Name, r.URL, r.VersionID)
+	if a := r.Application; a != nil {
+		fmt.Fprintf(env.Stdout, "  application: %s (%s)\n  state:       %s, %d live instances\n  image:       %s (application version %d)\n",
+			a.Name, a.ID, a.State, a.Instances, a.Image, a.Version)
+	} else {
+		fmt.Fprintln(env.Stdout, "  application: none (a stub Worker, or not promoted yet)")
+	}
+}

@@ -1,0 +1,210 @@
+// Package cloudflare reads and changes account state through Cloudflare's v4 API with cloudflare-go:
+// token verification, a Worker's live version, deleting a Worker, and managed-registry credentials.
+// wrangler does the deploys; this package does what lean4-cf needs around them.
+package cloudflare
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	cf "github.com/cloudflare/cloudflare-go/v6"
+	"github.com/cloudflare/cloudflare-go/v6/accounts"
+	"github.com/cloudflare/cloudflare-go/v6/option"
+	"github.com/cloudflare/cloudflare-go/v6/user"
+	"github.com/cloudflare/cloudflare-go/v6/workers"
+)
+
+// DefaultBaseURL is Cloudflare's API; CLOUDFLARE_API_BASE_URL replaces it, as it does for wrangler.
+const DefaultBaseURL = "https://api.cloudflare.com/client/v4"
+
+// Options configures a Client.
+type Options struct {
+	Token     string // CLOUDFLARE_API_TOKEN; required
+	AccountID string // CLOUDFLARE_ACCOUNT_ID; required
+	// BaseURL is the API root. Default DefaultBaseURL.
+	BaseURL string
+	// HTTPClient carries the requests. Default: a client with a 60 s timeout.
+	HTTPClient *http.Client
+	// MaxRetries for 429/5xx and connection errors (cloudflare-go's own backoff). Default 3.
+	MaxRetries int
+}
+
+// Client is a thin facade over cloudflare-go for the calls lean4-cf makes itself.
+type Client struct {
+	api     *cf.Client
+	account string
+}
+
+// New returns a Client. It reads nothing from the process environment.
+func New(opts Options) (*Client, error) {
+	if opts.Token == "" {
+		return nil, errors.New("CLOUDFLARE_API_TOKEN is not set: create a token with Workers Scripts edit and Containers write")
+	}
+	if opts.AccountID == "" {
+		return nil, errors.New("CLOUDFLARE_ACCOUNT_ID is not set: copy it from the Cloudflare dashboard's Workers overview")
+	}
+	if opts.BaseURL == "" {
+		opts.BaseURL = DefaultBaseURL
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 60 * time.Second}
+	}
+	if opts.MaxRetries == 0 {
+		opts.MaxRetries = 3
+	}
+	api := cf.NewClient(
+		option.WithBaseURL(strings.TrimSuffix(opts.BaseURL, "/")+"/"),
+		option.WithAPIToken(opts.Token),
+		option.WithHTTPClient(opts.HTTPClient),
+		option.WithMaxRetries(opts.MaxRetries),
+		option.WithHeader("User-Agent", "lean4-cf"),
+	)
+	return &Client{api: api, account: opts.AccountID}, nil
+}
+
+// VerifyToken checks that the token is valid and active. Account-owned tokens verify under the account,
+// user tokens under /user; either passing is enough.
+func (c *Client) VerifyToken(ctx context.Context) error {
+	res, err := c.api.Accounts.Tokens.Verify(ctx, accounts.TokenVerifyParams{AccountID: cf.F(c.account)})
+	if err == nil && res.Status == accounts.TokenVerifyResponseStatusActive {
+		return nil
+	}
+	ures, uerr := c.api.User.Tokens.Verify(ctx)
+	if uerr == nil && ures.Status == user.TokenVerifyResponseStatusActive {
+		return nil
+	}
+	switch {
+	case uerr == nil:
+		return fmt.Errorf("verifying the API token: it is %s, not active", ures.Status)
+	case err == nil:
+		return fmt.Errorf("verifying the API token: it is %s, not active", res.Status)
+	}
+	return fmt.Errorf("verifying the API token: %w", Explain(uerr))
+}
+
+// Worker returns the version serving the Worker now (the newest deployment's main version) and whether
+// the Worker exists.
+func (c *Client) Worker(ctx context.Context, name string) (string, bool, error) {
+	res, err := c.api.Workers.Scripts.Deployments.List(ctx, name, workers.ScriptDeploymentListParams{AccountID: cf.F(c.account)})
+	if err != nil {
+		if IsNotFound(err) {
+			return "", false, nil
+		}
+		return "", false, fmt.Errorf("reading Worker %q deployments: %w", name, Explain(err))
+	}
+	if len(res.Deployments) == 0 {
+		return "", true, nil
+	}
+	var best workers.DeploymentVersion
+	for _, v := range res.Deployments[0].Versions {
+		if v.Percentage > best.Percentage {
+			best = v
+		}
+	}
+	return best.VersionID, true, nil
+}
+
+// DeleteWorker deletes a Worker and what is bound only to it. A Worker that is already gone is not an error.
+func (c *Client) DeleteWorker(ctx context.Context, name string) error {
+	_, err := c.api.Workers.Scripts.Delete(ctx, name, workers.ScriptDeleteParams{AccountID: cf.F(c.account), Force: cf.F(true)})
+	if err != nil && !IsNotFound(err) {
+		return fmt.Errorf("deleting Worker %q: %w", name, Explain(err))
+	}
+	return nil
+}
+
+// Credentials are push/pull credentials for the managed registry.
+type Credentials struct {
+	Registry string    `json:"registry_host"`
+	Username string    `json:"username"`
+	Password string    `json:"password"`
+	Expires  time.Time `json:"-"`
+}
+
+// RegistryCredentials asks for registry credentials valid for the given time (wrangler asks for 15 minutes).
+func (c *Client) RegistryCredentials(ctx context.Context, registry string, valid time.Duration) (Credentials, error) {
+	var env struct {
+		Result Credentials `json:"result"`
+	}
+	minutes := int(valid.Minutes())
+	if minutes < 1 {
+		minutes = 15
+	}
+	start := time.Now()
+	path := fmt.Sprintf("accounts/%s/containers/registries/%s/credentials", c.account, registry)
+	body := map[string]any{"expiration_minutes": minutes, "permissions": []string{"push", "pull"}}
+	if err := c.api.Post(ctx, path, body, &env); err != nil {
+		return Credentials{}, fmt.Errorf("getting credentials for registry %s: %w", registry, Explain(err))
+	}
+	cr := env.Result
+	if cr.Password == "" {
+		return Credentials{}, fmt.Errorf("getting credentials for registry %s: the answer has no password", registry)
+	}
+	if cr.Registry == "" {
+		cr.Registry = registry
+	}
+	cr.Expires = start.Add(time.Duration(minutes) * time.Minute)
+	return cr, nil
+}
+
+// APIError is a Cloudflare v4 error reduced to what a user can act on.
+type APIError struct {
+	Status  int
+	Code    int64
+	Message string
+}
+
+func (e *APIError) Error() string {
+	if e.Code != 0 {
+		return fmt.Sprintf("Cloudflare API %d: %s [code %d]", e.Status, e.Message, e.Code)
+	}
+	return fmt.Sprintf("Cloudflare API %d: %s", e.Status, e.Message)
+}
+
+// Explain turns a cloudflare-go error into an *APIError with the first v4 error, leaving other errors as they are.
+func Explain(err error) error {
+	var ae *cf.Error
+	if !errors.As(err, &ae) {
+		return err
+	}
+	out := &APIError{Status: ae.StatusCode, Message: http.StatusText(ae.StatusCode)}
+	if len(ae.Errors) > 0 {
+		out.Code, out.Message = ae.Errors[0].Code, ae.Errors[0].Message
+	}
+	return out
+}
+
+// IsNotFound reports a 404 or Cloudflare's "does not exist" codes (10007, 10090).
+func IsNotFound(err error) bool {
+	var ae *cf.Error
+	if !errors.As(err, &ae) {
+		var e *APIError
+		return errors.As(err, &e) && (e.Status == http.StatusNotFound || e.Code == 10007 || e.Code == 10090)
+	}
+	if ae.StatusCode == http.StatusNotFound {
+		return true
+	}
+	for _, d := range ae.Errors {
+		if d.Code == 10007 || d.Code == 10090 {
+			return true
+		}
+	}
+	return false
+}
+
+// WorkersDevURL returns https://<name>.<account subdomain>.workers.dev. An account without a workers.dev
+// subdomain is an error that says where to register one.
+func (c *Client) WorkersDevURL(ctx context.Context, name string) (string, error) {
+	res, err := c.api.Workers.Subdomains.Get(ctx, workers.SubdomainGetParams{AccountID: cf.F(c.account)})
+	if err != nil {
+		if IsNotFound(err) {
+			return "", fmt.Errorf("the account has no workers.dev subdomain: register one at https://dash.cloudflare.com/%s/workers/onboarding", c.account)
+		}
+		return "", fmt.Errorf("reading the account's workers.dev subdomain: %w", Explain(err))
+	}
+	return fmt.Sprintf("https://%s.%s.workers.dev", name, res.Subdomain), nil
+}

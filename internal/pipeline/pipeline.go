@@ -1,0 +1,387 @@
+// Package pipeline runs lean4-cf's deploy stages in order (preflight, stub, push, promote), times them,
+// rolls back a promotion that fails verification, and reports what happened. It consumes small interfaces
+// (defined here) that the cli package wires to wrangler, the registry, the Cloudflare API and the verifier.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/org/lean4-cf-action/internal/report"
+)
+
+// Stage names, in the order they run.
+const (
+	StagePreflight = "preflight"
+	StageStub      = "stub"
+	StagePush      = "push"
+	StagePromote   = "promote"
+	StageRollback  = "rollback"
+	StageStatus    = "status"
+)
+
+// StageNames lists the stages a --stage value may name, in order; "all" runs every one.
+func StageNames() []string { return []string{StagePreflight, StageStub, StagePush, StagePromote} }
+
+// Options are the pipeline's inputs, already validated by the caller.
+type Options struct {
+	// Stage is the last stage to run: preflight, stub, push, promote or all (default all = promote).
+	Stage string
+	// Name is the Worker's name. Required.
+	Name string
+	// Container is the container configuration that promote deploys (the image is filled in by push).
+	Container ContainerSpec
+	// Wait bounds the wait for provisioning and cold start after promotion, and tunes its polling.
+	Wait WaitPolicy
+	// LatencyRequests is how many warm requests measure p50/p95 after verification. Default 5.
+	LatencyRequests int
+	// Progress, when set, hears stage starts and ends and long-running progress lines. It must not block.
+	Progress func(Event)
+}
+
+// WaitPolicy bounds the wait for a promoted container.
+type WaitPolicy struct {
+	Timeout                      time.Duration // default 15 minutes
+	InitialInterval, MaxInterval time.Duration // poll pacing; defaults 1 s and 15 s
+	WantVersion                  string        // required prefix of the Lean version in GET /health; "" accepts any
+}
+
+// ContainerSpec is what the container Worker is deployed with.
+type ContainerSpec struct {
+	Name         string // Worker name
+	Image        string // digest-pinned reference in Cloudflare's registry
+	InstanceType string
+	MaxInstances int
+	Instances    int    // how many instances requests are spread over (1 = one named instance)
+	SleepAfter   string // e.g. "2m"
+}
+
+// Event is a progress notice.
+type Event struct {
+	Stage   string
+	Kind    string // "start", "done", "failed", "info"
+	Message string
+	Elapsed time.Duration
+}
+
+// Ports: what the pipeline needs from the outside world.
+type (
+	// Preflighter measures the source image and fits it; it must not write anything anywhere.
+	Preflighter interface {
+		Preflight(ctx context.Context) (Preflight, error)
+	}
+	// Account reads and changes account state through the Cloudflare API.
+	Account interface {
+		VerifyToken(ctx context.Context) error
+		// Worker returns the Worker's live version id and whether it exists.
+		Worker(ctx context.Context, name string) (version string, exists bool, err error)
+		DeleteWorker(ctx context.Context, name string) error
+	}
+	// Deployer deploys through wrangler.
+	Deployer interface {
+		DeployStub(ctx context.Context, name string) (Deployed, error)
+		DeployContainer(ctx context.Context, spec ContainerSpec) (Deployed, error)
+		// Rollback returns the Worker to version, and its container application to image when image is set.
+		Rollback(ctx context.Context, name, version, image string) error
+		Status(ctx context.Context, name string) (Status, error)
+	}
+	// Pusher copies the source image into Cloudflare's registry.
+	Pusher interface {
+		Push(ctx context.Context, name string) (Pushed, error)
+	}
+	// Verifier probes a Worker URL.
+	Verifier interface {
+		CheckStub(ctx context.Context, url string) error
+		WaitReady(ctx context.Context, url string, policy WaitPolicy) (Ready, error)
+		MeasureLatency(ctx context.Context, url string, n int) (Latency, error)
+	}
+)
+
+// Deployed is what a wrangler deploy reported.
+type Deployed struct {
+	URL       string `json:"url"`
+	VersionID string `json:"versionId"`
+}
+
+// The run's record is the report package's model, so every renderer reads exactly what ran.
+type (
+	Result      = report.Result
+	StageResult = report.StageResult
+	Preflight   = report.Preflight
+	Pushed      = report.Pushed
+	Ready       = report.Ready
+	Latency     = report.Latency
+	Status      = report.Status
+)
+
+// StageError says which stage failed and how to fix it.
+type StageError struct {
+	Stage string
+	Err   error
+	Fix   string // one line the user can act on; may be empty
+}
+
+func (e *StageError) Error() string {
+	if e.Fix != "" {
+		return fmt.Sprintf("%s stage: %v (fix: %s)", e.Stage, e.Err, e.Fix)
+	}
+	return fmt.Sprintf("%s stage: %v", e.Stage, e.Err)
+}
+
+func (e *StageError) Unwrap() error { return e.Err }
+
+// Pipeline holds the ports; build one per run.
+type Pipeline struct {
+	Preflighter Preflighter
+	Account     Account
+	Deployer    Deployer
+	Pusher      Pusher
+	Verifier    Verifier
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Run runs the stages up to opts.Stage. It returns the result in every case; the error is a *StageError.
+func (p *Pipeline) Run(ctx context.Context, opts Options) (*Result, error) {
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	last := opts.Stage
+	if last == "" || last == "all" {
+		last = StagePromote
+	}
+	if opts.LatencyRequests <= 0 {
+		opts.LatencyRequests = 5
+	}
+	res := &Result{Name: opts.Name}
+	r := &run{p: p, opts: opts, res: res}
+
+	// preflight: nothing is written before every input is valid and the token is verified.
+	if err := r.stage(ctx, StagePreflight, func(ctx context.Context) (string, error) {
+		if err := p.Account.VerifyToken(ctx); err != nil {
+			return "", withFix(err, "check CLOUDFLARE_API_TOKEN (Workers Scripts edit and Containers write) and CLOUDFLARE_ACCOUNT_ID")
+		}
+		pf, err := p.Preflighter.Preflight(ctx)
+		if err != nil {
+			return "", err
+		}
+		res.Preflight = &pf
+		if !pf.Fits {
+			return "", withFix(fmt.Errorf("image %s does not fit instance type %s: %s", pf.Image, pf.InstanceType, pf.Reason),
+				"choose a larger --instance-type, or auto")
+		}
+		return fmt.Sprintf("%s fits %s", pf.Digest, pf.InstanceType), nil
+	}); err != nil || last == StagePreflight {
+		return r.finish(err, StagePreflight)
+	}
+
+	prevVersion, exists, err := p.Account.Worker(ctx, opts.Name)
+	if err != nil {
+		return r.finish(&StageError{Stage: StageStub, Err: fmt.Errorf("reading Worker %q: %w", opts.Name, err)}, "")
+	}
+	res.FirstDeploy = !exists
+	var prevStatus *Status
+	if exists {
+		if st, err := p.Deployer.Status(ctx, opts.Name); err == nil {
+			prevStatus = &st
+		}
+	}
+
+	// stub: the production name on a first deploy; otherwise <name>-stub, verified and deleted.
+	var stubVersion string
+	if err := r.stage(ctx, StageStub, func(ctx context.Context) (string, error) {
+		name := opts.Name
+		if exists {
+			name = opts.Name + "-stub"
+		}
+		d, err := p.Deployer.DeployStub(ctx, name)
+		if err != nil {
+			return "", err
+		}
+		if exists {
+			defer func() {
+				// The side stub must never outlive the stage; a failed delete is reported, not hidden.
+				if derr := p.Account.DeleteWorker(context.WithoutCancel(ctx), name); derr != nil {
+					r.event(StageStub, "info", fmt.Sprintf("could not delete %s: %v", name, derr))
+				}
+			}()
+		} else {
+			stubVersion = d.VersionID
+			res.URL, res.VersionID = d.URL, d.VersionID
+		}
+		if err := p.Verifier.CheckStub(ctx, d.URL); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s verified at %s", name, d.URL), nil
+	}); err != nil || last == StageStub {
+		return r.finish(err, StageStub)
+	}
+
+	var pushed Pushed
+	if err := r.stage(ctx, StagePush, func(ctx context.Context) (string, error) {
+		var err error
+		if pushed, err = p.Pusher.Push(ctx, opts.Name); err != nil {
+			return "", err
+		}
+		res.Push = &pushed
+		if !pushed.Fits {
+			return "", withFix(fmt.Errorf("measured while pushing, the image does not fit %s: %s", opts.Container.InstanceType, pushed.Reason),
+				"choose a larger --instance-type")
+		}
+		return fmt.Sprintf("%s (%d bytes in %d blobs pushed, %d blobs already there)", pushed.Image, pushed.BytesPushed, pushed.BlobsPushed, pushed.BlobsSkipped), nil
+	}); err != nil || last == StagePush {
+		return r.finish(err, StagePush)
+	}
+
+	spec := opts.Container
+	spec.Name, spec.Image = opts.Name, pushed.Image
+	err = r.stage(ctx, StagePromote, func(ctx context.Context) (string, error) {
+		d, err := p.Deployer.DeployContainer(ctx, spec)
+		if err != nil {
+			return "", err
+		}
+		res.URL, res.VersionID = d.URL, d.VersionID
+		ready, err := p.Verifier.WaitReady(ctx, d.URL, opts.Wait)
+		if err != nil {
+			return "", err
+		}
+		res.Ready = &ready
+		lat, err := p.Verifier.MeasureLatency(ctx, d.URL, opts.LatencyRequests)
+		if err != nil {
+			return "", err
+		}
+		res.Latency = &lat
+		return fmt.Sprintf("%s answers #eval 1 + 1 after %s cold start", d.URL, ready.ColdStart.D().Round(time.Millisecond)), nil
+	})
+	if err != nil {
+		r.rollback(ctx, exists, prevVersion, prevStatus, stubVersion)
+		return r.finish(err, StagePromote)
+	}
+	r.status(ctx)
+	return r.finish(nil, StagePromote)
+}
+
+type run struct {
+	p    *Pipeline
+	opts Options
+	res  *Result
+}
+
+func (r *run) event(stage, kind, msg string) {
+	if r.opts.Progress != nil {
+		r.opts.Progress(Event{Stage: stage, Kind: kind, Message: msg})
+	}
+}
+
+// stage runs fn as the named stage and records its timing; a failure becomes a *StageError.
+func (r *run) stage(ctx context.Context, name string, fn func(context.Context) (string, error)) error {
+	start := r.p.Now()
+	if r.opts.Progress != nil {
+		r.opts.Progress(Event{Stage: name, Kind: "start"})
+	}
+	detail, err := fn(ctx)
+	sr := StageResult{Name: name, Status: "ok", Started: start, Duration: report.Ms(r.p.Now().Sub(start)), Detail: detail}
+	if err != nil {
+		sr.Status, sr.Detail = "failed", err.Error()
+		if ctx.Err() != nil {
+			sr.Detail = fmt.Sprintf("cancelled: %v", err)
+		}
+	}
+	r.res.Stages = append(r.res.Stages, sr)
+	if r.opts.Progress != nil {
+		kind := "done"
+		if err != nil {
+			kind = "failed"
+		}
+		r.opts.Progress(Event{Stage: name, Kind: kind, Message: sr.Detail, Elapsed: sr.Duration.D()})
+	}
+	if err != nil {
+		se := &StageError{Stage: name, Err: err}
+		var fe *fixError
+		if errors.As(err, &fe) {
+			se.Err, se.Fix = fe.err, fe.fix
+		}
+		return se
+	}
+	return nil
+}
+
+// rollback returns the Worker to what served before, and proves it answers again.
+func (r *run) rollback(ctx context.Context, existed bool, prevVersion string, prev *Status, stubVersion string) {
+	// A cancelled run still rolls back: the previous version must keep serving.
+	ctx = context.WithoutCancel(ctx)
+	url := r.res.URL
+	_ = r.stage(ctx, StageRollback, func(ctx context.Context) (string, error) {
+		switch {
+		case existed && prevVersion != "":
+			image := ""
+			if prev != nil {
+				image = prev.Image
+			}
+			if err := r.p.Deployer.Rollback(ctx, r.opts.Name, prevVersion, image); err != nil {
+				return "", fmt.Errorf("rolling back to version %s: %w", prevVersion, err)
+			}
+			if prev != nil && prev.Image != "" {
+				if _, err := r.p.Verifier.WaitReady(ctx, url, r.opts.Wait); err != nil {
+					return "", fmt.Errorf("version %s does not answer after the rollback: %w", prevVersion, err)
+				}
+			} else if err := r.p.Verifier.CheckStub(ctx, url); err != nil {
+				return "", fmt.Errorf("version %s (a stub) does not answer after the rollback: %w", prevVersion, err)
+			}
+			r.res.VersionID = prevVersion
+			return fmt.Sprintf("version %s serves again", prevVersion), nil
+		case !existed && stubVersion != "":
+			if err := r.p.Deployer.Rollback(ctx, r.opts.Name, stubVersion, ""); err != nil {
+				return "", fmt.Errorf("rolling back to the stub version %s: %w", stubVersion, err)
+			}
+			if err := r.p.Verifier.CheckStub(ctx, url); err != nil {
+				return "", fmt.Errorf("the stub does not answer after the rollback: %w", err)
+			}
+			r.res.VersionID = stubVersion
+			return fmt.Sprintf("the verified stub (version %s) serves again", stubVersion), nil
+		}
+		return "", errors.New("no previous version to return to")
+	})
+	r.res.RolledBack = r.res.Stages[len(r.res.Stages)-1].Status == "ok"
+}
+
+func (r *run) status(ctx context.Context) {
+	_ = r.stage(ctx, StageStatus, func(ctx context.Context) (string, error) {
+		st, err := r.p.Deployer.Status(ctx, r.opts.Name)
+		if err != nil {
+			return "", err
+		}
+		r.res.Status = &st
+		return fmt.Sprintf("%s %s, %d instances", st.ApplicationID, st.State, st.Instances), nil
+	})
+}
+
+func (r *run) finish(err error, last string) (*Result, error) {
+	switch {
+	case err != nil && r.res.RolledBack:
+		r.res.Outcome = "rolled-back"
+	case err != nil:
+		r.res.Outcome = "failed"
+	case last == StagePromote:
+		r.res.Outcome = "deployed"
+	default:
+		r.res.Outcome = "stopped-after-" + last
+	}
+	if err != nil {
+		r.res.Error = err.Error()
+	}
+	return r.res, err
+}
+
+// fixError carries a one-line fix through a stage function to its StageError.
+type fixError struct {
+	err error
+	fix string
+}
+
+func (e *fixError) Error() string { return e.err.Error() }
+func (e *fixError) Unwrap() error { return e.err }
+
+func withFix(err error, fix string) error { return &fixError{err: err, fix: fix} }

@@ -1,0 +1,259 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/org/lean4-cf-action/internal/report"
+)
+
+// world is a fake of everything the pipeline touches; it records calls in order.
+type world struct {
+	calls []string
+
+	exists      bool   // the Worker exists before the run
+	liveVersion string // its version
+	liveImage   string // its container image ("" for a stub-only Worker)
+
+	tokenErr    error
+	fits        bool
+	pushFits    bool
+	stubErr     error
+	readyErrs   []error // WaitReady answers, in order; nil entries succeed
+	rollbackErr error
+}
+
+func newWorld() *world { return &world{fits: true, pushFits: true} }
+
+func (w *world) log(f string, a ...any) { w.calls = append(w.calls, fmt.Sprintf(f, a...)) }
+
+func (w *world) VerifyToken(context.Context) error { w.log("verify-token"); return w.tokenErr }
+func (w *world) Worker(_ context.Context, name string) (string, bool, error) {
+	w.log("worker %s", name)
+	return w.liveVersion, w.exists, nil
+}
+func (w *world) DeleteWorker(_ context.Context, name string) error {
+	w.log("delete %s", name)
+	return nil
+}
+func (w *world) Preflight(context.Context) (Preflight, error) {
+	w.log("preflight")
+	pf := Preflight{Image: "src", Digest: "sha256:abc", InstanceType: "standard-1", Fits: w.fits}
+	if !w.fits {
+		pf.Reason = "needs 9 GB, has 8 GB"
+	}
+	return pf, nil
+}
+func (w *world) DeployStub(_ context.Context, name string) (Deployed, error) {
+	w.log("deploy-stub %s", name)
+	return Deployed{URL: "https://" + name + ".acct.workers.dev", VersionID: "stub-v"}, nil
+}
+func (w *world) DeployContainer(_ context.Context, s ContainerSpec) (Deployed, error) {
+	w.log("deploy-container %s %s %s max=%d", s.Name, s.Image, s.InstanceType, s.MaxInstances)
+	return Deployed{URL: "https://" + s.Name + ".acct.workers.dev", VersionID: "new-v"}, nil
+}
+func (w *world) Rollback(_ context.Context, name, version, image string) error {
+	w.log("rollback %s %s %s", name, version, image)
+	return w.rollbackErr
+}
+func (w *world) Status(_ context.Context, name string) (Status, error) {
+	w.log("status %s", name)
+	return Status{ApplicationID: "app-1", State: "ready", Instances: 1, Image: w.liveImage}, nil
+}
+func (w *world) Push(_ context.Context, name string) (Pushed, error) {
+	w.log("push %s", name)
+	p := Pushed{Image: "registry.local/acct/" + name + "@sha256:abc", BlobsPushed: 3, BytesPushed: 100, Fits: w.pushFits}
+	if !w.pushFits {
+		p.Reason = "too big"
+	}
+	return p, nil
+}
+func (w *world) CheckStub(_ context.Context, url string) error {
+	w.log("check-stub %s", url)
+	return w.stubErr
+}
+func (w *world) WaitReady(_ context.Context, url string, _ WaitPolicy) (Ready, error) {
+	w.log("wait-ready %s", url)
+	var err error
+	if len(w.readyErrs) > 0 {
+		err, w.readyErrs = w.readyErrs[0], w.readyErrs[1:]
+	}
+	if err != nil {
+		return Ready{}, err
+	}
+	return Ready{LeanVersion: "Lean (version 4.24.0)", Attempts: 3, ColdStart: report.Ms(4 * time.Second)}, nil
+}
+func (w *world) MeasureLatency(_ context.Context, url string, n int) (Latency, error) {
+	w.log("latency %s %d", url, n)
+	return Latency{N: n, P50: report.Ms(time.Millisecond), P95: report.Ms(2 * time.Millisecond)}, nil
+}
+
+func (w *world) pipeline() *Pipeline {
+	return &Pipeline{Preflighter: w, Account: w, Deployer: w, Pusher: w, Verifier: w}
+}
+
+func opts(stage string) Options {
+	return Options{Stage: stage, Name: "lean", Container: ContainerSpec{InstanceType: "standard-1", MaxInstances: 5, Instances: 1, SleepAfter: "2m"}, LatencyRequests: 3}
+}
+
+func TestRun(t *testing.T) {
+	u := "https://lean.acct.workers.dev"
+	tests := []struct {
+		name        string
+		setup       func(w *world)
+		stage       string
+		wantCalls   []string
+		wantOutcome string
+		wantErr     string // substring; "" = success
+		wantFailed  string // stage that failed
+	}{
+		{
+			name:  "first deploy",
+			setup: func(*world) {},
+			wantCalls: []string{"verify-token", "preflight", "worker lean", "deploy-stub lean", "check-stub " + u, "push lean",
+				"deploy-container lean registry.local/acct/lean@sha256:abc standard-1 max=5", "wait-ready " + u, "latency " + u + " 3", "status lean"},
+			wantOutcome: "deployed",
+		},
+		{
+			name: "redeploy keeps the stub off the production name",
+			setup: func(w *world) {
+				w.exists, w.liveVersion, w.liveImage = true, "old-v", "registry.local/acct/lean@sha256:old"
+			},
+			wantCalls: []string{"verify-token", "preflight", "worker lean", "status lean", "deploy-stub lean-stub", "check-stub https://lean-stub.acct.workers.dev",
+				"delete lean-stub", "push lean", "deploy-container lean registry.local/acct/lean@sha256:abc standard-1 max=5", "wait-ready " + u,
+				"latency " + u + " 3", "status lean"},
+			wantOutcome: "deployed",
+		},
+		{
+			name:        "invalid token writes nothing",
+			setup:       func(w *world) { w.tokenErr = errors.New("Invalid API Token") },
+			wantCalls:   []string{"verify-token"},
+			wantOutcome: "failed", wantErr: "CLOUDFLARE_API_TOKEN", wantFailed: StagePreflight,
+		},
+		{
+			name:        "image that does not fit writes nothing",
+			setup:       func(w *world) { w.fits = false },
+			wantCalls:   []string{"verify-token", "preflight"},
+			wantOutcome: "failed", wantErr: "needs 9 GB", wantFailed: StagePreflight,
+		},
+		{
+			name:        "stage preflight stops there",
+			setup:       func(*world) {},
+			stage:       StagePreflight,
+			wantCalls:   []string{"verify-token", "preflight"},
+			wantOutcome: "stopped-after-preflight",
+		},
+		{
+			name:        "stage stub stops there",
+			setup:       func(*world) {},
+			stage:       StageStub,
+			wantCalls:   []string{"verify-token", "preflight", "worker lean", "deploy-stub lean", "check-stub " + u},
+			wantOutcome: "stopped-after-stub",
+		},
+		{
+			name: "a side stub that fails its check is still deleted",
+			setup: func(w *world) {
+				w.exists, w.liveVersion, w.stubErr = true, "old-v", errors.New("GET /health answered 500")
+			},
+			wantCalls: []string{"verify-token", "preflight", "worker lean", "status lean", "deploy-stub lean-stub",
+				"check-stub https://lean-stub.acct.workers.dev", "delete lean-stub"},
+			wantOutcome: "failed", wantErr: "answered 500", wantFailed: StageStub,
+		},
+		{
+			name:        "measured too big while pushing: no promotion",
+			setup:       func(w *world) { w.pushFits = false },
+			wantCalls:   []string{"verify-token", "preflight", "worker lean", "deploy-stub lean", "check-stub " + u, "push lean"},
+			wantOutcome: "failed", wantErr: "too big", wantFailed: StagePush,
+		},
+		{
+			name: "redeploy that fails verification rolls back and proves the old version answers",
+			setup: func(w *world) {
+				w.exists, w.liveVersion, w.liveImage = true, "old-v", "registry.local/acct/lean@sha256:old"
+				w.readyErrs = []error{errors.New("POST / answered 3\\n"), nil}
+			},
+			wantCalls: []string{"verify-token", "preflight", "worker lean", "status lean", "deploy-stub lean-stub", "check-stub https://lean-stub.acct.workers.dev",
+				"delete lean-stub", "push lean", "deploy-container lean registry.local/acct/lean@sha256:abc standard-1 max=5", "wait-ready " + u,
+				"rollback lean old-v registry.local/acct/lean@sha256:old", "wait-ready " + u},
+			wantOutcome: "rolled-back", wantErr: "answered 3", wantFailed: StagePromote,
+		},
+		{
+			name:  "first deploy that fails verification leaves the verified stub serving",
+			setup: func(w *world) { w.readyErrs = []error{errors.New("timed out")} },
+			wantCalls: []string{"verify-token", "preflight", "worker lean", "deploy-stub lean", "check-stub " + u, "push lean",
+				"deploy-container lean registry.local/acct/lean@sha256:abc standard-1 max=5", "wait-ready " + u, "rollback lean stub-v ", "check-stub " + u},
+			wantOutcome: "rolled-back", wantErr: "timed out", wantFailed: StagePromote,
+		},
+		{
+			name: "a failed rollback is reported as failed",
+			setup: func(w *world) {
+				w.exists, w.liveVersion = true, "old-v"
+				w.readyErrs = []error{errors.New("timed out")}
+				w.rollbackErr = errors.New("API 500")
+			},
+			wantCalls: []string{"verify-token", "preflight", "worker lean", "status lean", "deploy-stub lean-stub", "check-stub https://lean-stub.acct.workers.dev",
+				"delete lean-stub", "push lean", "deploy-container lean registry.local/acct/lean@sha256:abc standard-1 max=5", "wait-ready " + u,
+				"rollback lean old-v "},
+			wantOutcome: "failed", wantErr: "timed out", wantFailed: StagePromote,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld()
+			tt.setup(w)
+			var events []Event
+			o := opts(tt.stage)
+			o.Progress = func(e Event) { events = append(events, e) }
+			res, err := w.pipeline().Run(context.Background(), o)
+			if got, want := strings.Join(w.calls, "\n"), strings.Join(tt.wantCalls, "\n"); got != want {
+				t.Fatalf("calls:\n%s\nwant:\n%s", got, want)
+			}
+			if res.Outcome != tt.wantOutcome {
+				t.Errorf("outcome = %q, want %q", res.Outcome, tt.wantOutcome)
+			}
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Run: %v", err)
+				}
+				return
+			}
+			var se *StageError
+			if !errors.As(err, &se) || !strings.Contains(err.Error(), tt.wantErr) || se.Stage != tt.wantFailed {
+				t.Fatalf("error = %v, want a StageError of stage %s containing %q", err, tt.wantFailed, tt.wantErr)
+			}
+			if res.Error == "" {
+				t.Error("the result does not carry the error")
+			}
+			if len(events) == 0 {
+				t.Error("no progress events")
+			}
+		})
+	}
+}
+
+func TestRunRecordsStageTimings(t *testing.T) {
+	w := newWorld()
+	p := w.pipeline()
+	tick := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
+	p.Now = func() time.Time { tick = tick.Add(time.Second); return tick }
+	res, err := p.Run(context.Background(), opts("all"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range res.Stages {
+		names = append(names, s.Name)
+		if s.Duration.D() != time.Second || s.Status != "ok" {
+			t.Errorf("stage %s: %+v", s.Name, s)
+		}
+	}
+	if got := strings.Join(names, ","); got != "preflight,stub,push,promote,status" {
+		t.Fatalf("stages = %s", got)
+	}
+	if res.Ready == nil || res.Ready.ColdStart.D() != 4*time.Second || res.Latency == nil || res.Latency.N != 3 || res.Status == nil {
+		t.Fatalf("result = %+v", res)
+	}
+}

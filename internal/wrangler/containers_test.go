@@ -1,0 +1,81 @@
+package wrangler
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseContainersList(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     int
+		wantErr  string
+	}{
+		{name: "wrangler's 4-space array", in: `[
+    {
+        "id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        "name": "lean4-server-leancontainer",
+        "state": "active",
+        "instances": 1,
+        "image": "registry.cloudflare.com/acct/lean4-server@sha256:00",
+        "version": 2,
+        "updated_at": "2026-11-28T10:06:00Z",
+        "created_at": "2026-11-28T10:00:00Z"
+    }
+]`, want: 1},
+		{name: "empty", in: "[]\n", want: 0},
+		{name: "error object", in: `{"error": "Unauthorized"}`, wantErr: "wrangler containers list: Unauthorized"},
+		{name: "garbage", in: "No containers found.", wantErr: "parsing wrangler containers list"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			apps, err := ParseContainersList([]byte(tt.in))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || len(apps) != tt.want {
+				t.Fatalf("apps = %+v, err = %v", apps, err)
+			}
+			if tt.want == 1 && (apps[0].State != "active" || apps[0].Version != 2 || apps[0].Instances != 1) {
+				t.Fatalf("app = %+v", apps[0])
+			}
+		})
+	}
+}
+
+func TestApplicationName(t *testing.T) {
+	if got := ApplicationName("lean-worker", "LeanServer"); got != "lean-worker-leanserver" {
+		t.Fatal(got)
+	}
+}
+
+func TestContainersListAndRollbackArgs(t *testing.T) {
+	argsFile := filepath.Join(t.TempDir(), "args")
+	tool := fakeWrangler(t, `echo "$*" >> `+argsFile+`
+case "$1" in
+containers) echo '[{"id":"a1","name":"other-leancontainer","state":"ready","instances":0,"image":"x","version":1},{"id":"a2","name":"lean-leancontainer","state":"provisioning","instances":1,"image":"y","version":3}]';;
+esac
+`)
+	r := Runner{Tool: tool, Env: os.Environ()}
+	app, ok, err := r.ContainersList(context.Background(), "lean-leancontainer")
+	if err != nil || !ok || app.ID != "a2" || app.State != "provisioning" {
+		t.Fatalf("app = %+v, %v, %v", app, ok, err)
+	}
+	if _, ok, _ := r.ContainersList(context.Background(), "missing"); ok {
+		t.Fatal("found an application that is not there")
+	}
+	if err := r.Rollback(context.Background(), "lean", "v-1", ""); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(argsFile)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if lines[0] != "containers list --json" || lines[2] != "rollback v-1 --name lean --message lean4-cf rollback --yes" {
+		t.Fatalf("args = %q", lines)
+	}
+}

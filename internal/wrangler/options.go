@@ -1,0 +1,257 @@
+package wrangler
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// Mode selects which of the two Worker configurations is rendered.
+type Mode string
+
+const (
+	// ModeStub is the Worker without containers or Durable Objects (entry point src/stub.ts).
+	ModeStub Mode = "stub"
+	// ModeContainer is the Worker with the LeanContainer class and its container (src/container.ts).
+	ModeContainer Mode = "container"
+)
+
+// Names shared with the Worker sources (worker/src/container.ts) and the root wrangler.jsonc.
+const (
+	ClassName   = "LeanContainer"
+	BindingName = "LEAN_CONTAINER"
+)
+
+// Defaults applied by Render when an Options field is zero.
+const (
+	DefaultWorkerName        = "lean4-server"
+	DefaultInstanceType      = "standard-1"
+	DefaultMaxInstances      = 5
+	DefaultInstances         = 1
+	DefaultSleepAfter        = "2m"
+	DefaultCompatibilityDate = "2026-11-01"
+)
+
+// Options are the pipeline's inputs to a Worker configuration. The zero value of each field means its
+// default when rendering from scratch, and "keep the user's value" when patching a user's wrangler.jsonc
+// (Options.UserConfig); Image is required in container mode either way.
+type Options struct {
+	// Mode is ModeStub or ModeContainer. Required.
+	Mode Mode
+	// WorkerName is the Worker's name. Default DefaultWorkerName ("lean4-server").
+	WorkerName string
+	// Image is the digest-pinned image reference the container runs, in a registry Cloudflare pulls
+	// from, e.g. registry.cloudflare.com/<account>/lean4-server@sha256:<digest>. Container mode only.
+	Image string
+	// InstanceType is one of lite, basic, standard-1 … standard-4. Default "standard-1".
+	InstanceType string
+	// MaxInstances caps running instances (containers[].max_instances). Default 5.
+	MaxInstances int
+	// Instances is the Worker's INSTANCES: 1 = one named instance, N > 1 = spread over N. Default 1.
+	// It must not exceed MaxInstances.
+	Instances int
+	// SleepAfter is the idle time before an instance is stopped ("30s", "2m", "1h"). Default "2m".
+	SleepAfter string
+	// CompatibilityDate is the Worker's compatibility_date. Default DefaultCompatibilityDate.
+	CompatibilityDate string
+	// Vars are further Worker variables (see the README's Worker settings), e.g. MAX_LEAN_TIMEOUT.
+	// LEAN_API_KEY is a secret and LEAN_ORIGIN a development setting: both are refused here.
+	Vars map[string]string
+	// ManagedRegistry is a further registry host Image may name: the host set in
+	// CLOUDFLARE_CONTAINER_REGISTRY, which wrangler treats as the managed registry. Default none.
+	ManagedRegistry string
+	// UserConfig, when set, is the user's own wrangler.jsonc (JSONC) to patch instead of rendering
+	// from scratch; comments and formatting are kept.
+	UserConfig []byte
+	// UserConfigName names UserConfig in errors. Default "wrangler.jsonc".
+	UserConfigName string
+}
+
+// InstanceTypes are the instance_type names Cloudflare Containers accepts (cloudflare-containers.md §1).
+var InstanceTypes = []string{"lite", "basic", "standard-1", "standard-2", "standard-3", "standard-4"}
+
+var deprecatedInstanceTypes = map[string]string{"dev": "lite", "standard": "standard-1"}
+
+// varRules validates the Worker variables Options.Vars may set, with the ranges the Worker enforces
+// (worker/src/settings.ts), so that a bad value fails at render time and not in production.
+var varRules = map[string]func(string) error{
+	"MAX_LEAN_TIMEOUT":        intRange(1, 3600, "seconds"),
+	"MAX_BODY_BYTES":          intRange(1, 100<<20, "bytes"),
+	"CONTAINER_START_TIMEOUT": intRange(1, 3600, "seconds"),
+	"HEALTH_REQUIRES_KEY":     oneOf("true", "false"),
+	"IDLE_STOP_SIGNAL":        oneOf("SIGKILL", "SIGTERM"),
+	"CORS_ORIGINS":            corsOrigins,
+}
+
+var (
+	workerNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	sleepAfterRE = regexp.MustCompile(`^([1-9][0-9]*[smh]|[1-9][0-9]*)$`)
+	compatDateRE = regexp.MustCompile(`^20[0-9]{2}-[01][0-9]-[0-3][0-9]$`)
+	originRE     = regexp.MustCompile(`^https?://[^/\s?#]+$`)
+)
+
+// withDefaults checks o and fills in the defaults for a configuration rendered from scratch.
+func (o Options) withDefaults() (Options, error) {
+	o = o.clone()
+	if o.WorkerName == "" {
+		o.WorkerName = DefaultWorkerName
+	}
+	if o.InstanceType == "" {
+		o.InstanceType = DefaultInstanceType
+	}
+	if o.MaxInstances == 0 {
+		o.MaxInstances = DefaultMaxInstances
+	}
+	if o.Instances == 0 {
+		o.Instances = DefaultInstances
+	}
+	if o.SleepAfter == "" {
+		o.SleepAfter = DefaultSleepAfter
+	}
+	if o.CompatibilityDate == "" {
+		o.CompatibilityDate = DefaultCompatibilityDate
+	}
+	return o, o.validate()
+}
+
+func (o Options) clone() Options {
+	o.Vars = maps.Clone(o.Vars)
+	return o
+}
+
+// validate checks every set field; zero fields are left to defaults or to the user's config.
+func (o Options) validate() error {
+	switch o.Mode {
+	case ModeStub, ModeContainer:
+	case "":
+		return errors.New("mode is not set: use stub or container")
+	default:
+		return fmt.Errorf("mode %q: use stub or container", o.Mode)
+	}
+	if o.WorkerName != "" && !workerNameRE.MatchString(o.WorkerName) {
+		return fmt.Errorf("worker name %q: use 1 to 63 lowercase letters, digits and dashes, not starting or ending with a dash", o.WorkerName)
+	}
+	if o.Mode == ModeContainer {
+		if err := checkImage(o.Image, o.ManagedRegistry); err != nil {
+			return err
+		}
+	}
+	if o.InstanceType != "" && !slices.Contains(InstanceTypes, o.InstanceType) {
+		if canonical, ok := deprecatedInstanceTypes[o.InstanceType]; ok {
+			return fmt.Errorf("instance type %q is a deprecated alias: use %q", o.InstanceType, canonical)
+		}
+		return fmt.Errorf("instance type %q: use one of %s", o.InstanceType, strings.Join(InstanceTypes, ", "))
+	}
+	if o.MaxInstances < 0 {
+		return fmt.Errorf("max instances %d: use a number of 1 or more", o.MaxInstances)
+	}
+	if o.Instances < 0 || o.Instances > 1000 {
+		return fmt.Errorf("instances %d: use a number from 1 to 1000", o.Instances)
+	}
+	if o.Instances > 0 && o.MaxInstances > 0 && o.Instances > o.MaxInstances {
+		return fmt.Errorf("instances %d is more than max instances %d: requests would wait for instances that cannot start; lower instances or raise max instances", o.Instances, o.MaxInstances)
+	}
+	if o.SleepAfter != "" && !sleepAfterRE.MatchString(o.SleepAfter) {
+		return fmt.Errorf("sleep after %q: use a duration like 30s, 2m or 1h", o.SleepAfter)
+	}
+	if o.CompatibilityDate != "" && !compatDateRE.MatchString(o.CompatibilityDate) {
+		return fmt.Errorf("compatibility date %q: use YYYY-MM-DD", o.CompatibilityDate)
+	}
+	for _, k := range slices.Sorted(maps.Keys(o.Vars)) {
+		if err := checkVar(k, o.Vars[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkVar(k, v string) error {
+	switch k {
+	case "LEAN_API_KEY":
+		return errors.New("variable LEAN_API_KEY: the API key is a secret; set it with `wrangler secret put LEAN_API_KEY`, never as a plain variable")
+	case "LEAN_ORIGIN":
+		return errors.New("variable LEAN_ORIGIN: it is a development setting that bypasses the container; use it with `wrangler dev --var`, not in a deployed configuration")
+	case "INSTANCES":
+		return errors.New("variable INSTANCES: set it with the instances option")
+	case "SLEEP_AFTER":
+		return errors.New("variable SLEEP_AFTER: set it with the sleep-after option")
+	}
+	rule, ok := varRules[k]
+	if !ok {
+		return fmt.Errorf("variable %q is not a Worker setting: use one of %s", k, strings.Join(slices.Sorted(maps.Keys(varRules)), ", "))
+	}
+	if err := rule(v); err != nil {
+		return fmt.Errorf("variable %s=%q: %w", k, v, err)
+	}
+	return nil
+}
+
+func intRange(lo, hi int, unit string) func(string) error {
+	return func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < lo || n > hi || strings.TrimSpace(s) != s || strings.HasPrefix(s, "+") {
+			return fmt.Errorf("use a whole number of %s from %d to %d", unit, lo, hi)
+		}
+		return nil
+	}
+}
+
+func oneOf(allowed ...string) func(string) error {
+	return func(s string) error {
+		if !slices.Contains(allowed, s) {
+			return fmt.Errorf("use %s", strings.Join(allowed, " or "))
+		}
+		return nil
+	}
+}
+
+func corsOrigins(s string) error {
+	if s == "" || s == "*" {
+		return nil
+	}
+	for o := range strings.SplitSeq(s, ",") {
+		if o = strings.TrimSpace(o); o != "" && !originRE.MatchString(o) {
+			return fmt.Errorf("%q is not an origin: list origins like https://app.example.com separated by commas, or *", o)
+		}
+	}
+	return nil
+}
+
+// pullableRegistries are the registries Cloudflare Containers pulls from (cloudflare-containers.md §8).
+var pullableRegistries = []*regexp.Regexp{
+	regexp.MustCompile(`^registry\.cloudflare\.com$`),
+	regexp.MustCompile(`^registry\.fed\.cloudflare\.com$`),
+	regexp.MustCompile(`^staging\.registry\.cloudflare\.com$`),
+	regexp.MustCompile(`^docker\.io$`),
+	regexp.MustCompile(`^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com$`),
+	regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?-docker\.pkg\.dev$`),
+}
+
+func checkImage(ref, managed string) error {
+	if ref == "" {
+		return errors.New("image is not set: container mode needs a digest-pinned reference like registry.cloudflare.com/<account>/lean4-server@sha256:<digest>")
+	}
+	d, err := name.NewDigest(ref, name.StrictValidation)
+	if err != nil {
+		return fmt.Errorf("image %q: pin it by digest, like registry.cloudflare.com/<account>/lean4-server@sha256:<digest> (a reused tag never rolls out): %w", ref, err)
+	}
+	host := d.RegistryStr()
+	if host == name.DefaultRegistry {
+		host = "docker.io"
+	}
+	if managed != "" && host == managed {
+		return nil
+	}
+	for _, re := range pullableRegistries {
+		if re.MatchString(host) {
+			return nil
+		}
+	}
+	return fmt.Errorf("image %q: Cloudflare cannot pull from %s; copy the image to registry.cloudflare.com first (lean4-cf does this when it deploys)", ref, host)
+}

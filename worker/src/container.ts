@@ -1,0 +1,149 @@
+// The container entry point: POST / and GET /health go to the Lean server in a Cloudflare container
+// (class LeanContainer, port 8000); everything else is a JSON 404. Shares its rules with the stub.
+import { Container, getContainer, getRandom } from "@cloudflare/containers";
+import { classifyFailure, failureResponse, mapLibraryResponse } from "./failures";
+import { jsonError } from "./http";
+import { handle, type LeanBackend } from "./routing";
+import { containerSettings, DEFAULTS, SettingsError, type ContainerSettings, type LeanVars, type StopSignal } from "./settings";
+
+/** The Lean server's port in ghcr.io/ldct/lean4-server. */
+export const LEAN_PORT = 8000;
+
+/** The name of the one instance used when INSTANCES = 1 (the library's singleton name). */
+export const SINGLETON_NAME = "cf-singleton-container";
+
+/** What the router needs of an instance's Durable Object stub. */
+export interface InstanceStub {
+  fetch(request: Request): Promise<Response>;
+}
+
+/** The least of a Durable Object namespace the router uses (so tests can observe the choice). */
+export interface LeanNamespace {
+  idFromName(name: string): DurableObjectId;
+  get(id: DurableObjectId): InstanceStub;
+}
+
+/**
+ * Picks the instance for one request: the named singleton when instances = 1, else one of
+ * "instance-0" … "instance-(N-1)" at random (getRandom), so N instances share the load.
+ */
+export async function pickInstance(ns: LeanNamespace, instances: number): Promise<InstanceStub> {
+  // The library's helpers only call idFromName and get; the cast narrows their generic signature.
+  const binding = ns as unknown as DurableObjectNamespace<Container>;
+  return instances === 1 ? getContainer(binding, SINGLETON_NAME) : getRandom(binding, instances);
+}
+
+function leanRequest(url: string, program: Uint8Array | null, timeoutSeconds?: number, signal?: AbortSignal): Request {
+  if (program === null) return new Request(url, { method: "GET", signal });
+  // A buffered body: the Lean server reads exactly Content-Length bytes and treats a chunked body as empty.
+  return new Request(url, {
+    method: "POST",
+    body: program,
+    signal,
+    headers: { "Content-Type": "text/plain; charset=utf-8", "X-Lean-Timeout": String(timeoutSeconds) },
+  });
+}
+
+/** Forwards to a Lean server at an HTTP origin (LEAN_ORIGIN, a development setting). */
+export function originBackend(origin: URL): LeanBackend {
+  const send = async (req: Request): Promise<Response> => {
+    try {
+      return await fetch(req);
+    } catch (e) {
+      return jsonError(502, "origin_unreachable", `LEAN_ORIGIN ${origin.origin} gave no answer: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+  return {
+    evaluate: (program, timeout, signal) => send(leanRequest(new URL("/", origin).href, program, timeout, signal)),
+    health: (signal) => send(leanRequest(new URL("/health", origin).href, null, undefined, signal)),
+  };
+}
+
+/** Forwards to a LeanContainer instance through its Durable Object binding. */
+export function containerBackend(ns: LeanNamespace, instances: number): LeanBackend {
+  // The Durable Object sees exactly "/" or "/health"; the host is not used by the Lean server.
+  return {
+    evaluate: async (program, timeout) => (await pickInstance(ns, instances)).fetch(leanRequest("http://lean-container/", program, timeout)),
+    health: async () => (await pickInstance(ns, instances)).fetch(leanRequest("http://lean-container/health", null)),
+  };
+}
+
+/** The backend the container entry point uses for env: LEAN_ORIGIN when set, else the container binding. */
+export function backendFor(env: Env): LeanBackend {
+  const s = containerSettings(env);
+  return s.leanOrigin !== undefined ? originBackend(s.leanOrigin) : containerBackend(env.LEAN_CONTAINER, s.instances);
+}
+
+/**
+ * One Lean server container. Settings come from the Worker's variables (see settings.ts):
+ * SLEEP_AFTER (default "2m"), CONTAINER_START_TIMEOUT (default 120 s), IDLE_STOP_SIGNAL (default SIGKILL).
+ */
+export class LeanContainer extends Container<Env> {
+  override defaultPort = LEAN_PORT;
+  // The Lean server needs no outbound network; a container that cannot reach the internet is safer.
+  override enableInternet = false;
+  readonly settings: ContainerSettings = settingsOrDefaults(this.env);
+  override sleepAfter = this.settings.sleepAfter;
+
+  /**
+   * Starts the container if needed, waiting up to CONTAINER_START_TIMEOUT for port 8000 (the library's
+   * implicit start gives up after 20 s, too soon for a cold Lean server), then proxies the request.
+   * Start failures and the library's own error texts become JSON: 503 + Retry-After or 502.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    const state = await this.getState();
+    if (!this.ctx.container?.running || state.status !== "healthy") {
+      try {
+        await this.startAndWaitForPorts({
+          ports: LEAN_PORT,
+          cancellationOptions: { portReadyTimeoutMS: this.settings.containerStartTimeoutMs, abort: request.signal },
+        });
+      } catch (e) {
+        return failureResponse(classifyFailure(e));
+      }
+    }
+    return mapLibraryResponse(await super.fetch(request));
+  }
+
+  /**
+   * Called when SLEEP_AFTER has passed with no request. The library's default sends SIGTERM, but the
+   * Lean server image runs `python3 /lean_server.py` as PID 1 with no SIGTERM handler, and a PID 1
+   * ignores signals it does not handle: the instance would keep running (and billing memory and disk)
+   * until the platform's SIGKILL up to 15 minutes later. The server is stateless, so the instance is
+   * ended at once with SIGKILL (destroy()). IDLE_STOP_SIGNAL=SIGTERM keeps the graceful stop for an
+   * image whose process handles SIGTERM.
+   */
+  override async onActivityExpired(): Promise<void> {
+    if (!this.ctx.container?.running) return;
+    const signal: StopSignal = this.settings.idleStopSignal;
+    console.log(`lean4-cf: idle for ${String(this.settings.sleepAfter)}, stopping the container with ${signal}`);
+    if (signal === "SIGKILL") {
+      await this.destroy();
+    } else {
+      await this.stop(signal);
+    }
+  }
+}
+
+// A Durable Object also starts for alarms, without a request through the Worker that would report a
+// bad variable; it then keeps the documented defaults and logs the problem instead of failing to start.
+function settingsOrDefaults(env: LeanVars): ContainerSettings {
+  try {
+    return containerSettings(env);
+  } catch (e) {
+    if (!(e instanceof SettingsError)) throw e;
+    console.error(`lean4-cf: ${e.message}; using the defaults`);
+    return {
+      instances: DEFAULTS.instances,
+      sleepAfter: DEFAULTS.sleepAfter,
+      containerStartTimeoutMs: DEFAULTS.containerStartTimeoutSeconds * 1000,
+      idleStopSignal: DEFAULTS.idleStopSignal,
+    };
+  }
+}
+
+export default {
+  async fetch(request, env) {
+    return handle(request, env, () => backendFor(env));
+  },
+} satisfies ExportedHandler<Env>;
