@@ -704,7 +704,7 @@ func (s *Server) dashApplications(r *http.Request) (*reply, *apiErr) {
 		l := a.latest()
 		all = append(all, map[string]any{
 			"id": a.id, "created_at": iso(a.createdAt), "updated_at": iso(a.updatedAt), "name": a.name,
-			"version": l.version, "instances": a.instances, "image": imageOf(l.config),
+			"version": l.version, "instances": len(a.running), "image": imageOf(l.config),
 			"health": map[string]any{"instances": s.health(a, now)},
 		})
 	}

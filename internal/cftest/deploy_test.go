@@ -198,7 +198,7 @@ func TestWranglerContainerLifecycle(t *testing.T) {
 		t.Errorf("state while the instance starts: %+v", rows)
 	}
 	clock.Advance(4 * time.Second)
-	if rows := containersList(t, srv, dir); rows[0].State != "active" {
+	if rows := containersList(t, srv, dir); rows[0].State != "active" || rows[0].Instances != 1 {
 		t.Errorf("state with a running instance: %+v", rows)
 	}
 	if _, err := srv.StartInstance(app.Name, "other"); err == nil {
