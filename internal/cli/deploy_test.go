@@ -32,6 +32,11 @@ func runDeployCLI(t *testing.T, env map[string]string, ports imagePorts, args ..
 	var out, errb bytes.Buffer
 	e := Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }}
 	root := newRootCmd(e)
+	for _, c := range root.Commands() {
+		if c.Name() == "deploy" {
+			root.RemoveCommand(c) // replaced by one with test image ports
+		}
+	}
 	root.AddCommand(newDeployCmd(e, func(*deployOptions) (imagePorts, error) { return ports, nil }))
 	root.SetArgs(append([]string{"deploy"}, args...))
 	root.SetOut(&out)
