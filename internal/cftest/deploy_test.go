@@ -61,6 +61,7 @@ const (
 )
 
 func TestWranglerStubDeploy(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, cftest.Options{})
 	dir := project(t, "stub", "", 0)
 
@@ -149,6 +150,7 @@ func containersList(t *testing.T, srv *cftest.Server, dir string) []listRow {
 }
 
 func TestWranglerContainerLifecycle(t *testing.T) {
+	t.Parallel()
 	clock := cftest.NewFakeClock(time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC))
 	srv := newServer(t, cftest.Options{Clock: clock, ProvisionDelay: 3 * time.Minute, StartDelay: 4 * time.Second})
 	img1 := pushImage(t, srv, "lean:v1")
@@ -277,6 +279,7 @@ func TestWranglerContainerLifecycle(t *testing.T) {
 }
 
 func TestWranglerRegistryCredentials(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, cftest.Options{})
 	dir := project(t, "stub", "", 0)
 	res := runWrangler(t, srv, dir, nil, "containers", "registries", "credentials", srv.RegistryHost(), "--push", "--pull", "--expiration-minutes", "60", "--json")

@@ -29,6 +29,7 @@ func count(srv *cftest.Server, endpoint string) (n int, faults []string) {
 
 // Each fault kind as wrangler 4.164 sees it.
 func TestWranglerFaults(t *testing.T) {
+	t.Parallel()
 	type check func(t *testing.T, srv *cftest.Server, res wranglerResult)
 	for _, tc := range []struct {
 		name      string
@@ -151,6 +152,7 @@ func TestWranglerFaults(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			srv := newServer(t, tc.opts)
 			dir := project(t, "stub", "", 0)
 			if tc.container {
