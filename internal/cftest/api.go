@@ -87,7 +87,7 @@ func (s *Server) routes() http.Handler {
 		writeEnvelope(w, http.StatusNotFound, envelope{Errors: []APIError{{Code: codeNoRoute, Message: "No route for that URI"}}})
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := s.opts.Clock.Now()
+		start, wall := s.opts.Clock.Now(), time.Now()
 		info := &requestInfo{}
 		rec := &statusRecorder{ResponseWriter: w}
 		mux.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), ctxKey{}, info)))
@@ -95,7 +95,7 @@ func (s *Server) routes() http.Handler {
 		req := Request{
 			Time: start, Method: r.Method, Path: path, Query: r.URL.RawQuery,
 			Status: rec.status, Write: r.Method != http.MethodGet && r.Method != http.MethodHead,
-			Endpoint: info.endpoint, Fault: info.fault,
+			Endpoint: info.endpoint, Fault: info.fault, Took: time.Since(wall),
 		}
 		s.mu.Lock()
 		s.jr = append(s.jr, req)

@@ -69,7 +69,7 @@ func TestWranglerStubDeploy(t *testing.T) {
 	if res.Code != 0 {
 		t.Fatalf("first deploy: %s", res)
 	}
-	t.Logf("wrangler deploy (new stub Worker) took %v", res.Took)
+	t.Logf("wrangler deploy (new stub Worker) took %v, %v of it in %d API requests", res.Took, apiTime(srv), len(srv.Journal()))
 	equal(t, "first stub deploy (4.164 sequence A)", calls(srv), []string{
 		eServices, eAcctSub, eDeployments, eSettings, ePutScript, eWorker, eAcctSub, ePostSub,
 	})
@@ -120,6 +120,14 @@ func TestWranglerStubDeploy(t *testing.T) {
 	noUnknown(t, srv)
 }
 
+func apiTime(srv *cftest.Server) time.Duration {
+	var d time.Duration
+	for _, r := range srv.Journal() {
+		d += r.Took
+	}
+	return d
+}
+
 func toStrings(v any) []string {
 	var out []string
 	if a, ok := v.([]any); ok {
@@ -163,7 +171,7 @@ func TestWranglerContainerLifecycle(t *testing.T) {
 	if res.Code != 0 {
 		t.Fatalf("first container deploy: %s", res)
 	}
-	t.Logf("wrangler deploy (new container Worker) took %v", res.Took)
+	t.Logf("wrangler deploy (new container Worker) took %v, %v of it in %d API requests", res.Took, apiTime(srv), len(srv.Journal()))
 	equal(t, "first container deploy (4.164 sequence C)", calls(srv), []string{
 		eServices, eSecrets, eAcctSub, eDeployments, eServices, eSettings, ePutScript, eGetVersion,
 		eListApps, eCreateApp, eWorker, eAcctSub, ePostSub,
