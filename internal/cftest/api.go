@@ -21,7 +21,7 @@ type APIError struct {
 type envelope struct {
 	Success    bool       `json:"success"`
 	Errors     []APIError `json:"errors"`
-	Messages   []any      `json:"messages"`
+	Messages   []APIError `json:"messages"`
 	Result     any        `json:"result"`
 	ResultInfo any        `json:"result_info,omitempty"`
 }
@@ -58,6 +58,7 @@ type reply struct {
 	info   any
 	raw    []byte // when set, written as is with rawType
 	rawTyp string
+	msgs   []APIError // the envelope's "messages"
 }
 
 type handlerFunc func(r *http.Request) (*reply, *apiErr)
@@ -127,7 +128,7 @@ func (s *Server) wrap(e endpoint) http.Handler {
 			_, _ = w.Write(rep.raw)
 			return
 		}
-		writeEnvelope(w, cmpOr(rep.status, http.StatusOK), envelope{Success: true, Result: rep.result, ResultInfo: rep.info})
+		writeEnvelope(w, cmpOr(rep.status, http.StatusOK), envelope{Success: true, Result: rep.result, ResultInfo: rep.info, Messages: rep.msgs})
 	})
 }
 
@@ -142,7 +143,9 @@ func writeEnvelope(w http.ResponseWriter, status int, env envelope) {
 	if env.Errors == nil {
 		env.Errors = []APIError{}
 	}
-	env.Messages = []any{}
+	if env.Messages == nil {
+		env.Messages = []APIError{}
+	}
 	b, err := json.Marshal(env)
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`{"success":false,"errors":[{"code":10013,"message":"encoding the response failed"}],"messages":[],"result":null}`)
