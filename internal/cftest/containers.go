@@ -613,8 +613,8 @@ func (s *Server) renderRollout(a *application, ro *rollout) map[string]any {
 		status, stepStatus, cur = "completed", "completed", len(ro.steps)
 	}
 	for _, later := range a.rollouts {
-		if later.createdAt.After(ro.createdAt) && now.Before(ro.completesAt) {
-			status = "replaced"
+		if later != ro && !later.createdAt.Before(ro.createdAt) && later.createdAt.Before(ro.completesAt) {
+			status = "replaced" // a newer rollout started before this one completed
 		}
 	}
 	var steps []any

@@ -135,6 +135,21 @@ func TestContainersAPI(t *testing.T) {
 	if !app.Provisioned || app.ServingImage != img2 || app.Instances[0].Image != img2 || app.Instances[0].State != "starting" {
 		t.Errorf("application after the rollout: %+v", app)
 	}
+	// A rollout overtaken by a newer one before it completes reports "replaced".
+	back := map[string]any{"description": "back", "strategy": "rolling", "kind": "full_auto", "step_percentage": 100,
+		"target_configuration": map[string]any{"image": img1, "instance_type": "standard-1"}}
+	_, env = call(t, srv, srv.Token(), http.MethodPost, base+"/"+id+"/rollouts", back)
+	first := env["result"].(map[string]any)["id"].(string)
+	back["target_configuration"] = map[string]any{"image": img2, "instance_type": "standard-1"}
+	if code, env := call(t, srv, srv.Token(), http.MethodPost, base+"/"+id+"/rollouts", back); code != 200 {
+		t.Fatalf("second rollout: %d %v", code, env)
+	}
+	if _, env := call(t, srv, srv.Token(), http.MethodGet, base+"/"+id+"/rollouts/"+first, nil); env["result"].(map[string]any)["status"] != "replaced" {
+		t.Errorf("overtaken rollout: %v", env["result"])
+	}
+	if app, _ := srv.Application(id); app.Version != 4 || app.Image != img2 {
+		t.Errorf("application after two rollouts: version %d image %s", app.Version, app.Image)
+	}
 	srv.StopInstance(id, "a")
 	if app, _ := srv.Application(id); len(app.Instances) != 1 {
 		t.Errorf("StopInstance left %d instances", len(app.Instances))

@@ -76,7 +76,7 @@ func (s *Server) verifyToken(r *http.Request) (*reply, *apiErr) {
 	if !tok.Expiry.IsZero() {
 		res["expires_on"] = tok.Expiry.UTC().Format("2006-01-02T15:04:05Z")
 	}
-	return ok(res)
+	return &reply{result: res, msgs: []APIError{{Code: 10000, Message: "This API Token is valid and active"}}}, nil
 }
 
 func tokenID(value string) string {

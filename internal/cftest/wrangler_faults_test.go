@@ -29,11 +29,13 @@ func count(srv *cftest.Server, endpoint string) (n int, faults []string) {
 
 // Each fault kind as wrangler 4.164 sees it.
 func TestWranglerFaults(t *testing.T) {
+	t.Parallel()
 	type check func(t *testing.T, srv *cftest.Server, res wranglerResult)
 	for _, tc := range []struct {
 		name      string
 		opts      cftest.Options
 		container bool
+		image     string // container image; default docker.io/library/cftest:v1
 		faults    []cftest.Fault
 		env       map[string]string
 		wantCode  int
@@ -112,6 +114,15 @@ func TestWranglerFaults(t *testing.T) {
 			},
 		},
 		{
+			name: "image in an unsupported registry (ghcr.io)", container: true, image: "ghcr.io/ldct/lean4-server:v4.24.0", wantCode: 1,
+			check: func(t *testing.T, srv *cftest.Server, res wranglerResult) {
+				if msg := failedMessage(res); !strings.Contains(msg, `registry \"ghcr.io\" is not supported`) {
+					t.Errorf("command-failed message %q", msg)
+				}
+				equal(t, "writes", writes(srv), []string{ePutScript, eCreateApp})
+			},
+		},
+		{
 			name: "no workers.dev subdomain", opts: cftest.Options{NoSubdomain: true}, wantCode: 1,
 			check: func(t *testing.T, srv *cftest.Server, res wranglerResult) {
 				if w := writes(srv); len(w) != 0 {
@@ -151,10 +162,15 @@ func TestWranglerFaults(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			srv := newServer(t, tc.opts)
 			dir := project(t, "stub", "", 0)
 			if tc.container {
-				dir = project(t, "container", "docker.io/library/cftest:v1", 1)
+				img := tc.image
+				if img == "" {
+					img = "docker.io/library/cftest:v1"
+				}
+				dir = project(t, "container", img, 1)
 			}
 			for _, f := range tc.faults {
 				must(t, srv.Inject(f))
