@@ -305,7 +305,7 @@ func (e *Edge) gate(app string, w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target, _ := url.Parse(lean.URL())
-	httputil.NewSingleHostReverseProxy(target).ServeHTTP(w, r)
+	(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }}).ServeHTTP(w, r)
 }
 
 // lean returns the Lean double that runs an image, starting it when needed.

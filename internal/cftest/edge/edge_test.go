@@ -11,7 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/org/lean4-cf-action/internal/cftest"
+	"github.com/org/lean4-cf-action/internal/cloudflare"
 	"github.com/org/lean4-cf-action/internal/leantest"
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
@@ -73,6 +79,33 @@ func (r *rig) deploy(t *testing.T, o wrangler.Options) {
 	}
 }
 
+// push puts a small image into the local registry, with credentials from the local API, and returns its
+// digest-pinned reference.
+func (r *rig) push(t *testing.T, repo string) string {
+	t.Helper()
+	api, err := cloudflare.New(cloudflare.Options{Token: r.api.Token(), AccountID: r.api.AccountID(), BaseURL: r.api.APIBase()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr, err := api.RegistryCredentials(context.Background(), r.api.RegistryHost(), 15*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := name.NewTag(r.api.RegistryHost() + "/" + r.api.AccountID() + "/" + repo + ":v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img, remote.WithAuth(&authn.Basic{Username: cr.Username, Password: cr.Password})); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := img.Digest()
+	return tag.Context().Digest(d.String()).String()
+}
+
 func (r *rig) do(t *testing.T, method, url, body string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
@@ -111,7 +144,7 @@ func TestEdgeServesTheStubFromWorkerd(t *testing.T) {
 
 func TestEdgeContainerWaitsForProvisioningThenAnswers(t *testing.T) {
 	r := newRig(t, cftest.Options{ProvisionDelay: 2 * time.Second, StartDelay: 300 * time.Millisecond}, nil)
-	image := r.api.RegistryHost() + "/" + r.api.AccountID() + "/lean@sha256:" + strings.Repeat("ab", 32)
+	image := r.push(t, "lean")
 	r.deploy(t, wrangler.Options{Mode: wrangler.ModeContainer, WorkerName: "lean", Image: image})
 	base := "https://lean." + r.api.Subdomain() + ".workers.dev"
 	code, body := r.do(t, "POST", base+"/", "#eval 1 + 1")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net"
-	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -83,13 +82,10 @@ func startWorker(workerd, dir string, v cftest.Version, gateURL string) (*worker
 		close(w.waited)
 	}()
 	target, _ := url.Parse("http://" + w.addr)
-	w.proxy = httputil.NewSingleHostReverseProxy(target)
-	orig := w.proxy.Director
-	w.proxy.Director = func(r *http.Request) {
-		host := r.Host
-		orig(r)
-		r.Host = host // the Worker sees the workers.dev host, as on the real edge
-	}
+	w.proxy = &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		r.Out.Host = r.In.Host // the Worker sees the workers.dev host, as on the real edge
+	}}
 	// Wait until workerd answers (its listener already exists, so this is about start-up only).
 	deadline := time.Now().Add(15 * time.Second)
 	for {
