@@ -1,7 +1,7 @@
 // Package ghtest is a local double of the GitHub REST API for tests, following
 // /work/shared/reference/github-actions.md §4, §5 and §7 field by field: issue comments (list with Link
 // pagination, create, update), reactions on issue comments, the collaborator permission endpoint, pull
-// requests, deployments and deployment statuses, and GET /user. Every request is logged. A request for a
+// requests, commits (GET, for the committer date), deployments and deployment statuses, and GET /user. Every request is logged. A request for a
 // route the double does not know fails the test, in the style of cli/cli's HTTP registry.
 package ghtest
 
@@ -55,6 +55,9 @@ type Pull struct {
 	HeadRepo string
 	State    string // default open
 	User     string
+	// HeadCommitted is the head commit's committer date (GET /commits/{sha}). Default 2026-11-01T11:00:00Z,
+	// an hour before the comments in the event fixtures.
+	HeadCommitted time.Time
 }
 
 // Deployment is a created deployment, with its statuses in the order they were created.
@@ -103,6 +106,7 @@ type Server struct {
 	reactions   []Reaction
 	roles       map[string]string
 	pulls       map[int]Pull
+	commits     map[string]time.Time
 	deployments []*Deployment
 	fail        map[string]int // "METHOD /path" -> status to answer once
 }
@@ -111,7 +115,7 @@ type Server struct {
 func New(t testing.TB, repo string) *Server {
 	t.Helper()
 	s := &Server{Repo: repo, Login: "github-actions[bot]", DefaultPerPage: 30, t: t, nextID: 1000,
-		roles: map[string]string{}, pulls: map[int]Pull{}, fail: map[string]int{}}
+		roles: map[string]string{}, pulls: map[int]Pull{}, commits: map[string]time.Time{}, fail: map[string]int{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
 	t.Cleanup(s.srv.Close)
@@ -132,7 +136,11 @@ func (s *Server) AddPull(p Pull) {
 	if p.State == "" {
 		p.State = "open"
 	}
+	if p.HeadCommitted.IsZero() {
+		p.HeadCommitted = time.Date(2026, 11, 1, 11, 0, 0, 0, time.UTC)
+	}
 	s.pulls[p.Number] = p
+	s.commits[p.HeadSHA] = p.HeadCommitted
 }
 
 // AddComment posts a comment on an issue or pull request as user and returns its id.
@@ -213,6 +221,7 @@ var (
 	reReactions     = regexp.MustCompile(`^/issues/comments/(\d+)/reactions$`)
 	rePermission    = regexp.MustCompile(`^/collaborators/([^/]+)/permission$`)
 	rePull          = regexp.MustCompile(`^/pulls/(\d+)$`)
+	reCommit        = regexp.MustCompile(`^/commits/([0-9a-f]{7,40})$`)
 	reDeployments   = regexp.MustCompile(`^/deployments$`)
 	reStatuses      = regexp.MustCompile(`^/deployments/(\d+)/statuses$`)
 )
@@ -324,6 +333,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, s.pullJSON(p))
+	case match(http.MethodGet, reCommit):
+		at, ok := s.commits[m[1]]
+		if !ok {
+			writeJSON(w, http.StatusUnprocessableEntity, apiError("No commit found for SHA: "+m[1]))
+			return
+		}
+		who := map[string]any{"name": "Dev", "email": "dev@example.com", "date": at.Format(time.RFC3339)}
+		writeJSON(w, http.StatusOK, map[string]any{"sha": m[1], "commit": map[string]any{"author": who, "committer": who, "message": "change"}})
 	case match(http.MethodPost, reDeployments):
 		s.createDeployment(w, body)
 	case match(http.MethodPost, reStatuses):

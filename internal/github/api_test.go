@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/org/lean4-cf-action/internal/ghtest"
 	"github.com/org/lean4-cf-action/internal/github"
@@ -169,7 +170,8 @@ func TestAuthorize(t *testing.T) {
 		role       string // alice's role, when set
 		allowForks bool
 		closed     bool
-		refusal    string // non-empty: a refusal containing this
+		pull       *ghtest.Pull // replaces PR 7
+		refusal    string       // non-empty: a refusal containing this
 		wantSHA    string
 		wantAPI    bool // whether the gate may call the API
 	}{
@@ -181,6 +183,10 @@ func TestAuthorize(t *testing.T) {
 		{name: "fork refused", fixture: "issue_comment_fork", refusal: "comes from mallory/lean", wantAPI: true},
 		{name: "fork allowed", fixture: "issue_comment_fork", allowForks: true, wantSHA: "8888888888888888888888888888888888888888", wantAPI: true},
 		{name: "closed PR refused", fixture: "issue_comment_writer", closed: true, refusal: "#7 is closed", wantAPI: true},
+		{name: "commit after the comment refused", fixture: "issue_comment_writer", refusal: "committed at 2026-11-01T12:00:01Z, after the command was written at 2026-11-01T12:00:00Z",
+			pull: &ghtest.Pull{Number: 7, HeadSHA: headSHA, HeadRepo: repo, HeadCommitted: time.Date(2026, 11, 1, 12, 0, 1, 0, time.UTC)}, wantAPI: true},
+		{name: "deleted fork refused", fixture: "issue_comment_writer", refusal: "comes from a deleted fork",
+			pull: &ghtest.Pull{Number: 7, HeadSHA: headSHA}, wantAPI: true},
 		{name: "secret argument refused", fixture: "issue_comment_secret", refusal: `"cloudflare-api-token" is a secret`, wantAPI: true},
 		{name: "fork pull_request refused without the API", fixture: "pull_request_fork", refusal: "comes from mallory/lean"},
 		{name: "fork pull_request allowed", fixture: "pull_request_fork", allowForks: true, wantSHA: "8888888888888888888888888888888888888888"},
@@ -195,6 +201,9 @@ func TestAuthorize(t *testing.T) {
 			}
 			if tt.closed {
 				s.AddPull(ghtest.Pull{Number: 7, HeadSHA: headSHA, HeadRepo: repo, State: "closed"})
+			}
+			if tt.pull != nil {
+				s.AddPull(*tt.pull)
 			}
 			tr := trigger(t, tt.fixture)
 			err := c.Authorize(context.Background(), tr, github.GateOptions{AllowForks: tt.allowForks})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
 	gh "github.com/google/go-github/v75/github"
 )
@@ -40,6 +41,7 @@ var DeployRoles = []string{"admin", "maintain", "write"}
 //     learn nothing but that they may not run commands);
 //   - the pull request is read when the comment is handled: it must be open, its head SHA becomes
 //     t.SHA, and it must not come from a fork unless opts.AllowForks;
+//   - for deploy, a head commit committed after the comment was written is refused;
 //   - a pull_request event from a fork is refused unless opts.AllowForks, without calling the API.
 //
 // Triggers of other events, or already ignored, pass unchanged. A *Refusal error means: do not run,
@@ -95,7 +97,30 @@ func (c *Client) Authorize(ctx context.Context, t *Trigger, opts GateOptions) er
 	if t.SHA == "" {
 		return fmt.Errorf("reading pull request #%d: the API returned no head SHA", t.PR)
 	}
-	return forkCheck(t, opts)
+	if err := forkCheck(t, opts); err != nil {
+		return err
+	}
+	if t.Command == "deploy" && !t.Comment.CreatedAt.IsZero() {
+		return c.commitBefore(ctx, t)
+	}
+	return nil
+}
+
+// commitBefore refuses a head commit committed after the comment was written (github/branch-deploy's
+// check): someone with push access to the branch could otherwise slip a commit in between a reviewer's
+// "/lean4 deploy" and the run. Committer dates are set by the committer, so this narrows the window
+// rather than closing it; the deployed SHA is always the one reported.
+func (c *Client) commitBefore(ctx context.Context, t *Trigger) error {
+	rc, _, err := c.gh.Repositories.GetCommit(ctx, c.owner, c.repo, t.SHA, nil)
+	if err != nil {
+		return fmt.Errorf("reading commit %s: %w", short(t.SHA), err)
+	}
+	at := rc.GetCommit().GetCommitter().GetDate().Time
+	if at.After(t.Comment.CreatedAt) {
+		return &Refusal{Reason: fmt.Sprintf("the head of pull request #%d (%s) was committed at %s, after the command was written at %s; review it and comment again",
+			t.PR, short(t.SHA), at.UTC().Format(time.RFC3339), t.Comment.CreatedAt.UTC().Format(time.RFC3339))}
+	}
+	return nil
 }
 
 func forkCheck(t *Trigger, opts GateOptions) error {
