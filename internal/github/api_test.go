@@ -373,6 +373,16 @@ func TestAPIErrorsAreWrapped(t *testing.T) {
 	if _, refused := github.IsRefusal(err); err == nil || refused || !strings.Contains(err.Error(), "reading alice's permission on octo/lean") {
 		t.Fatalf("err = %v, want a wrapped API failure", err)
 	}
+	s.FailNext("POST", "/repos/octo/lean/deployments", 403)
+	_, err = c.StartDeployment(context.Background(), github.DeploymentOptions{Environment: "e", SHA: headSHA})
+	if err == nil || !strings.Contains(err.Error(), "add `deployments: write` to the job's permissions: block") {
+		t.Fatalf("err = %v, want the missing permission named", err)
+	}
+	s.FailNext("POST", "/repos/octo/lean/issues/7/comments", 403)
+	_, err = c.UpsertComment(context.Background(), 7, "<!-- m -->", "<!-- m -->")
+	if err == nil || !strings.Contains(err.Error(), "add `pull-requests: write`") {
+		t.Fatalf("err = %v, want the missing permission named", err)
+	}
 	bad, err := github.NewClient(github.ClientOptions{Repository: repo, Token: "wrong", APIURL: s.URL})
 	if err != nil {
 		t.Fatal(err)

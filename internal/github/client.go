@@ -94,6 +94,15 @@ func (c *Client) commentAuthor(ctx context.Context) (string, error) {
 	return c.author, c.authorErr
 }
 
+// needs adds the missing workflow permission to a 403 from GitHub: the fix a user can make.
+func needs(err error, permission string) error {
+	var ge *gh.ErrorResponse
+	if errors.As(err, &ge) && ge.Response != nil && ge.Response.StatusCode == http.StatusForbidden {
+		return fmt.Errorf("%w (the token lacks a permission: add `%s` to the job's permissions: block)", err, permission)
+	}
+	return err
+}
+
 // RunURL is the workflow run's page, from GITHUB_SERVER_URL, GITHUB_REPOSITORY and GITHUB_RUN_ID; "" outside Actions.
 func RunURL(getenv func(string) string) string {
 	server, repo, id := getenv("GITHUB_SERVER_URL"), getenv("GITHUB_REPOSITORY"), getenv("GITHUB_RUN_ID")

@@ -22,7 +22,7 @@ const (
 // React adds a reaction to an issue or pull-request comment.
 func (c *Client) React(ctx context.Context, commentID int64, r Reaction) error {
 	if _, _, err := c.gh.Reactions.CreateIssueCommentReaction(ctx, c.owner, c.repo, commentID, string(r)); err != nil {
-		return fmt.Errorf("reacting %s to comment %d: %w", r, commentID, err)
+		return fmt.Errorf("reacting %s to comment %d: %w", r, commentID, needs(err, "pull-requests: write"))
 	}
 	return nil
 }
@@ -53,13 +53,13 @@ func (c *Client) UpsertComment(ctx context.Context, pr int, marker, body string)
 	if existing != nil {
 		got, _, err := c.gh.Issues.EditComment(ctx, c.owner, c.repo, existing.GetID(), &gh.IssueComment{Body: &body})
 		if err != nil {
-			return Sticky{}, fmt.Errorf("updating comment %d on #%d: %w", existing.GetID(), pr, err)
+			return Sticky{}, fmt.Errorf("updating comment %d on #%d: %w", existing.GetID(), pr, needs(err, "pull-requests: write"))
 		}
 		return Sticky{ID: got.GetID(), URL: got.GetHTMLURL()}, nil
 	}
 	got, _, err := c.gh.Issues.CreateComment(ctx, c.owner, c.repo, pr, &gh.IssueComment{Body: &body})
 	if err != nil {
-		return Sticky{}, fmt.Errorf("creating the comment on #%d: %w", pr, err)
+		return Sticky{}, fmt.Errorf("creating the comment on #%d: %w", pr, needs(err, "pull-requests: write"))
 	}
 	return Sticky{ID: got.GetID(), URL: got.GetHTMLURL(), Created: true}, nil
 }
@@ -70,7 +70,7 @@ func (c *Client) findComment(ctx context.Context, pr int, author, marker string)
 	for {
 		page, resp, err := c.gh.Issues.ListComments(ctx, c.owner, c.repo, pr, opts)
 		if err != nil {
-			return nil, fmt.Errorf("listing the comments on #%d: %w", pr, err)
+			return nil, fmt.Errorf("listing the comments on #%d: %w", pr, needs(err, "pull-requests: read"))
 		}
 		for _, cm := range page {
 			if strings.EqualFold(cm.GetUser().GetLogin(), author) && strings.Contains(cm.GetBody(), marker) {

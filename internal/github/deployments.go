@@ -51,7 +51,7 @@ func (c *Client) StartDeployment(ctx context.Context, opts DeploymentOptions) (*
 	case errors.As(err, &accepted):
 		return nil, fmt.Errorf("creating a deployment of %s to %s: GitHub merged a branch instead of creating it (202)", short(opts.SHA), opts.Environment)
 	case err != nil:
-		return nil, fmt.Errorf("creating a deployment of %s to %s: %w", short(opts.SHA), opts.Environment, err)
+		return nil, fmt.Errorf("creating a deployment of %s to %s: %w", short(opts.SHA), opts.Environment, needs(err, "deployments: write"))
 	}
 	dep := &Deployment{ID: d.GetID(), c: c, opts: opts}
 	if err := dep.status(ctx, "in_progress", "", opts.Description); err != nil {
@@ -84,7 +84,7 @@ func (d *Deployment) status(ctx context.Context, state, envURL, description stri
 		req.EnvironmentURL = gh.Ptr(envURL)
 	}
 	if _, _, err := d.c.gh.Repositories.CreateDeploymentStatus(ctx, d.c.owner, d.c.repo, d.ID, req); err != nil {
-		return fmt.Errorf("setting deployment %d to %s: %w", d.ID, state, err)
+		return fmt.Errorf("setting deployment %d to %s: %w", d.ID, state, needs(err, "deployments: write"))
 	}
 	return nil
 }
