@@ -1,6 +1,6 @@
 // Package ghtest is a local double of the GitHub REST API for tests, following
 // /work/shared/reference/github-actions.md §4, §5 and §7 field by field: issue comments (list with Link
-// pagination, create, update), reactions on issue comments, the collaborator permission endpoint, pull
+// pagination, create, update, delete), reactions on issue comments, the collaborator permission endpoint, pull
 // requests, commits (GET, for the committer date), deployments and deployment statuses, and GET /user. Every request is logged. A request for a
 // route the double does not know fails the test, in the style of cli/cli's HTTP registry.
 package ghtest
@@ -95,6 +95,9 @@ type Server struct {
 	Login string
 	// DefaultPerPage is the page size when a list request sends no per_page (GitHub: 30).
 	DefaultPerPage int
+	// Before, when set, runs before each request is served (without the double's lock held), so a test can
+	// change state between two requests, as a concurrent run would.
+	Before func(Request)
 
 	t   testing.TB
 	srv *httptest.Server
@@ -228,6 +231,9 @@ var (
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	if s.Before != nil {
+		s.Before(Request{Method: r.Method, Path: r.URL.RequestURI(), Body: string(body)})
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.RequestURI(), Body: string(body)})
@@ -303,6 +309,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		c.Body = *in.Body
 		c.UpdatedAt = c.UpdatedAt.Add(time.Minute)
 		writeJSON(w, http.StatusOK, s.commentJSON(c))
+	case match(http.MethodDelete, reComment):
+		c := s.comment(atoi64(m[1]))
+		if c == nil {
+			writeJSON(w, http.StatusNotFound, apiError("Not Found"))
+			return
+		}
+		if c.User != s.Login {
+			writeJSON(w, http.StatusForbidden, apiError("Resource not accessible by integration"))
+			return
+		}
+		s.comments = slices.DeleteFunc(s.comments, func(x *Comment) bool { return x == c })
+		w.WriteHeader(http.StatusNoContent)
 	case match(http.MethodPost, reReactions):
 		id := atoi64(m[1])
 		if s.comment(id) == nil {

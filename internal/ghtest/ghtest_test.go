@@ -42,7 +42,7 @@ func do(t *testing.T, s *Server, method, path, body string) (*http.Response, str
 func TestUnknownRoutesFailTheTest(t *testing.T) {
 	tests := []struct{ method, path string }{
 		{"GET", "/repos/octo/lean/issues/7/timeline"},
-		{"DELETE", "/repos/octo/lean/issues/comments/1"},
+		{"DELETE", "/repos/octo/lean/issues/7/comments"},
 		{"GET", "/repos/other/repo/pulls/7"},
 		{"PUT", "/repos/octo/lean/pulls/7"},
 	}

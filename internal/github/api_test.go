@@ -94,6 +94,29 @@ func TestUpsertCommentKeepsOneCommentPerPRAndWorker(t *testing.T) {
 	}
 }
 
+// TestUpsertCommentConcurrentRuns has another run create its comment between this run's listing and its
+// create: this run must fold its comment into the older one.
+func TestUpsertCommentConcurrentRuns(t *testing.T) {
+	s, c := newDouble(t)
+	var other int64
+	s.Before = func(r ghtest.Request) {
+		if r.Method == "POST" && strings.HasSuffix(r.Path, "/issues/7/comments") && other == 0 {
+			other = s.AddComment(7, github.ActionsBot, report.Marker("lean")+"\nfrom the other run")
+		}
+	}
+	st, err := c.UpsertComment(context.Background(), 7, report.Marker("lean"), report.Marker("lean")+"\nfrom this run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.Comments(7)
+	if len(got) != 1 || got[0].ID != other || st.ID != other || st.Created || !strings.Contains(got[0].Body, "from this run") {
+		t.Fatalf("sticky %+v, comments %+v: want only comment %d, with this run's body", st, got, other)
+	}
+	if w := s.Writes(); len(w) != 3 || !strings.HasPrefix(w[1], "DELETE ") || !strings.HasPrefix(w[2], "PATCH ") {
+		t.Errorf("writes = %v, want POST, DELETE of the duplicate, PATCH", w)
+	}
+}
+
 func TestUpsertCommentFollowsPagination(t *testing.T) {
 	ctx := context.Background()
 	s, c := newDouble(t)

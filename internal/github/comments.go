@@ -61,7 +61,21 @@ func (c *Client) UpsertComment(ctx context.Context, pr int, marker, body string)
 	if err != nil {
 		return Sticky{}, fmt.Errorf("creating the comment on #%d: %w", pr, needs(err, "pull-requests: write"))
 	}
-	return Sticky{ID: got.GetID(), URL: got.GetHTMLURL(), Created: true}, nil
+	// Two runs for the same PR can both find nothing and both create. Each then looks again: the run whose
+	// comment is not the oldest deletes its own and updates the oldest, so one comment remains.
+	// The check is best effort: when the second listing fails, the comment was still created.
+	oldest, err := c.findComment(ctx, pr, author, marker)
+	if err != nil || oldest == nil || oldest.GetID() == got.GetID() {
+		return Sticky{ID: got.GetID(), URL: got.GetHTMLURL(), Created: true}, nil
+	}
+	if _, err := c.gh.Issues.DeleteComment(ctx, c.owner, c.repo, got.GetID()); err != nil {
+		return Sticky{}, fmt.Errorf("deleting duplicate comment %d on #%d: %w", got.GetID(), pr, err)
+	}
+	kept, _, err := c.gh.Issues.EditComment(ctx, c.owner, c.repo, oldest.GetID(), &gh.IssueComment{Body: &body})
+	if err != nil {
+		return Sticky{}, fmt.Errorf("updating comment %d on #%d: %w", oldest.GetID(), pr, needs(err, "pull-requests: write"))
+	}
+	return Sticky{ID: kept.GetID(), URL: kept.GetHTMLURL()}, nil
 }
 
 // findComment pages through a PR's comments, oldest first, for the first one by author containing marker.
