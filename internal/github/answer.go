@@ -16,8 +16,12 @@ func (c *Client) Acknowledge(ctx context.Context, t *Trigger) error {
 }
 
 // Refuse answers a refused trigger: ReactRefused on its comment, and the refusal, quoting the command
-// line (secrets redacted), in the sticky comment for worker on the pull request.
+// line (secrets redacted), in the sticky comment for worker on the pull request. A pull_request run from a
+// fork has a read-only token, so there it writes nothing: the caller's log and annotation carry the refusal.
 func (c *Client) Refuse(ctx context.Context, t *Trigger, worker, why string) (Sticky, error) {
+	if t.Event == "pull_request" && t.Fork {
+		return Sticky{}, nil
+	}
 	line := "this run"
 	if t.Comment != nil {
 		if err := c.React(ctx, t.Comment.ID, ReactRefused); err != nil {

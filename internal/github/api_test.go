@@ -335,6 +335,22 @@ func TestSlashCommandAnswers(t *testing.T) {
 	}
 }
 
+func TestRefuseForkPullRequestWritesNothing(t *testing.T) {
+	s, c := newDouble(t)
+	tr := trigger(t, "pull_request_fork")
+	err := c.Authorize(context.Background(), tr, github.GateOptions{})
+	r, ok := github.IsRefusal(err)
+	if !ok {
+		t.Fatalf("err = %v, want a refusal", err)
+	}
+	if _, err := c.Refuse(context.Background(), tr, "lean", r.Reason); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.Requests()); n != 0 {
+		t.Errorf("%d requests with a fork's read-only token: %v", n, s.Requests())
+	}
+}
+
 func TestDeployments(t *testing.T) {
 	tests := []struct {
 		name       string
