@@ -3,8 +3,13 @@ package cftest_test
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/org/lean4-cf-action/internal/cftest"
 )
@@ -161,4 +166,33 @@ func TestContainersAPI(t *testing.T) {
 		t.Error("the application survived DELETE")
 	}
 	noUnknown(t, srv)
+}
+
+// Digest-pinned references, as lean4-cf deploys them, are pullable once pushed; unknown digests are not.
+func TestDigestReferences(t *testing.T) {
+	srv := newServer(t, cftest.Options{})
+	ns := containerWorker(t, srv, "lean", true)
+	ref := pushImage(t, srv, "lean:v1")
+	r, _ := name.ParseReference(ref)
+	c := credentials(t, srv, 5, "pull")
+	desc, err := remote.Head(r, remote.WithAuth(&authn.Basic{Username: c.Username, Password: c.Password}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "/accounts/" + srv.AccountID() + "/containers/applications"
+	for _, tc := range []struct{ app, image, state string }{
+		{"pinned", srv.RegistryHost() + "/" + srv.AccountID() + "/lean@" + desc.Digest.String(), "ready"},
+		{"unknown-digest", srv.RegistryHost() + "/" + srv.AccountID() + "/lean@sha256:" + strings.Repeat("0", 64), "degraded"},
+	} {
+		body := map[string]any{"name": tc.app, "max_instances": 1, "configuration": map[string]any{"image": tc.image, "instance_type": "basic"}}
+		if tc.app == "pinned" {
+			body["durable_objects"] = map[string]any{"namespace_id": ns}
+		}
+		if code, env := call(t, srv, srv.Token(), http.MethodPost, base, body); code != 200 {
+			t.Fatalf("create %s: %d %v", tc.app, code, env)
+		}
+		if app, _ := srv.Application(tc.app); app.State != tc.state {
+			t.Errorf("%s: state %q, want %q", tc.app, app.State, tc.state)
+		}
+	}
 }

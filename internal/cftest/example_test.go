@@ -2,8 +2,11 @@ package cftest_test
 
 import (
 	"fmt"
+	"net"
 	"net/http"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,5 +60,37 @@ func TestClocks(t *testing.T) {
 func TestNewRejectsBadAccount(t *testing.T) {
 	if _, err := cftest.New(cftest.Options{AccountID: "acct"}); err == nil {
 		t.Error("New accepted a non-hex account id")
+	}
+}
+
+func TestCloseStopsEverything(t *testing.T) {
+	before := runtime.NumGoroutine()
+	srv, err := cftest.New(cftest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for _, u := range []string{srv.APIBase() + "/user/tokens/verify", "http://" + srv.RegistryHost() + "/v2/"} {
+		resp, err := hc.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []string{strings.TrimPrefix(srv.URL(), "http://"), srv.RegistryHost()} {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts connections after Close", addr)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after Close, %d before New", n, before)
 	}
 }

@@ -2,6 +2,7 @@ package cftest_test
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -183,4 +184,35 @@ func TestWranglerFaults(t *testing.T) {
 			noUnknown(t, srv)
 		})
 	}
+}
+
+// A rollback to a version whose secrets differ is refused with 10220; wrangler confirms and forces it.
+func TestWranglerRollbackSecretsChanged(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, cftest.Options{})
+	path := "/accounts/" + srv.AccountID() + "/workers/scripts/secrets-worker"
+	for _, v := range []string{"one", "two"} {
+		meta := map[string]any{"main_module": "index.js", "compatibility_date": "2025-06-01",
+			"bindings": []any{map[string]any{"type": "secret_text", "name": "TOKEN", "text": v}}}
+		if code, env := upload(t, srv, "PUT", path, meta, stubJS); code != 200 {
+			t.Fatalf("upload: %d %v", code, env)
+		}
+	}
+	w, _ := srv.Worker("secrets-worker")
+	srv.ResetJournal()
+	res := runWrangler(t, srv, project(t, "stub", "", 0), nil, "rollback", "--name", "secrets-worker", "-y")
+	if res.Code != 0 {
+		t.Fatalf("rollback: %s", res)
+	}
+	var deploys []string
+	for _, r := range srv.Journal() {
+		if r.Endpoint == ePostDeploy {
+			deploys = append(deploys, r.Query+" -> "+strconv.Itoa(r.Status))
+		}
+	}
+	equal(t, "deployment POSTs", deploys, []string{" -> 400", "force=true -> 200"})
+	if after, _ := srv.Worker("secrets-worker"); after.Active.ID != w.Versions[0].ID {
+		t.Errorf("active version %s, want %s", after.Active.ID, w.Versions[0].ID)
+	}
+	noUnknown(t, srv)
 }
