@@ -72,7 +72,11 @@ func runDeploy(ctx context.Context, env Env, o *deployOptions, ports imagePorts)
 			return usagef("--config %q cannot be read: %v", o.config, err)
 		}
 	}
-	vopts := verify.ClientOptions{Resolve: o.rules}
+	envRules, err := verify.ParseResolveRules([]string{env.Getenv("LEAN4CF_RESOLVE")})
+	if err != nil {
+		return usagef("LEAN4CF_RESOLVE: %v", err)
+	}
+	vopts := verify.ClientOptions{Resolve: append(o.rules, envRules...)} // the flags' rules match first
 	vopts.TrustFromEnv(env.Getenv)
 	client, err := verify.NewClient(vopts)
 	if err != nil {

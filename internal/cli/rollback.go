@@ -47,7 +47,7 @@ the earlier digest-pinned image (lean4-cf status shows the current one) to put i
 			if !workerNameRE.MatchString(o.name) {
 				return usagef("--name %q is not a Worker name: use lowercase letters, digits and dashes", o.name)
 			}
-			rules, err := verify.ParseResolveRules(o.resolve)
+			rules, err := verify.ParseResolveRules(append(o.resolve, env.Getenv("LEAN4CF_RESOLVE")))
 			if err != nil {
 				return usagef("--resolve: %v", err)
 			}

@@ -269,7 +269,9 @@ func (p Prober) WaitReady(ctx context.Context, opts WaitOptions) (Ready, error) 
 		}
 		return res, err
 	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(opts.Timeout), backoff.WithNotify(func(err error, next time.Duration) {
-		if opts.Progress != nil {
+		if opts.Progress != nil && last != nil {
+			opts.Progress(r.Attempts, last, next) // the attempt's own error, not backoff's wrapper
+		} else if opts.Progress != nil {
 			opts.Progress(r.Attempts, err, next)
 		}
 	}))

@@ -11,6 +11,7 @@ import (
 
 // ResolveRule sends connections for Host:Port to Addr (on AddrPort when it is not 0), like curl's
 // --resolve HOST:PORT:ADDR with the port of its --connect-to. TLS still checks the certificate for Host.
+// Host may be "*" (any host) or "*.example.com" (any name under example.com), as curl allows.
 type ResolveRule struct {
 	Host     string // the name in the URL, lower-cased
 	Port     int    // the port in the URL (443 for https by default)
@@ -26,7 +27,7 @@ func ParseResolveRule(s string) (ResolveRule, error) {
 	if !ok || host == "" {
 		return r, fmt.Errorf("resolve rule %q: missing HOST or PORT; %s", s, form)
 	}
-	if strings.ContainsAny(host, "[]/ @") {
+	if strings.ContainsAny(host, "[]/ @") || (strings.Contains(host, "*") && host != "*" && (!strings.HasPrefix(host, "*.") || strings.Count(host, "*") > 1)) {
 		return r, fmt.Errorf("resolve rule %q: HOST %q is not a host name; %s", s, host, form)
 	}
 	portStr, rest, ok := strings.Cut(rest, ":")
@@ -72,9 +73,14 @@ func ParseResolveRule(s string) (ResolveRule, error) {
 }
 
 // ParseResolveRules parses each rule; blank entries are ignored (the Action input takes one rule a line).
+// An entry may hold several rules separated by newlines, commas or spaces (as LEAN4CF_RESOLVE does).
 func ParseResolveRules(lines []string) ([]ResolveRule, error) {
 	var rules []ResolveRule
+	var split []string
 	for _, l := range lines {
+		split = append(split, strings.FieldsFunc(l, func(r rune) bool { return r == '\n' || r == ',' || r == ' ' || r == '\t' })...)
+	}
+	for _, l := range split {
 		if strings.TrimSpace(l) == "" {
 			continue
 		}
@@ -120,7 +126,7 @@ func target(rules []ResolveRule, hostport string) (string, bool) {
 	}
 	host = strings.ToLower(host)
 	for _, r := range rules {
-		if r.Host == host && r.Port == port {
+		if r.Port == port && (r.Host == host || r.Host == "*" || strings.HasPrefix(r.Host, "*.") && strings.HasSuffix(host, r.Host[1:])) {
 			p := r.AddrPort
 			if p == 0 {
 				p = r.Port

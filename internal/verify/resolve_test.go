@@ -16,6 +16,10 @@ func TestParseResolveRule(t *testing.T) {
 		{in: "lean.example.workers.dev:443:[::1]", want: ResolveRule{Host: "lean.example.workers.dev", Port: 443, Addr: "::1"}},
 		{in: "lean.example.workers.dev:443:[::1]:9000", want: ResolveRule{Host: "lean.example.workers.dev", Port: 443, Addr: "::1", AddrPort: 9000}},
 		{in: " h:80:proxy.internal:3128 ", want: ResolveRule{Host: "h", Port: 80, Addr: "proxy.internal", AddrPort: 3128}},
+		{in: "*.acct.workers.dev:443:127.0.0.1:8443", want: ResolveRule{Host: "*.acct.workers.dev", Port: 443, Addr: "127.0.0.1", AddrPort: 8443}},
+		{in: "*:443:127.0.0.1", want: ResolveRule{Host: "*", Port: 443, Addr: "127.0.0.1"}},
+		{in: "a*.example.com:443:127.0.0.1", wantErr: "is not a host name"},
+		{in: "*.*.example.com:443:127.0.0.1", wantErr: "is not a host name"},
 		{in: "", wantErr: "missing HOST"},
 		{in: "hostonly", wantErr: "missing HOST or PORT"},
 		{in: "h:443", wantErr: "missing ADDR"},
@@ -58,11 +62,11 @@ func TestParseResolveRule(t *testing.T) {
 }
 
 func TestParseResolveRulesSkipsBlankLines(t *testing.T) {
-	rules, err := ParseResolveRules([]string{"", "a:443:127.0.0.1", "  ", "b:80:[::1]:81"})
+	rules, err := ParseResolveRules([]string{"", "a:443:127.0.0.1", "  ", "b:80:[::1]:81\nc:443:127.0.0.1, d:443:127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rules) != 2 || rules[0].Host != "a" || rules[1].AddrPort != 81 {
+	if len(rules) != 4 || rules[0].Host != "a" || rules[1].AddrPort != 81 || rules[3].Host != "d" {
 		t.Fatalf("rules = %+v", rules)
 	}
 	if _, err := ParseResolveRules([]string{"a:443:127.0.0.1", "bad"}); err == nil {
@@ -74,6 +78,8 @@ func TestTarget(t *testing.T) {
 	rules := []ResolveRule{
 		{Host: "a.workers.dev", Port: 443, Addr: "127.0.0.1", AddrPort: 8443},
 		{Host: "b.workers.dev", Port: 443, Addr: "::1"},
+		{Host: "*.acct.workers.dev", Port: 443, Addr: "127.0.0.2", AddrPort: 9443},
+		{Host: "*", Port: 443, Addr: "127.0.0.3"},
 	}
 	tests := []struct {
 		addr, want string
@@ -83,8 +89,11 @@ func TestTarget(t *testing.T) {
 		{"A.WORKERS.DEV:443", "127.0.0.1:8443", true},
 		{"a.workers.dev:80", "", false},
 		{"b.workers.dev:443", "[::1]:443", true},
-		{"c.workers.dev:443", "", false},
+		{"c.workers.dev:443", "127.0.0.3:443", true},
 		{"garbage", "", false},
+		{"lean.acct.workers.dev:443", "127.0.0.2:9443", true},
+		{"acct.workers.dev:443", "127.0.0.3:443", true}, // not under *.acct.workers.dev: the catch-all rule
+		{"lean.other.dev:443", "127.0.0.3:443", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.addr, func(t *testing.T) {

@@ -82,6 +82,8 @@ func Start(opts Options) (*Edge, error) {
 			return nil, fmt.Errorf("edge: creating a work folder: %w", err)
 		}
 		e.opts.Dir, e.ownDir = dir, true
+	} else if err := os.MkdirAll(e.opts.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("edge: creating %s: %w", e.opts.Dir, err)
 	}
 	sub := opts.API.Subdomain()
 	ca, err := newAuthority([]string{"*." + sub + ".workers.dev", sub + ".workers.dev"})

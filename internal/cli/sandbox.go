@@ -1,0 +1,185 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/spf13/cobra"
+
+	"github.com/org/lean4-cf-action/internal/cftest"
+	"github.com/org/lean4-cf-action/internal/cftest/edge"
+	"github.com/org/lean4-cf-action/internal/image/imagetest"
+	"github.com/org/lean4-cf-action/internal/wrangler"
+)
+
+type sandboxOptions struct {
+	provisionDelay time.Duration
+	startDelay     time.Duration
+	envFile        string
+	deploy         bool
+	wrangler       string
+}
+
+func newSandboxCmd(env Env) *cobra.Command {
+	var o sandboxOptions
+	cmd := &cobra.Command{
+		Use:   "sandbox",
+		Short: "Run a local Cloudflare (API, registry, workers.dev edge) to try lean4-cf with no account",
+		Long: `sandbox starts, on loopback only:
+  - a Cloudflare API (v4 envelope) that the pinned wrangler deploys to,
+  - a container registry behind the credentials that API issues,
+  - an HTTPS workers.dev edge with a certificate from a CA made for this run, running each deployed
+    Worker version in workerd; container requests reach a Lean server double once the application has
+    "provisioned" (--provision-delay) and the instance has "cold started" (--start-delay),
+  - a source registry holding a small Lean-server-shaped image to deploy.
+It prints the environment to export in another shell, then serves until interrupted, and stops every
+process it started.
+
+With --deploy it runs "lean4-cf deploy" against itself once, prints the report and exits with
+deploy's exit status: the whole flow, offline, with no account.`,
+		Example: `  lean4-cf sandbox --deploy
+  lean4-cf sandbox --env-file /tmp/sandbox.env    # then: . /tmp/sandbox.env && lean4-cf deploy --image "$LEAN4CF_SOURCE_IMAGE"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runSandbox(cmd.Context(), env, o)
+		},
+	}
+	f := cmd.Flags()
+	f.DurationVar(&o.provisionDelay, "provision-delay", 3*time.Second, "how long a new container application takes to provision")
+	f.DurationVar(&o.startDelay, "start-delay", time.Second, "how long a container instance takes to cold start")
+	f.StringVar(&o.envFile, "env-file", "", "also write the exports to this file")
+	f.BoolVar(&o.deploy, "deploy", false, "run lean4-cf deploy against the sandbox once, then stop")
+	f.StringVar(&o.wrangler, "wrangler", "", "wrangler to run (default: $LEAN4CF_WRANGLER, the project's pinned install, then PATH)")
+	return cmd
+}
+
+// sandbox is a running local Cloudflare.
+type sandbox struct {
+	api    *cftest.Server
+	edge   *edge.Edge
+	source *httptest.Server
+	image  string // the source image reference
+	dir    string
+}
+
+func (s *sandbox) close() {
+	if s.edge != nil {
+		s.edge.Close()
+	}
+	if s.api != nil {
+		s.api.Close()
+	}
+	if s.source != nil {
+		s.source.Close()
+	}
+	os.RemoveAll(s.dir)
+}
+
+// env is what a user exports to point lean4-cf and wrangler at the sandbox.
+func (s *sandbox) env() map[string]string {
+	m := s.api.Env()
+	m["SSL_CERT_FILE"] = s.edge.CAFile()
+	m["LEAN4CF_RESOLVE"] = s.edge.WildcardRule()
+	m["LEAN4CF_SOURCE_IMAGE"] = s.image
+	return m
+}
+
+func startSandbox(o sandboxOptions, tool wrangler.Tool) (*sandbox, error) {
+	nm := nodeModulesOf(tool)
+	if nm == "" {
+		return nil, usagef("the Worker's node_modules was not found next to wrangler %s: run `make toolchain`", tool.Path)
+	}
+	dir, err := os.MkdirTemp("", "lean4cf-sandbox-")
+	if err != nil {
+		return nil, err
+	}
+	s := &sandbox{dir: dir}
+	if s.api, err = cftest.New(cftest.Options{ProvisionDelay: o.provisionDelay, StartDelay: o.startDelay}); err != nil {
+		s.close()
+		return nil, fmt.Errorf("starting the local API: %w", err)
+	}
+	if s.edge, err = edge.Start(edge.Options{API: s.api, Workerd: filepath.Join(nm, "workerd", "bin", "workerd"), Dir: filepath.Join(dir, "edge")}); err != nil {
+		s.close()
+		return nil, fmt.Errorf("starting the local edge: %w", err)
+	}
+	s.source = httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	ref, err := name.NewTag(strings.TrimPrefix(s.source.URL, "http://") + "/ldct/lean4-server:v4.24.0")
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	img, err := imagetest.LeanShaped(imagetest.Small)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	if err := remote.Write(ref, img); err != nil {
+		s.close()
+		return nil, fmt.Errorf("seeding the source registry: %w", err)
+	}
+	s.image = ref.String()
+	return s, nil
+}
+
+func runSandbox(ctx context.Context, env Env, o sandboxOptions) error {
+	tool, err := wrangler.Locate(wrangler.LocateOptions{Flag: o.wrangler, Getenv: env.Getenv})
+	if err != nil {
+		return usagef("%v", err)
+	}
+	s, err := startSandbox(o, tool)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	vars := s.env()
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "export %s=%s\n", k, shellQuote(vars[k]))
+	}
+	if o.envFile != "" {
+		if err := os.WriteFile(o.envFile, []byte(b.String()), 0o600); err != nil {
+			return fmt.Errorf("writing --env-file: %w", err)
+		}
+	}
+	if o.deploy {
+		fmt.Fprintf(env.Stderr, "lean4-cf sandbox: local Cloudflare up (API %s, edge port %d); deploying %s\n", s.api.APIBase(), s.edge.Port(), s.image)
+		overlay := func(k string) string {
+			if v, ok := vars[k]; ok {
+				return v
+			}
+			return env.Getenv(k)
+		}
+		denv := Env{Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr, Getenv: overlay}
+		d := &deployOptions{stage: "all", image: s.image, name: defaultWorkerName, instanceType: "auto", maxInstances: defaultMaxInstances,
+			instances: 1, sleepAfter: defaultSleepAfter, timeout: 5 * time.Minute, wrangler: o.wrangler}
+		if err := d.validate(); err != nil {
+			return err
+		}
+		ports, err := imagePortsFor(denv, d)
+		if err != nil {
+			return err
+		}
+		return runDeploy(ctx, denv, d, ports)
+	}
+	fmt.Fprintf(env.Stdout, "# lean4-cf sandbox: a local Cloudflare on loopback. In another shell:\n%s", b.String())
+	fmt.Fprintf(env.Stdout, "# then: lean4-cf deploy --image \"$LEAN4CF_SOURCE_IMAGE\"   (and curl --cacert \"$SSL_CERT_FILE\" --resolve ...)\n# serving until interrupted\n")
+	<-ctx.Done()
+	fmt.Fprintln(env.Stderr, "lean4-cf sandbox: stopping")
+	return nil
+}
