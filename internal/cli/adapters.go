@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -33,6 +34,24 @@ type wranglerDeployer struct {
 	vars        map[string]string // further Worker settings
 	userConfig  []byte            // the user's wrangler.jsonc to patch, for the container Worker
 	managed     string            // CLOUDFLARE_CONTAINER_REGISTRY, which wrangler treats as managed
+	log         func(string)      // progress lines, e.g. retries
+}
+
+// transientWrangler reports a wrangler failure that another attempt may not meet: rate limits, 5xx,
+// dropped connections, and the containers client's bare "Generic Error".
+func transientWrangler(err error) bool {
+	var we *wrangler.Error
+	if !errors.As(err, &we) {
+		return false
+	}
+	msg := strings.ToLower(we.Message)
+	for _, s := range []string{"fetch failed", "generic error", "429", "too many requests", "500", "502", "503", "504",
+		"internal server error", "bad gateway", "service unavailable", "timed out", "econnreset", "socket hang up", "other side closed"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // nodeModulesOf returns the node_modules folder that holds a wrangler.js, or "" when it is not in one.
@@ -62,7 +81,23 @@ func (d *wranglerDeployer) deploy(ctx context.Context, o wrangler.Options, extra
 	}
 	run := d.runner
 	run.Dir = r.Dir
-	res, err := run.Run(ctx, append([]string{"deploy", "--config", r.Config}, extra...)...)
+	var res wrangler.Result
+	// wrangler retries uploads itself, but not its containers calls: a 429 or 5xx there ends the deploy
+	// ("Generic Error"). Deploying the same configuration again is safe, so transient failures are retried.
+	for attempt, pause := 1, 2*time.Second; ; attempt, pause = attempt+1, pause*2 {
+		res, err = run.Run(ctx, append([]string{"deploy", "--config", r.Config}, extra...)...)
+		if err == nil || attempt == 3 || !transientWrangler(err) || ctx.Err() != nil {
+			break
+		}
+		if d.log != nil {
+			d.log(fmt.Sprintf("wrangler deploy failed (%v); trying again in %s", err, pause))
+		}
+		select {
+		case <-ctx.Done():
+			return pipeline.Deployed{}, ctx.Err()
+		case <-time.After(pause):
+		}
+	}
 	if err != nil {
 		return pipeline.Deployed{}, err
 	}
@@ -104,6 +139,35 @@ func (d *wranglerDeployer) Status(ctx context.Context, name string) (pipeline.St
 		return pipeline.Status{}, err
 	}
 	return pipeline.Status{ApplicationID: app.ID, Application: app.Name, State: app.State, Instances: app.Instances, Image: app.Image, Version: app.Version}, nil
+}
+
+// Serving checks, through wrangler, that the running instances all run the application's latest version.
+func (d *wranglerDeployer) Serving(ctx context.Context, name string) (bool, string, error) {
+	app, ok, err := d.runner.ContainersList(ctx, wrangler.ApplicationName(name, wrangler.ClassName))
+	if err != nil {
+		return false, "", err
+	}
+	if !ok {
+		return false, "the container application is not listed yet", nil
+	}
+	rows, err := d.runner.Instances(ctx, app.ID)
+	if err != nil {
+		return false, "", err
+	}
+	running := 0
+	for _, r := range rows {
+		if r.State != "running" {
+			continue
+		}
+		if r.Version != app.Version {
+			return false, fmt.Sprintf("instance %s runs application version %d, the application is at %d", r.ID, r.Version, app.Version), nil
+		}
+		running++
+	}
+	if running == 0 {
+		return false, fmt.Sprintf("no instance of application version %d runs yet", app.Version), nil
+	}
+	return true, "", nil
 }
 
 // prober is the pipeline's Verifier over verify.Prober.

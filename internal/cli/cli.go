@@ -63,9 +63,20 @@ func Main(ctx context.Context, args []string, env Env) int {
 		return ExitOK
 	}
 	code := exitCode(err)
-	msg := strings.TrimSpace(err.Error())
+	msg := oneLine(err.Error())
 	fmt.Fprintf(env.Stderr, "lean4-cf: %s\n", msg)
 	return code
+}
+
+// oneLine keeps an error on one line: tools such as wrangler report errors over several.
+func oneLine(s string) string {
+	var parts []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 func exitCode(err error) int {

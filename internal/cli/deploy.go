@@ -118,7 +118,7 @@ func runDeploy(ctx context.Context, env Env, o *deployOptions, ports imagePorts)
 	p := &pipeline.Pipeline{
 		Preflighter: preflightFunc(ports.preflight),
 		Account:     c.api,
-		Deployer:    &wranglerDeployer{runner: run, work: work, nodeModules: nm, userConfig: userConfig, managed: managed},
+		Deployer:    &wranglerDeployer{runner: run, work: work, nodeModules: nm, userConfig: userConfig, managed: managed, log: func(s string) { logf("  %s", s) }},
 		Pusher:      pusher,
 		Verifier:    &prober{client: client, apiKey: env.Getenv("LEAN_API_KEY"), extra: o.url, log: func(s string) { logf("  verify: %s", s) }},
 	}

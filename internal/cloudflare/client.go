@@ -66,16 +66,17 @@ func New(opts Options) (*Client, error) {
 	return &Client{api: api, account: opts.AccountID}, nil
 }
 
-// VerifyToken checks that the token is valid and active. Account-owned tokens verify under the account,
-// user tokens under /user; either passing is enough.
+// VerifyToken checks that the token is valid and active (account-owned tokens verify under the account,
+// user tokens under /user; either passing is enough), and that it may use Containers on the account, so
+// that a token missing that scope is refused before anything is deployed.
 func (c *Client) VerifyToken(ctx context.Context) error {
 	res, err := c.api.Accounts.Tokens.Verify(ctx, accounts.TokenVerifyParams{AccountID: cf.F(c.account)})
 	if err == nil && res.Status == accounts.TokenVerifyResponseStatusActive {
-		return nil
+		return c.checkContainers(ctx)
 	}
 	ures, uerr := c.api.User.Tokens.Verify(ctx)
 	if uerr == nil && ures.Status == user.TokenVerifyResponseStatusActive {
-		return nil
+		return c.checkContainers(ctx)
 	}
 	switch {
 	case uerr == nil:
@@ -84,6 +85,22 @@ func (c *Client) VerifyToken(ctx context.Context) error {
 		return fmt.Errorf("verifying the API token: it is %s, not active", res.Status)
 	}
 	return fmt.Errorf("verifying the API token: %w", Explain(uerr))
+}
+
+// checkContainers reads the account's Containers limits: a token without Containers access is refused here.
+func (c *Client) checkContainers(ctx context.Context) error {
+	var env struct {
+		Result map[string]any `json:"result"`
+	}
+	if err := c.api.Get(ctx, fmt.Sprintf("accounts/%s/containers/me", c.account), nil, &env); err != nil {
+		e := Explain(err)
+		var ae *APIError
+		if errors.As(e, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden) {
+			return fmt.Errorf("the API token cannot use Containers on account %s (%v): add the Containers write permission to the token", c.account, e)
+		}
+		return fmt.Errorf("reading the account's Containers limits: %w", e)
+	}
+	return nil
 }
 
 // Worker returns the version serving the Worker now (the newest deployment's main version) and whether

@@ -59,13 +59,16 @@ var (
 
 func TestVerifyToken(t *testing.T) {
 	active := ok(`{"id":"t1","status":"active"}`)
+	me := "GET /client/v4/accounts/" + acct + "/containers/me"
+	limits := ok(`{"limits":{"vcpu_per_deployment":4}}`)
 	tests := []struct {
 		name    string
 		routes  map[string]func(http.ResponseWriter, *http.Request)
 		wantErr string
 	}{
-		{"account token", map[string]func(http.ResponseWriter, *http.Request){acctVerify: active}, ""},
-		{"user token", map[string]func(http.ResponseWriter, *http.Request){acctVerify: fail(401, 1000, "Invalid API Token"), userVerify: active}, ""},
+		{"account token", map[string]func(http.ResponseWriter, *http.Request){acctVerify: active, me: limits}, ""},
+		{"user token", map[string]func(http.ResponseWriter, *http.Request){acctVerify: fail(401, 1000, "Invalid API Token"), userVerify: active, me: limits}, ""},
+		{"no containers scope", map[string]func(http.ResponseWriter, *http.Request){acctVerify: active, me: fail(401, 10000, "Unauthorized")}, "add the Containers write permission"},
 		{"invalid", map[string]func(http.ResponseWriter, *http.Request){acctVerify: fail(401, 1000, "Invalid API Token"), userVerify: fail(401, 1000, "Invalid API Token")}, "Invalid API Token [code 1000]"},
 		{"disabled", map[string]func(http.ResponseWriter, *http.Request){acctVerify: ok(`{"id":"t1","status":"disabled"}`), userVerify: fail(401, 1000, "Invalid API Token")}, "disabled, not active"},
 	}

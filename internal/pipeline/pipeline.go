@@ -86,6 +86,10 @@ type (
 		// Rollback returns the Worker to version, and its container application to image when image is set.
 		Rollback(ctx context.Context, name, version, image string) error
 		Status(ctx context.Context, name string) (Status, error)
+		// Serving reports whether the instances that run now all run the application's latest version,
+		// with at least one running: a rollout can report completed while an old instance keeps
+		// answering (cloudflare/containers#233), so an answer alone does not prove the new image.
+		Serving(ctx context.Context, name string) (ok bool, detail string, err error)
 	}
 	// Pusher copies the source image into Cloudflare's registry.
 	Pusher interface {
@@ -246,7 +250,7 @@ func (p *Pipeline) Run(ctx context.Context, opts Options) (*Result, error) {
 			return "", err
 		}
 		res.URL, res.VersionID = d.URL, d.VersionID
-		ready, err := p.Verifier.WaitReady(ctx, d.URL, opts.Wait)
+		ready, err := r.waitNewImage(ctx, d.URL)
 		if err != nil {
 			return "", err
 		}
@@ -264,6 +268,49 @@ func (p *Pipeline) Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	r.status(ctx)
 	return r.finish(nil, StagePromote)
+}
+
+// waitNewImage waits until the Lean server answers and the instances run the new version, then verifies
+// once more so that the answer comes from the new image.
+func (r *run) waitNewImage(ctx context.Context, url string) (Ready, error) {
+	start := r.p.Now()
+	timeout := r.opts.Wait.Timeout
+	if timeout <= 0 {
+		timeout = 15 * time.Minute
+	}
+	pause := r.opts.Wait.InitialInterval
+	if pause <= 0 {
+		pause = time.Second
+	}
+	for {
+		ready, err := r.p.Verifier.WaitReady(ctx, url, r.opts.Wait)
+		if err != nil {
+			return ready, err
+		}
+		ok, detail, err := r.p.Deployer.Serving(ctx, r.opts.Name)
+		if err != nil {
+			return ready, fmt.Errorf("checking which version the instances run: %w", err)
+		}
+		if ok {
+			again, err := r.p.Verifier.WaitReady(ctx, url, r.opts.Wait)
+			if err != nil {
+				return again, err
+			}
+			again.ColdStart = report.Ms(r.p.Now().Sub(start))
+			again.Attempts += ready.Attempts
+			return again, nil
+		}
+		if r.p.Now().Sub(start) > timeout {
+			return ready, fmt.Errorf("the new version never served within %s: %s (cloudflare/containers#233: the old image kept answering)", timeout, detail)
+		}
+		r.event(StagePromote, "info", "waiting for the new version: "+detail)
+		select {
+		case <-ctx.Done():
+			return ready, ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(pause*2, 10*time.Second)
+	}
 }
 
 type run struct {

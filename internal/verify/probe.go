@@ -184,7 +184,7 @@ func (p Prober) CheckLean(ctx context.Context, wantVersion string) (LeanResult, 
 		return r, err
 	}
 	if h.Stub || h.Version == "" {
-		return r, &NotLeanError{Why: fmt.Sprintf("GET /health has no Lean version (got %+v): the stub or another server answers", h)}
+		return r, &NotLeanError{Stub: true, Why: fmt.Sprintf("GET /health has no Lean version (got %+v): the stub or another server answers", h)}
 	}
 	if wantVersion != "" && !strings.HasPrefix(h.Version, wantVersion) {
 		return r, &NotLeanError{Why: fmt.Sprintf("GET /health reports %q, want a version starting with %q", h.Version, wantVersion)}
@@ -196,13 +196,17 @@ func (p Prober) CheckLean(ctx context.Context, wantVersion string) (LeanResult, 
 	}
 	r.Answer, r.Latency = a, took
 	if !a.OK || a.Stdout != EvalWant || a.Stub {
-		return r, &NotLeanError{Why: fmt.Sprintf("POST / %q answered %+v, want ok and stdout %q", EvalProgram, a, EvalWant)}
+		return r, &NotLeanError{Why: fmt.Sprintf("POST / %q answered ok=%v stdout=%q exitCode=%d stub=%v, want ok and stdout %q", EvalProgram, a.OK, a.Stdout, a.ExitCode, a.Stub, EvalWant)}
 	}
 	return r, nil
 }
 
-// NotLeanError says the endpoint answered, but not as the Lean server must. Waiting does not help.
-type NotLeanError struct{ Why string }
+// NotLeanError says the endpoint answered, but not as the Lean server must. Waiting helps only when the
+// stub still answers (Stub): the new version is not serving yet.
+type NotLeanError struct {
+	Why  string
+	Stub bool
+}
 
 func (e *NotLeanError) Error() string { return e.Why }
 
@@ -262,7 +266,7 @@ func (p Prober) WaitReady(ctx context.Context, opts WaitOptions) (Ready, error) 
 			return res, backoff.RetryAfter(int(min(se.RetryAfter, b.MaxInterval) / time.Second))
 		case errors.As(err, &se) && !se.Retryable():
 			return res, backoff.Permanent(err)
-		case errors.As(err, &nl) && strings.Contains(nl.Why, "stub"):
+		case errors.As(err, &nl) && nl.Stub:
 			return res, err // the new version is not serving yet
 		case errors.As(err, &nl):
 			return res, backoff.Permanent(err)

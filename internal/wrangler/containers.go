@@ -73,3 +73,45 @@ func (r Runner) Rollback(ctx context.Context, name, version, message string) err
 	_, err := r.Run(ctx, "rollback", version, "--name", name, "--message", message, "--yes")
 	return err
 }
+
+// Instance is one row of `wrangler containers instances <id> --json`.
+type Instance struct {
+	ID       string `json:"id"`
+	Name     string `json:"name,omitempty"` // the Durable Object's name, when the API lists Durable Objects
+	State    string `json:"state"`          // provisioning, running, stopping, stopped, failed, unhealthy, inactive, unknown
+	Location string `json:"location"`
+	Version  int    `json:"version"` // the application version the instance runs
+}
+
+// ParseInstances reads `wrangler containers instances <id> --json`: an array, or {"instances": [...]}
+// when paging flags were given, or {"error": "..."}.
+func ParseInstances(out []byte) ([]Instance, error) {
+	trimmed := strings.TrimSpace(string(out))
+	if strings.HasPrefix(trimmed, "{") {
+		var obj struct {
+			Error     string     `json:"error"`
+			Instances []Instance `json:"instances"`
+		}
+		if err := json.Unmarshal([]byte(trimmed), &obj); err != nil {
+			return nil, fmt.Errorf("parsing wrangler containers instances --json output %q: %w", truncate(trimmed, 120), err)
+		}
+		if obj.Error != "" {
+			return nil, fmt.Errorf("wrangler containers instances: %s", obj.Error)
+		}
+		return obj.Instances, nil
+	}
+	var rows []Instance
+	if err := json.Unmarshal([]byte(trimmed), &rows); err != nil {
+		return nil, fmt.Errorf("parsing wrangler containers instances --json output %q: %w", truncate(trimmed, 120), err)
+	}
+	return rows, nil
+}
+
+// Instances runs `wrangler containers instances <id> --json`.
+func (r Runner) Instances(ctx context.Context, appID string) ([]Instance, error) {
+	res, err := r.Run(ctx, "containers", "instances", appID, "--json")
+	if err != nil {
+		return nil, err
+	}
+	return ParseInstances(res.Stdout)
+}

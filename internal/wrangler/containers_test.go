@@ -79,3 +79,21 @@ esac
 		t.Fatalf("args = %q", lines)
 	}
 }
+
+func TestParseInstances(t *testing.T) {
+	rows, err := ParseInstances([]byte(`[{"id": "i1", "state": "running", "location": "sfo06", "version": 2, "created": "x"},
+    {"id": "i2", "name": "cf-singleton-container", "state": "inactive", "location": "", "version": 1, "created": "x"}]`))
+	if err != nil || len(rows) != 2 || rows[0].Version != 2 || rows[1].Name != "cf-singleton-container" {
+		t.Fatalf("rows = %+v, %v", rows, err)
+	}
+	rows, err = ParseInstances([]byte(`{"instances": [{"id": "i1", "state": "provisioning", "version": 3}], "result_info": {"per_page": 25}}`))
+	if err != nil || len(rows) != 1 || rows[0].State != "provisioning" {
+		t.Fatalf("paged rows = %+v, %v", rows, err)
+	}
+	if _, err := ParseInstances([]byte(`{"error": "Not found"}`)); err == nil || !strings.Contains(err.Error(), "Not found") {
+		t.Fatalf("error object: %v", err)
+	}
+	if _, err := ParseInstances([]byte(`garbage`)); err == nil {
+		t.Fatal("garbage parsed")
+	}
+}

@@ -39,6 +39,9 @@ type Options struct {
 	// StartTimeout is how long a container request waits for its instance to finish starting (the
 	// Worker's own wait for port 8000). Default 120 s.
 	StartTimeout time.Duration
+	// RetryAfter is the Retry-After, in seconds, of the 503 a container request gets while no instance
+	// can be had. Default 10, as the Worker's own answer.
+	RetryAfter int
 	// Lean says how the Lean server double of an image behaves (failure modes, version). Default: healthy.
 	Lean func(image string) leantest.Options
 	// Logf, when set, receives a line per event (process starts, gate answers). Default: silent.
@@ -74,6 +77,9 @@ func Start(opts Options) (*Edge, error) {
 	}
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = 120 * time.Second
+	}
+	if opts.RetryAfter <= 0 {
+		opts.RetryAfter = 10
 	}
 	e := &Edge{opts: opts, procs: map[string]*worker{}, leans: map[string]*leantest.Server{}, done: make(chan struct{})}
 	if e.opts.Dir == "" {
@@ -274,9 +280,9 @@ func (e *Edge) gate(app string, w http.ResponseWriter, r *http.Request) {
 	noInstance := func(why string) {
 		e.logf("edge: gate %s: 503: %s", app, why)
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.Header().Set("Retry-After", "10")
+		w.Header().Set("Retry-After", fmt.Sprint(e.opts.RetryAfter))
 		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintf(w, `{"ok":false,"error":"no_instance","message":"There is no container instance that can be provided to this Durable Object: %s","retryAfter":10}`, strings.ReplaceAll(why, `"`, `'`))
+		fmt.Fprintf(w, `{"ok":false,"error":"no_instance","message":"There is no container instance that can be provided to this Durable Object: %s","retryAfter":%d}`, strings.ReplaceAll(why, `"`, `'`), e.opts.RetryAfter)
 	}
 	inst, err := e.opts.API.StartInstance(app, doName)
 	if err != nil {
