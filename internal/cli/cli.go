@@ -110,5 +110,6 @@ Cloudflare's registry, promotes the container Worker, verifies it answers, and r
 	root.AddCommand(newVersionCmd(env))
 	root.AddCommand(newStatusCmd(env))
 	root.AddCommand(newRenderCmd(env))
+	root.AddCommand(newPreflightCmd(env))
 	return root
 }
