@@ -8,11 +8,11 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
-	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/spf13/cobra"
 
 	"github.com/org/lean4-cf-action/internal/image"
@@ -20,278 +20,324 @@ import (
 	"github.com/org/lean4-cf-action/internal/report"
 )
 
-// preflightOptions are the flags of `lean4-cf preflight`.
 type preflightOptions struct {
-	image, instanceType, memoryPerRun string
-	exact, json                       bool
-	concurrency                       int
+	image        string
+	exact        bool
+	instanceType string
+	concurrency  int
+	memoryPerRun string
+	json         bool
+
+	ref    image.Ref // parsed by validate
+	memRun int64
 }
 
-func newPreflightCmd(env Env) *cobra.Command {
-	o := &preflightOptions{}
-	cmd := &cobra.Command{
-		Use:   "preflight [--image REF] [--exact] [--instance-type TYPE] [--concurrency N] [--memory-per-run SIZE] [--json]",
-		Short: "Measure an image and fit it to the Cloudflare Containers instance types",
-		Long: `preflight reads an image's manifest from its registry (no Docker needed), chooses its linux/amd64
-image, measures its sizes and shows which of the six instance types it fits, and what an hour awake costs.
-
-REF is a registry reference by tag or digest, oci:DIR (an OCI image layout) or docker-archive:FILE
-(a docker save tarball). Registry credentials come from the Docker config (and its credential helpers),
-and GITHUB_TOKEN for ghcr.io when set.
-
-The default mode reads each gzip layer's size trailer (and each zstd layer's frame header) with a small
-Range request, and streams only the layers whose trailer is missing or doubtful; its figures are marked
-"estimate". --exact streams every layer once, in parallel, and also sums the files' sizes ("content"),
-which is what the layers occupy on disk.
-
-A type fits when  ceil(S × 1.1 + layers × 16 MiB) <= disk  (wrangler's rule; S is the content size with
---exact, else the slightly larger tar-stream size) and  256 MiB + concurrency × memory-per-run <= memory.
-
-Exit status: 0 the image is usable and fits the chosen type; 1 it does not fit, has no linux/amd64 image,
-or cannot be read; 2 a usage error.`,
-		Example: `  lean4-cf preflight
-  lean4-cf preflight --image ghcr.io/ldct/lean4-server@sha256:<digest> --exact
-  lean4-cf preflight --image oci:./build/image --instance-type basic --concurrency 2 --memory-per-run 384MiB
-  lean4-cf preflight --image docker-archive:lean.tar --json`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runPreflight(cmd.Context(), env, o)
-		},
+func (o *preflightOptions) validate() error {
+	ref, err := image.ParseRef(o.image)
+	if err != nil {
+		return usagef("--image: %v", err)
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.image, "image", image.DefaultImage, "image to check: a registry reference, oci:DIR or docker-archive:FILE")
-	f.BoolVar(&o.exact, "exact", false, "stream every layer for exact sizes, file content included (slower)")
-	f.StringVar(&o.instanceType, "instance-type", instance.Auto, "auto (the smallest that fits) or one of "+strings.Join(instance.Names(), ", "))
-	f.IntVar(&o.concurrency, "concurrency", instance.DefaultConcurrency, "Lean runs at once, for the memory rule")
-	f.StringVar(&o.memoryPerRun, "memory-per-run", instance.FormatSize(instance.DefaultMemoryPerRun), "memory one Lean run needs, e.g. 256MiB, 1GiB, 512MB (a unit is required)")
-	f.BoolVar(&o.json, "json", false, "print one JSON object instead of the table (no progress)")
-	return cmd
-}
-
-// preflightConfig turns flags into validated options; every error is a usage error.
-func (o *preflightOptions) config(env Env) (image.PreflightOptions, error) {
-	var opts image.PreflightOptions
-	ref := strings.TrimSpace(o.image)
-	switch {
-	case ref == "":
-		return opts, usagef("--image is empty: name an image, e.g. --image %s", image.DefaultImage)
-	case strings.HasPrefix(ref, "oci:"), strings.HasPrefix(ref, "docker-archive:"):
-	default:
-		if _, err := name.ParseReference(ref); err != nil {
-			return opts, usagef("--image %q is not an image reference (%v): write REGISTRY/REPOSITORY:TAG or @sha256:DIGEST, oci:DIR or docker-archive:FILE", ref, err)
+	o.ref = ref
+	if o.instanceType != "auto" {
+		if _, _, err := instance.Lookup(o.instanceType); err != nil {
+			return usagef("--instance-type: %v", err)
 		}
 	}
-	if t := strings.ToLower(strings.TrimSpace(o.instanceType)); t != instance.Auto {
-		if _, _, err := instance.Lookup(t); err != nil {
-			return opts, usagef("--instance-type: %v", err)
-		}
+	if o.concurrency < 1 || o.concurrency > 64 {
+		return usagef("--concurrency %d is out of range: use 1 to 64 Lean runs at once", o.concurrency)
 	}
-	if o.concurrency < 1 {
-		return opts, usagef("--concurrency %d: give at least 1 run at once", o.concurrency)
-	}
-	mem, err := instance.ParseSize(o.memoryPerRun)
-	if err != nil {
-		return opts, usagef("--memory-per-run: %v", err)
-	}
-	opts = image.PreflightOptions{
-		Image:        ref,
-		Source:       image.SourceOptions{Keychain: authn.DefaultKeychain, GitHubToken: env.Getenv("GITHUB_TOKEN")},
-		Inspect:      image.InspectOptions{Exact: o.exact},
-		InstanceType: o.instanceType,
-		Needs:        instance.Needs{Concurrency: o.concurrency, MemoryPerRun: mem},
-	}
-	return opts, nil
-}
-
-func runPreflight(ctx context.Context, env Env, o *preflightOptions) error {
-	opts, err := o.config(env)
-	if err != nil {
-		return err
-	}
-	if !o.json {
-		opts.Inspect.Progress = progressPrinter(env.Stderr)
-	}
-	in, pf, err := image.Preflight(ctx, opts)
-	if err != nil {
-		return preflightError(err)
-	}
-	for _, w := range pf.Warnings {
-		fmt.Fprintf(env.Stderr, "lean4-cf: warning: %s\n", w)
-	}
-	if o.json {
-		if err := writePreflightJSON(env.Stdout, pf); err != nil {
-			return err
-		}
-	} else {
-		writePreflightText(env.Stdout, in, pf)
-	}
-	if !pf.Fits {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s does not fit %s", pf.Image, pf.Reason)}
+	if o.memRun, err = instance.ParseSize(o.memoryPerRun); err != nil {
+		return usagef("--memory-per-run: %v", err)
 	}
 	return nil
 }
 
-// preflightError maps preflight failures to exit codes, on one line.
-func preflightError(err error) error {
-	msg := strings.Join(strings.Fields(err.Error()), " ")
-	if errors.Is(err, image.ErrBadReference) {
-		return &UsageError{Err: errors.New(msg)}
-	}
-	return &ExitError{Code: ExitFailure, Err: errors.New(msg)}
-}
-
-// progressPrinter writes a progress line at most every 2 s while layers stream, and when the last one ends.
-func progressPrinter(w io.Writer) func(image.Progress) {
-	var last time.Time
-	return func(p image.Progress) {
-		end := p.LayersDone == p.LayersToDo && p.LayersToDo > 0
-		if !end && time.Since(last) < 2*time.Second {
-			return
-		}
-		last = time.Now()
-		rate := ""
-		if s := p.Elapsed.Seconds(); s > 0 {
-			rate = fmt.Sprintf(", %s/s", report.Bytes(int64(float64(p.BytesDone)/s)))
-		}
-		fmt.Fprintf(w, "preflight: streamed %s of %s (%d of %d layers)%s\n",
-			report.Bytes(p.BytesDone), report.Bytes(p.BytesTotal), p.LayersDone, p.LayersToDo, rate)
-	}
-}
-
-// preflightJSON is the --json object: exactly the keys issue 2 lists.
+// preflightJSON is `preflight --json`: exactly the keys the issue lists.
 type preflightJSON struct {
-	Image                   string         `json:"image"`
-	Digest                  string         `json:"digest"`
-	Platform                string         `json:"platform"`
-	Layers                  int            `json:"layers"`
-	CompressedBytes         int64          `json:"compressedBytes"`
-	UncompressedBytes       int64          `json:"uncompressedBytes"`
-	ContentBytes            *int64         `json:"contentBytes,omitempty"`
-	SizeMethod              string         `json:"sizeMethod"`
-	RequiredDiskBytes       int64          `json:"requiredDiskBytes"`
-	InstanceType            string         `json:"instanceType"`
-	RecommendedInstanceType *string        `json:"recommendedInstanceType"` // null when no type fits
-	Fits                    bool           `json:"fits"`
-	InstanceTypes           []instanceJSON `json:"instanceTypes"`
+	Image                   string        `json:"image"`
+	Digest                  string        `json:"digest"`
+	Platform                string        `json:"platform"`
+	Layers                  int           `json:"layers"`
+	CompressedBytes         int64         `json:"compressedBytes"`
+	UncompressedBytes       int64         `json:"uncompressedBytes"`
+	ContentBytes            *int64        `json:"contentBytes,omitempty"`
+	SizeMethod              string        `json:"sizeMethod"`
+	RequiredDiskBytes       int64         `json:"requiredDiskBytes"`
+	InstanceType            string        `json:"instanceType"`
+	RecommendedInstanceType *string       `json:"recommendedInstanceType"`
+	Fits                    bool          `json:"fits"`
+	InstanceTypes           []typeFitJSON `json:"instanceTypes"`
 }
 
-type instanceJSON struct {
+type typeFitJSON struct {
 	Name       string   `json:"name"`
 	VCPU       float64  `json:"vcpu"`
-	MemoryMiB  int      `json:"memoryMiB"`
-	DiskMB     int      `json:"diskMB"`
+	MemoryMiB  int64    `json:"memoryMiB"`
+	DiskMB     int64    `json:"diskMB"`
 	Fits       bool     `json:"fits"`
 	Reasons    []string `json:"reasons"`
 	USDPerHour float64  `json:"usdPerHour"`
 }
 
-func writePreflightJSON(w io.Writer, pf report.Preflight) error {
-	out := preflightJSON{Image: pf.Image, Digest: pf.Digest, Platform: pf.Platform, Layers: pf.Layers,
-		CompressedBytes: pf.CompressedBytes, UncompressedBytes: pf.UncompressedBytes, SizeMethod: pf.SizeMethod,
-		RequiredDiskBytes: pf.RequiredDiskBytes, InstanceType: pf.InstanceType, Fits: pf.Fits,
-		InstanceTypes: []instanceJSON{}}
-	if pf.SizeBasis == image.BasisContent {
-		c := pf.ContentBytes
-		out.ContentBytes = &c
+// fitResult is a measured image fitted to the catalog.
+type fitResult struct {
+	rep         image.Report
+	required    int64
+	basis       string
+	need        instance.Need
+	fits        []instance.Fit
+	chosen      instance.Fit
+	ok          bool
+	recommended string // "" when nothing fits
+	warnings    []string
+}
+
+func fitImage(rep image.Report, want string, concurrency int, memRun int64) (fitResult, error) {
+	size, basis := rep.DiskBasis()
+	fr := fitResult{rep: rep, basis: basis, required: instance.RequiredDiskBytes(size, len(rep.Layers))}
+	fr.need = instance.Need{DiskBytes: fr.required, Concurrency: concurrency, MemoryPerRun: memRun}
+	fr.fits = instance.FitAll(fr.need)
+	if auto, ok, _ := instance.Choose(fr.fits, "auto"); ok {
+		fr.recommended = auto.Type.Name
 	}
-	if pf.RecommendedInstanceType != "" {
-		r := pf.RecommendedInstanceType
-		out.RecommendedInstanceType = &r
+	var err error
+	if fr.chosen, fr.ok, err = instance.Choose(fr.fits, want); err != nil {
+		return fr, err
 	}
-	for _, t := range pf.Types {
-		reasons := t.Reasons
-		if reasons == nil {
-			reasons = []string{}
+	if _, dep, _ := instance.Lookup(want); dep != "" {
+		fr.warnings = append(fr.warnings, dep)
+	}
+	fr.warnings = append(fr.warnings, fr.chosen.Warnings...)
+	for _, l := range rep.Layers {
+		if l.Assumes != "" {
+			fr.warnings = append(fr.warnings, "the uncompressed size is an estimate that assumes each large gzip layer "+l.Assumes+"; --exact measures it")
+			break
 		}
-		out.InstanceTypes = append(out.InstanceTypes, instanceJSON{Name: t.Name, VCPU: t.VCPU, MemoryMiB: t.MemoryMiB,
-			DiskMB: t.DiskMB, Fits: t.Fits, Reasons: reasons, USDPerHour: round(t.USDPerHour, 6)})
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		return fmt.Errorf("writing the preflight JSON: %w", err)
+	return fr, nil
+}
+
+// preflight turns a fit into the report model the deploy pipeline and job summary use.
+func (fr fitResult) preflight() report.Preflight {
+	p := report.Preflight{
+		Image: fr.rep.Image, Digest: fr.rep.Digest, Layers: len(fr.rep.Layers), CompressedBytes: fr.rep.CompressedBytes,
+		UncompressedBytes: fr.rep.UncompressedBytes, RequiredDiskBytes: fr.required, SizeMethod: fr.rep.SizeMethod,
+		InstanceType: fr.chosen.Type.Name, Fits: fr.ok, Reason: strings.Join(fr.chosen.Reasons, "; "),
+	}
+	for _, f := range fr.fits {
+		p.Types = append(p.Types, report.FitRow{Name: f.Type.Name, VCPU: f.Type.VCPU, MemoryMiB: int(f.Type.MemoryMiB), DiskMB: int(f.Type.DiskMB),
+			Fits: f.Fits, Reasons: f.Reasons, USDPerHour: f.Type.USDPerHour()})
+	}
+	return p
+}
+
+func newPreflightCmd(env Env) *cobra.Command {
+	o := &preflightOptions{}
+	cmd := &cobra.Command{
+		Use:   "preflight",
+		Short: "Measure an image and fit it to Cloudflare's instance types (no Docker, nothing deployed)",
+		Long: `preflight reads the image from its registry (or an OCI layout, or a docker save tarball), picks
+linux/amd64, and measures it:
+  compressed    Σ of the layer sizes in the manifest
+  uncompressed  Σ of the decompressed tar streams
+  content       Σ of the tar header sizes of regular files (with --exact): what the files occupy
+  required disk ceil(size × 1.1 + layers × 16 MiB), wrangler's rule, with size = content when
+                measured, else the (larger) uncompressed size
+It then fits every instance type: the disk must hold the required disk, and the memory must hold
+256 MiB + concurrency × memory-per-run. auto recommends the smallest type that fits.
+
+Without --exact, gzip trailers and zstd frame headers are read with HTTP Range requests and only
+layers whose estimate is in doubt are streamed; --exact streams every layer once, in parallel.
+Registry credentials come from the Docker config, and GITHUB_TOKEN for ghcr.io.
+
+Exit status: 0 usable and fits, 1 unusable, does not fit or unreadable, 2 bad flags.`,
+		Example: `  lean4-cf preflight
+  lean4-cf preflight --image ghcr.io/ldct/lean4-server:v4.24.0 --exact --json
+  lean4-cf preflight --image oci:./build/layout --instance-type basic --concurrency 1
+  lean4-cf preflight --image docker-archive:image.tar`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			return runPreflight(cmd.Context(), env, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.image, "image", defaultImage, "image: a registry reference, oci:DIR or docker-archive:FILE")
+	f.BoolVar(&o.exact, "exact", false, "stream every layer for exact figures (and the content size)")
+	f.StringVar(&o.instanceType, "instance-type", "auto", "auto, or one of "+strings.Join(instance.Names(), ", "))
+	f.IntVar(&o.concurrency, "concurrency", instance.DefaultConcurrency, "Lean runs at once, for the memory rule")
+	f.StringVar(&o.memoryPerRun, "memory-per-run", "256MiB", "memory one Lean run needs (units B, KB, MB, GB, KiB, MiB, GiB)")
+	f.BoolVar(&o.json, "json", false, "print one JSON object and no progress")
+	return cmd
+}
+
+// measureImage opens and measures the image, with progress on stderr unless quiet.
+func measureImage(ctx context.Context, env Env, ref image.Ref, exact, quiet bool) (image.Report, error) {
+	opts := image.Options{Exact: exact, Source: image.SourceOptions{GitHubToken: env.Getenv("GITHUB_TOKEN")}}
+	if !quiet {
+		opts.Progress = func(p image.Progress) {
+			rate := float64(p.Done) / max(p.Elapsed.Seconds(), 0.001)
+			fmt.Fprintf(env.Stderr, "streaming %d layers: %s of %s (%s/s)\n", p.Layers, report.Bytes(p.Done), report.Bytes(p.Total), report.Bytes(int64(rate)))
+		}
+	}
+	rep, err := image.Inspect(ctx, ref, opts)
+	if err != nil {
+		var ue *image.UnusableError
+		if errors.As(err, &ue) {
+			return rep, err
+		}
+		return rep, unwrapAll(err) // image's errors already name the image
+	}
+	return rep, nil
+}
+
+// unwrapAll keeps an error's text on one line.
+func unwrapAll(err error) error {
+	return errors.New(strings.Join(strings.Fields(err.Error()), " "))
+}
+
+func runPreflight(ctx context.Context, env Env, o *preflightOptions) error {
+	rep, err := measureImage(ctx, env, o.ref, o.exact, o.json)
+	if err != nil {
+		return err
+	}
+	fr, err := fitImage(rep, o.instanceType, o.concurrency, o.memRun)
+	if err != nil {
+		return usagef("--instance-type: %v", err)
+	}
+	if o.json {
+		out := preflightJSON{
+			Image: rep.Image, Digest: rep.Digest, Platform: rep.Platform, Layers: len(rep.Layers), CompressedBytes: rep.CompressedBytes,
+			UncompressedBytes: rep.UncompressedBytes, SizeMethod: rep.SizeMethod, RequiredDiskBytes: fr.required,
+			InstanceType: fr.chosen.Type.Name, Fits: fr.ok,
+		}
+		if o.exact {
+			out.ContentBytes = &rep.ContentBytes
+		}
+		if fr.recommended != "" {
+			out.RecommendedInstanceType = &fr.recommended
+		}
+		for _, f := range fr.fits {
+			reasons := f.Reasons
+			if reasons == nil {
+				reasons = []string{}
+			}
+			out.InstanceTypes = append(out.InstanceTypes, typeFitJSON{Name: f.Type.Name, VCPU: f.Type.VCPU, MemoryMiB: f.Type.MemoryMiB,
+				DiskMB: f.Type.DiskMB, Fits: f.Fits, Reasons: reasons, USDPerHour: round4(f.Type.USDPerHour())})
+		}
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		printFit(env.Stdout, fr)
+		for _, w := range fr.warnings {
+			fmt.Fprintf(env.Stderr, "warning: %s\n", w)
+		}
+	}
+	if !fr.ok {
+		why := strings.Join(fr.chosen.Reasons, "; ")
+		if o.instanceType == "auto" {
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("image %s fits no instance type (largest: %s): reduce the image or --concurrency", rep.Image, why)}
+		}
+		hint := "choose --instance-type auto"
+		if fr.recommended != "" {
+			hint = "choose --instance-type " + fr.recommended + " or auto"
+		}
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("image %s does not fit %s (%s): %s", rep.Image, fr.chosen.Type.Name, why, hint)}
 	}
 	return nil
 }
 
-func writePreflightText(w io.Writer, in *image.Inspection, pf report.Preflight) {
+func round4(f float64) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(f, 'f', 4, 64), 64)
+	return v
+}
+
+func printFit(w io.Writer, fr fitResult) {
+	rep := fr.rep
+	streamed := ""
+	if rep.SizeMethod == "estimate" {
+		streamed = fmt.Sprintf(", %d of %d layers streamed", rep.Streamed, len(rep.Layers))
+	}
+	fmt.Fprintf(w, "image     %s\ndigest    %s\nplatform  %s\nlayers    %d\n", rep.Image, rep.Digest, rep.Platform, len(rep.Layers))
+	fmt.Fprintf(w, "size      %s compressed, %s uncompressed (%s%s)\n", report.Bytes(rep.CompressedBytes), report.Bytes(rep.UncompressedBytes), rep.SizeMethod, streamed)
+	if rep.ContentBytes > 0 {
+		fmt.Fprintf(w, "content   %s in regular files\n", report.Bytes(rep.ContentBytes))
+	}
+	size, _ := rep.DiskBasis()
+	fmt.Fprintf(w, "disk      needs %s = ceil(%s %s × 1.1 + %d layers × 16 MiB)\n", instance.GB(fr.required), report.Bytes(size), fr.basis, len(rep.Layers))
+	fmt.Fprintf(w, "memory    needs %d MiB = 256 MiB + %d runs × %d MiB\n\n", fr.need.MemoryBytes()>>20, max(fr.need.Concurrency, 1), fr.need.MemoryPerRun>>20)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "image\t%s\n", pf.Image)
-	fmt.Fprintf(tw, "digest\t%s\n", pf.Digest)
-	fmt.Fprintf(tw, "platform\t%s\n", pf.Platform)
-	fmt.Fprintf(tw, "layers\t%d\n", pf.Layers)
-	fmt.Fprintf(tw, "compressed\t%s\t(%d bytes: the layer blobs)\n", report.Bytes(pf.CompressedBytes), pf.CompressedBytes)
-	how := "exact: every layer streamed"
-	if pf.SizeMethod == image.MethodEstimate {
-		how = fmt.Sprintf("estimate: %s", estimateNote(in))
-	}
-	fmt.Fprintf(tw, "uncompressed\t%s\t(%d bytes: the tar streams; %s)\n", report.Bytes(pf.UncompressedBytes), pf.UncompressedBytes, how)
-	if pf.SizeBasis == image.BasisContent {
-		fmt.Fprintf(tw, "content\t%s\t(%d bytes: the files, overwritten and deleted ones included)\n", report.Bytes(pf.ContentBytes), pf.ContentBytes)
-	}
-	basis, s := "content", pf.ContentBytes
-	if pf.SizeBasis != image.BasisContent {
-		basis, s = "uncompressed size (conservative; --exact uses the content)", pf.UncompressedBytes
-	}
-	fmt.Fprintf(tw, "required disk\t%s\t(%d bytes = ceil(%d × 1.1 + %d layers × 16 MiB), from the %s)\n", report.Bytes(pf.RequiredDiskBytes),
-		pf.RequiredDiskBytes, s, pf.Layers, basis)
-	tw.Flush()
-	fmt.Fprintln(w)
-
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TYPE\tVCPU\tMEMORY\tDISK\tFITS\t$/HOUR AWAKE\tWHY NOT")
-	for _, t := range pf.Types {
-		fits := "no"
-		if t.Fits {
-			fits = "yes"
+	fmt.Fprintln(tw, "TYPE\tvCPU\tMEMORY\tDISK\tFITS\t$/HOUR AWAKE\tWHY NOT")
+	for _, f := range fr.fits {
+		fits := "yes"
+		if !f.Fits {
+			fits = "no"
 		}
-		mark := ""
-		if t.Name == pf.InstanceType {
-			mark = " *"
+		mark := " "
+		if f.Type.Name == fr.chosen.Type.Name {
+			mark = "*"
 		}
-		fmt.Fprintf(tw, "%s%s\t%s\t%d MiB\t%d MB\t%s\t%.4f\t%s\n", t.Name, mark, vcpu(t.VCPU), t.MemoryMiB, t.DiskMB, fits,
-			t.USDPerHour, strings.Join(t.Reasons, "; "))
+		fmt.Fprintf(tw, "%s%s\t%s\t%d MiB\t%d GB\t%s\t%.4f\t%s\n", mark, f.Type.Name, strconv.FormatFloat(f.Type.VCPU, 'f', -1, 64),
+			f.Type.MemoryMiB, f.Type.DiskMB/1000, fits, f.Type.USDPerHour(), strings.Join(f.Reasons, "; "))
 	}
 	tw.Flush()
-	fmt.Fprintln(w)
-	verdict := "fits"
-	if !pf.Fits {
-		verdict = "does not fit"
+	if fr.recommended != "" {
+		fmt.Fprintf(w, "\nrecommended: %s\n", fr.recommended)
 	}
-	fmt.Fprintf(w, "* instance type %s: %s", pf.InstanceType, verdict)
-	switch {
-	case pf.RecommendedInstanceType == "":
-		fmt.Fprintf(w, "; no instance type fits")
-	case pf.RecommendedInstanceType != pf.InstanceType:
-		fmt.Fprintf(w, "; the smallest type that fits is %s", pf.RecommendedInstanceType)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "$/hour awake: memory + disk + every vCPU busy, at the published rates, before included usage.")
+	fmt.Fprintln(w, "$/hour awake: provisioned memory and disk plus every vCPU busy, at the published rates; idle CPU is free")
 }
 
-// estimateNote says which layers were estimated and how.
-func estimateNote(in *image.Inspection) string {
-	counts := map[string]int{}
-	for _, l := range in.Layers {
-		counts[l.Method]++
+// imagePortsFor measures once and serves both the preflight and the push from the same opened image.
+func imagePortsFor(env Env, o *deployOptions) (imagePorts, error) {
+	ref, err := image.ParseRef(o.image)
+	if err != nil {
+		return imagePorts{}, usagef("--image: %v", err)
 	}
-	var parts []string
-	for _, m := range []string{image.LayerGzipTrailer, image.LayerZstdHeader, image.LayerUncompressed, image.LayerStreamed} {
-		if n := counts[m]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, m))
+	if o.instanceType != "auto" {
+		if _, _, err := instance.Lookup(o.instanceType); err != nil {
+			return imagePorts{}, usagef("--instance-type: %v", err)
 		}
 	}
-	return strings.Join(parts, ", ") + "; --exact to be sure"
-}
-
-func vcpu(v float64) string {
-	if v > 0 && v < 1 {
-		return "1/" + strconv.FormatFloat(1/v, 'f', -1, 64)
+	var (
+		mu       sync.Mutex
+		measured int64
+		fitted   fitResult
+	)
+	ports := imagePorts{
+		preflight: func(ctx context.Context) (report.Preflight, error) {
+			rep, err := measureImage(ctx, env, ref, false, o.json)
+			if err != nil {
+				return report.Preflight{}, err
+			}
+			if fitted, err = fitImage(rep, o.instanceType, instance.DefaultConcurrency, instance.DefaultMemoryPerRun); err != nil {
+				return report.Preflight{}, err
+			}
+			return fitted.preflight(), nil
+		},
+		push: &registryPusher{
+			open: func(ctx context.Context) (v1.Image, error) {
+				return image.Open(ctx, ref, image.SourceOptions{GitHubToken: env.Getenv("GITHUB_TOKEN")})
+			},
+			measure: func(ctx context.Context, _ v1.Hash, _ types.MediaType, r io.Reader) error {
+				sz, err := image.MeasureLayer(ctx, r)
+				mu.Lock()
+				measured += sz.Uncompressed
+				mu.Unlock()
+				return err
+			},
+			measured: func() int64 { mu.Lock(); defer mu.Unlock(); return measured },
+			refit: func(uncompressed int64) (bool, string) {
+				required := instance.RequiredDiskBytes(uncompressed, len(fitted.rep.Layers))
+				fits := instance.FitAll(instance.Need{DiskBytes: required})
+				f, ok, _ := instance.Choose(fits, fitted.chosen.Type.Name)
+				return ok, strings.Join(f.Reasons, "; ")
+			},
+		},
 	}
-	return strconv.FormatFloat(v, 'f', -1, 64)
-}
-
-func round(v float64, digits int) float64 {
-	f, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', digits, 64), 64)
-	return f
+	return ports, nil
 }

@@ -1,15 +1,11 @@
 package cli
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,202 +14,131 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// preflightRegistry serves one linux/amd64 image (repo "lean") and one arm64-only index (repo "arm").
-func preflightRegistry(t *testing.T) (host string) {
+// testRegistry serves a linux/amd64 image at /lean:v1 and an arm64-only index at /arm:v1.
+func testRegistry(t *testing.T) string {
 	t.Helper()
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
-	host = strings.TrimPrefix(srv.URL, "http://")
-
-	var tb bytes.Buffer
-	tw := tar.NewWriter(&tb)
-	var text bytes.Buffer
-	for i := 0; text.Len() < 150_000; i++ {
-		fmt.Fprintf(&text, "theorem t%d : %d + %d = %d := rfl\n", i, i, i%13, i+i%13)
-	}
-	body := text.Bytes()[:150_000]
-	tw.WriteHeader(&tar.Header{Name: "app/Main.lean", Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
-	tw.Write(body)
-	tw.Close()
-	var gb bytes.Buffer
-	gw := gzip.NewWriter(&gb)
-	gw.Write(tb.Bytes())
-	gw.Close()
-
-	mk := func(p v1.Platform) v1.Image {
-		img, err := mutate.AppendLayers(empty.Image, static.NewLayer(gb.Bytes(), types.DockerLayer))
+	host := strings.TrimPrefix(srv.URL, "http://")
+	withArch := func(arch string) v1.Image {
+		img, err := random.Image(200_000, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
 		cf, _ := img.ConfigFile()
 		cf = cf.DeepCopy()
-		cf.OS, cf.Architecture = p.OS, p.Architecture
+		cf.OS, cf.Architecture = "linux", arch
 		img, err = mutate.ConfigFile(img, cf)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return img
 	}
-	ref, _ := name.ParseReference(host + "/lean:v1")
-	if err := remote.Write(ref, mk(v1.Platform{OS: "linux", Architecture: "amd64"})); err != nil {
+	lean, _ := name.NewTag(host + "/lean:v1")
+	if err := remote.Write(lean, withArch("amd64")); err != nil {
 		t.Fatal(err)
 	}
-	arm := v1.Platform{OS: "linux", Architecture: "arm64"}
-	idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: mk(arm), Descriptor: v1.Descriptor{Platform: &arm}})
-	aref, _ := name.ParseReference(host + "/arm:v1")
-	if err := remote.WriteIndex(aref, idx); err != nil {
+	arm, _ := name.NewTag(host + "/arm:v1")
+	idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: withArch("arm64"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
+	if err := remote.WriteIndex(arm, idx); err != nil {
 		t.Fatal(err)
 	}
 	return host
 }
 
-func TestPreflightTable(t *testing.T) {
-	host := preflightRegistry(t)
-	code, out, errOut := runCLI(t, nil, "preflight", "--image", host+"/lean:v1")
-	if code != 0 {
-		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
-	}
-	for _, want := range []string{"platform       linux/amd64", "sizeMethod", "TYPE", "standard-1 *", "lite ", "memory: needs 1280 MiB (256 MiB + 4 × 256MiB), has 256 MiB",
-		"estimate: 1 gzip-trailer", "* instance type standard-1: fits", "0.0740"} {
-		if want == "sizeMethod" {
-			continue
-		}
-		if !strings.Contains(out, want) {
-			t.Errorf("stdout lacks %q:\n%s", want, out)
-		}
-	}
-	if errOut != "" {
-		t.Errorf("stderr %q", errOut)
-	}
-
-	code, out, errOut = runCLI(t, nil, "preflight", "--image", host+"/lean:v1", "--exact", "--instance-type", "basic", "--concurrency", "2", "--memory-per-run", "384MiB")
-	if code != 0 || !strings.Contains(out, "basic *") || !strings.Contains(out, "content ") || !strings.Contains(out, "exact: every layer streamed") {
-		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
-	}
-	if !strings.Contains(errOut, "preflight: streamed") || !strings.Contains(errOut, "(1 of 1 layers)") {
-		t.Fatalf("no progress on stderr: %q", errOut)
-	}
-}
-
 func TestPreflightJSON(t *testing.T) {
-	host := preflightRegistry(t)
-	for _, tc := range []struct {
-		name  string
-		args  []string
-		code  int
-		keys  string
-		check func(t *testing.T, m map[string]any)
-	}{
-		{name: "fast", args: []string{"--json"}, code: 0,
-			keys: "compressedBytes digest fits image instanceType instanceTypes layers platform recommendedInstanceType requiredDiskBytes sizeMethod uncompressedBytes",
-			check: func(t *testing.T, m map[string]any) {
-				if m["sizeMethod"] != "estimate" || m["instanceType"] != "standard-1" || m["fits"] != true || m["platform"] != "linux/amd64" {
-					t.Fatalf("%v", m)
-				}
-			}},
-		{name: "exact", args: []string{"--json", "--exact"}, code: 0,
-			keys: "compressedBytes contentBytes digest fits image instanceType instanceTypes layers platform recommendedInstanceType requiredDiskBytes sizeMethod uncompressedBytes",
-			check: func(t *testing.T, m map[string]any) {
-				if m["sizeMethod"] != "exact" || m["contentBytes"].(float64) != 150000 {
-					t.Fatalf("%v", m)
-				}
-			}},
-		{name: "does not fit", args: []string{"--json", "--instance-type", "dev"}, code: 1,
-			keys: "compressedBytes digest fits image instanceType instanceTypes layers platform recommendedInstanceType requiredDiskBytes sizeMethod uncompressedBytes",
-			check: func(t *testing.T, m map[string]any) {
-				if m["instanceType"] != "lite" || m["fits"] != false || m["recommendedInstanceType"] != "standard-1" {
-					t.Fatalf("%v", m)
-				}
-				types := m["instanceTypes"].([]any)
-				lite := types[0].(map[string]any)
-				if len(types) != 6 || lite["name"] != "lite" || len(lite["reasons"].([]any)) != 1 || lite["usdPerHour"].(float64) <= 0 {
-					t.Fatalf("%v", types)
-				}
-				var keys []string
-				for k := range lite {
-					keys = append(keys, k)
-				}
-				sort.Strings(keys)
-				if strings.Join(keys, " ") != "diskMB fits memoryMiB name reasons usdPerHour vcpu" {
-					t.Fatalf("row keys %v", keys)
-				}
-			}},
-		{name: "nothing fits", args: []string{"--json", "--concurrency", "100"}, code: 1,
-			keys: "compressedBytes digest fits image instanceType instanceTypes layers platform recommendedInstanceType requiredDiskBytes sizeMethod uncompressedBytes",
-			check: func(t *testing.T, m map[string]any) {
-				if m["recommendedInstanceType"] != nil || m["instanceType"] != "standard-4" {
-					t.Fatalf("%v", m)
-				}
-			}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			code, out, errOut := runCLI(t, nil, append([]string{"preflight", "--image", host + "/lean:v1"}, tc.args...)...)
-			if code != tc.code {
-				t.Fatalf("exit %d, want %d; stderr %q", code, tc.code, errOut)
+	host := testRegistry(t)
+	wantKeys := []string{"compressedBytes", "digest", "fits", "image", "instanceType", "instanceTypes", "layers", "platform",
+		"recommendedInstanceType", "requiredDiskBytes", "sizeMethod", "uncompressedBytes"}
+	for _, exact := range []bool{false, true} {
+		t.Run(map[bool]string{false: "fast", true: "exact"}[exact], func(t *testing.T) {
+			args := []string{"preflight", "--image", host + "/lean:v1", "--json"}
+			keys := slices.Clone(wantKeys)
+			if exact {
+				args = append(args, "--exact")
+				keys = append(keys, "contentBytes")
+			}
+			code, out, errOut := runCLI(t, nil, args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if errOut != "" {
+				t.Fatalf("--json must keep stderr quiet, got %q", errOut)
 			}
 			var m map[string]any
 			if err := json.Unmarshal([]byte(out), &m); err != nil {
-				t.Fatalf("stdout is not one JSON object: %v\n%s", err, out)
+				t.Fatal(err)
 			}
-			var keys []string
+			var got []string
 			for k := range m {
-				keys = append(keys, k)
+				got = append(got, k)
 			}
-			sort.Strings(keys)
-			if strings.Join(keys, " ") != tc.keys {
-				t.Fatalf("keys %v, want %s", keys, tc.keys)
+			slices.Sort(got)
+			slices.Sort(keys)
+			if !slices.Equal(got, keys) {
+				t.Fatalf("keys = %v, want %v", got, keys)
 			}
-			tc.check(t, m)
-			if tc.code == 0 && errOut != "" {
-				t.Fatalf("stderr not silent: %q", errOut)
+			if m["recommendedInstanceType"] != "standard-1" || m["instanceType"] != "standard-1" || m["fits"] != true || m["layers"] != float64(3) || m["platform"] != "linux/amd64" {
+				t.Fatalf("object = %v", m)
 			}
-			lines := strings.Split(strings.TrimSpace(errOut), "\n")
-			if tc.code != 0 && !strings.Contains(lines[len(lines)-1], "does not fit") {
-				t.Fatalf("stderr %q", errOut)
+			types := m["instanceTypes"].([]any)
+			if len(types) != 6 {
+				t.Fatalf("instanceTypes has %d entries", len(types))
 			}
-			if tc.name == "does not fit" && !strings.Contains(errOut, `lean4-cf: warning: instance type "dev" is deprecated and means "lite"`) {
-				t.Fatalf("no deprecation warning: %q", errOut)
+			lite := types[0].(map[string]any)
+			for _, k := range []string{"name", "vcpu", "memoryMiB", "diskMB", "fits", "reasons", "usdPerHour"} {
+				if _, ok := lite[k]; !ok {
+					t.Errorf("instance type entry lacks %q: %v", k, lite)
+				}
+			}
+			if lite["fits"] != false || !strings.Contains(lite["reasons"].([]any)[0].(string), "memory") {
+				t.Fatalf("lite = %v", lite)
 			}
 		})
 	}
 }
 
-func TestPreflightFailures(t *testing.T) {
-	host := preflightRegistry(t)
-	for _, tc := range []struct {
+func TestPreflightTextAndFailures(t *testing.T) {
+	host := testRegistry(t)
+	code, out, errOut := runCLI(t, nil, "preflight", "--image", host+"/lean:v1", "--exact")
+	if code != 0 || !strings.Contains(out, "recommended: standard-1") || !strings.Contains(out, "*standard-1") || !strings.Contains(errOut, "streaming 3 layers") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	tests := []struct {
 		name string
 		args []string
 		code int
 		want string
 	}{
-		{"unknown instance type", []string{"--instance-type", "standard-9"}, ExitUsage, `unknown instance type "standard-9"`},
-		{"size without a unit", []string{"--memory-per-run", "256"}, ExitUsage, "--memory-per-run: size \"256\" has no unit"},
-		{"bad size", []string{"--memory-per-run", "lots"}, ExitUsage, "--memory-per-run"},
-		{"no concurrency", []string{"--concurrency", "0"}, ExitUsage, "--concurrency 0"},
-		{"malformed reference", []string{"--image", "Not A Ref"}, ExitUsage, `--image "Not A Ref" is not an image reference`},
-		{"bad digest", []string{"--image", host + "/lean@sha256:abc"}, ExitUsage, "is not an image reference"},
-		{"empty oci dir", []string{"--image", "oci:"}, ExitUsage, "name the OCI layout directory"},
-		{"arm64 only", []string{"--image", host + "/arm:v1"}, ExitFailure, "has no linux/amd64 image (it has linux/arm64)"},
-		{"missing tag", []string{"--image", host + "/lean:v9"}, ExitFailure, `reading image "` + host + `/lean:v9"`},
-		{"unreachable registry", []string{"--image", "127.0.0.1:1/lean:v1"}, ExitFailure, `reading image "127.0.0.1:1/lean:v1"`},
-		{"missing archive", []string{"--image", "docker-archive:/nonexistent/x.tar"}, ExitFailure, "reading docker archive"},
-		{"extra argument", []string{"extra"}, ExitUsage, "unknown command"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			code, out, errOut := runCLI(t, nil, append([]string{"preflight"}, tc.args...)...)
-			if code != tc.code {
-				t.Fatalf("exit %d, want %d; stderr %q", code, tc.code, errOut)
+		{"named type too small", []string{"--image", host + "/lean:v1", "--instance-type", "basic"}, 1, "does not fit basic (memory: needs 1280 MiB, has 1024 MiB): choose --instance-type standard-1 or auto"},
+		{"a light workload fits basic", []string{"--image", host + "/lean:v1", "--instance-type", "basic", "--concurrency", "1", "--memory-per-run", "512MiB", "--json"}, 0, ""},
+		{"nothing fits", []string{"--image", host + "/lean:v1", "--concurrency", "64", "--memory-per-run", "1GiB"}, 1, "fits no instance type"},
+		{"arm64 only", []string{"--image", host + "/arm:v1"}, 1, "has no linux/amd64 image (it has linux/arm64)"},
+		{"unreachable", []string{"--image", "127.0.0.1:1/lean:v1"}, 1, "127.0.0.1:1/lean:v1"},
+		{"malformed reference", []string{"--image", "not a ref"}, 2, "is not a reference"},
+		{"unknown type", []string{"--instance-type", "mega"}, 2, "unknown instance type \"mega\""},
+		{"bad size", []string{"--memory-per-run", "lots"}, 2, "--memory-per-run"},
+		{"bad concurrency", []string{"--concurrency", "0"}, 2, "--concurrency 0 is out of range"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := runCLI(t, nil, append([]string{"preflight"}, tt.args...)...)
+			last := strings.TrimSpace(errOut)
+			if i := strings.LastIndex(last, "\n"); i >= 0 {
+				last = last[i+1:]
 			}
-			if out != "" {
-				t.Fatalf("stdout %q", out)
+			if tt.code == 0 {
+				if code != 0 {
+					t.Fatalf("exit %d: %s", code, errOut)
+				}
+				return
 			}
-			if strings.Count(errOut, "\n") != 1 || !strings.HasPrefix(errOut, "lean4-cf: ") || !strings.Contains(errOut, tc.want) {
-				t.Fatalf("stderr is not one line with %q: %q", tc.want, errOut)
+			if code != tt.code || !strings.Contains(last, tt.want) || !strings.HasPrefix(last, "lean4-cf: ") {
+				t.Fatalf("exit %d, last stderr line %q; want exit %d and %q", code, last, tt.code, tt.want)
 			}
 		})
 	}

@@ -1,444 +1,389 @@
 package image
 
 import (
+	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
+	"encoding/binary"
 	"fmt"
-	"hash"
 	"io"
+	"net/http"
 	"runtime"
-	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
 
-	"github.com/org/lean4-cf-action/internal/instance"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// Size methods.
-const (
-	MethodExact    = "exact"    // every layer's size was read from its whole stream (or it is stored uncompressed)
-	MethodEstimate = "estimate" // some layers' sizes come from gzip trailers or zstd frame headers
-)
-
-// Size bases: which figure the required disk is computed from.
-const (
-	BasisContent   = "content"    // Σ tar header sizes of regular files (needs every layer streamed)
-	BasisTarStream = "tar-stream" // Σ decompressed tar-stream lengths: a little larger, so conservative
-)
-
-// How a layer's uncompressed size was found.
-const (
-	LayerStreamed     = "streamed"     // the whole layer was read and decompressed
-	LayerGzipTrailer  = "gzip-trailer" // the gzip ISIZE trailer, from a closed Range request
-	LayerZstdHeader   = "zstd-header"  // the zstd Frame_Content_Size, from a closed Range request
-	LayerUncompressed = "uncompressed" // an uncompressed tar layer: its size is the blob's
-	annoEstargzTOC    = "containerd.io/snapshot/stargz/toc.digest"
-	annoZstdChunked   = "io.github.containers.zstd-chunked.manifest-checksum"
-	annoZstdChunked2  = "io.github.containers.zstd-chunked.manifest-position"
-	defaultEstimators = 8
-)
-
-// InspectOptions tunes Inspect.
-type InspectOptions struct {
-	// Exact streams every layer and measures content too. Default false: the fast mode, which reads gzip
-	// trailers and zstd frame headers with Range requests and streams only the layers it doubts.
+// Options configures Inspect.
+type Options struct {
+	// Exact streams every layer once and reports exact figures (and the content size).
+	// Otherwise gzip trailers and zstd frame headers are read with closed Range requests, and only layers
+	// whose estimate is in doubt are streamed.
 	Exact bool
-	// Jobs is how many layers stream at once. Default max(4, runtime.NumCPU()).
+	// Jobs is how many layers stream at once. Default: the number of CPUs, at least 2.
 	Jobs int
-	// Progress, when set, hears how far streaming is, at most every 100 ms and once at the end of each layer.
-	// It is never called concurrently and must not block.
+	// MaxRatio is the compression ratio above which a gzip trailer is not trusted: a layer whose trailer
+	// implies more, or whose compressed size times MaxRatio reaches 4 GiB (where the 32-bit trailer could
+	// have wrapped), is streamed instead. Default 20; tar layers rarely compress better than 10:1.
+	MaxRatio float64
+	// Source says how to reach the registry.
+	Source SourceOptions
+	// Progress, when set, hears about streamed bytes about twice a second. It must not block.
 	Progress func(Progress)
 }
 
-// Progress reports streamed bytes.
+// Progress is a streaming progress report.
 type Progress struct {
-	BytesDone  int64 // compressed bytes read so far
-	BytesTotal int64 // compressed bytes of the layers being streamed (grows as the fast mode finds doubtful layers)
-	LayersDone int   // layers streamed
-	LayersToDo int   // layers to stream
-	Elapsed    time.Duration
+	Done, Total int64 // compressed bytes streamed so far, and of the layers being streamed
+	Layers      int   // layers being streamed
+	Elapsed     time.Duration
 }
 
-// LayerFigures is one layer's measurement.
-type LayerFigures struct {
-	Digest            v1.Hash         `json:"digest"`
-	MediaType         types.MediaType `json:"mediaType"`
-	CompressedBytes   int64           `json:"compressedBytes"`
-	UncompressedBytes int64           `json:"uncompressedBytes"`
-	ContentBytes      int64           `json:"contentBytes,omitempty"` // when streamed
-	Method            string          `json:"method"`                 // streamed, gzip-trailer, zstd-header or uncompressed
-	Doubt             string          `json:"doubt,omitempty"`        // why the fast mode streamed it
+// Layer is one layer's figures.
+type Layer struct {
+	Digest       string `json:"digest"`
+	MediaType    string `json:"mediaType"`
+	Compressed   int64  `json:"compressedBytes"`
+	Uncompressed int64  `json:"uncompressedBytes"`
+	Content      int64  `json:"contentBytes,omitempty"` // only when streamed
+	// Method says how Uncompressed was found: stream, gzip-trailer, zstd-header or annotation.
+	Method string `json:"method"`
+	// Why explains why a layer was streamed in the fast mode.
+	Why string `json:"why,omitempty"`
+	// Assumes states what a trailer estimate takes for granted: a gzip layer of 4.16 MB or more could
+	// hold k × 4 GiB more than its trailer says if it compressed better than MaxRatio (deflate allows
+	// 1032:1). --exact removes the assumption.
+	Assumes string `json:"assumes,omitempty"`
 }
 
-// Inspection is what Inspect measured.
-type Inspection struct {
-	Source            *Source
-	Layers            []LayerFigures
-	CompressedBytes   int64 // Σ layer blob sizes (for a docker-archive, as the archive stores them)
-	UncompressedBytes int64 // Σ tar-stream lengths
-	ContentBytes      int64 // Σ regular-file sizes; valid when ContentMeasured
-	ContentMeasured   bool  // every layer was streamed
-	SizeMethod        string
-	SizeBasis         string // BasisContent when ContentMeasured, else BasisTarStream
-	RequiredDiskBytes int64  // ceil(S × 1.1 + layers × 16 MiB), S from SizeBasis
-	Duration          time.Duration
+// Report is what Inspect found for the linux/amd64 image.
+type Report struct {
+	Image             string  `json:"image"`
+	Digest            string  `json:"digest"`
+	Platform          string  `json:"platform"`
+	Layers            []Layer `json:"layers"`
+	CompressedBytes   int64   `json:"compressedBytes"`
+	UncompressedBytes int64   `json:"uncompressedBytes"`
+	ContentBytes      int64   `json:"contentBytes,omitempty"` // with Exact only
+	SizeMethod        string  `json:"sizeMethod"`             // exact or estimate
+	Streamed          int     `json:"streamedLayers"`
+	StreamedBytes     int64   `json:"streamedBytes"`
 }
 
-// Inspect measures src's layers. See InspectOptions for the two modes.
-func Inspect(ctx context.Context, src *Source, opts InspectOptions) (*Inspection, error) {
-	start := time.Now()
+// DiskBasis is the size the disk rule uses: the content (Σ tar header sizes) when it was measured for
+// every layer, otherwise the tar-stream size, which is larger and so on the safe side.
+func (r Report) DiskBasis() (int64, string) {
+	if r.ContentBytes > 0 && r.Streamed == len(r.Layers) {
+		return r.ContentBytes, "content"
+	}
+	return r.UncompressedBytes, "uncompressed"
+}
+
+// Inspect opens REF, picks linux/amd64 and measures it.
+func Inspect(ctx context.Context, ref Ref, opts Options) (Report, error) {
+	img, err := Open(ctx, ref, opts.Source)
+	if err != nil {
+		return Report{}, err
+	}
+	return Measure(ctx, ref, img, opts)
+}
+
+// maxDeflateRatio is the most deflate can expand: a gzip layer smaller than 2^32/1032 bytes cannot hide
+// a size over 4 GiB behind its 32-bit trailer.
+const maxDeflateRatio = 1032
+
+// Measure measures img, which REF named.
+func Measure(ctx context.Context, ref Ref, img v1.Image, opts Options) (Report, error) {
 	if opts.Jobs <= 0 {
-		opts.Jobs = max(4, runtime.NumCPU())
+		opts.Jobs = max(runtime.NumCPU(), 2)
 	}
-	layers, err := src.Image.Layers()
+	if opts.MaxRatio <= 0 {
+		opts.MaxRatio = 20
+	}
+	rep := Report{Image: ref.Raw, Platform: wantOS + "/" + wantArch}
+	d, err := img.Digest()
 	if err != nil {
-		return nil, fmt.Errorf("reading layers of %q: %w", src.Ref, err)
+		return rep, fmt.Errorf("reading the digest of %s: %w", ref.Raw, err)
 	}
-	figs := make([]LayerFigures, len(layers))
-	var descs []v1.Descriptor
-	if src.Kind != KindDockerArchive {
-		m, err := src.Image.Manifest()
-		if err != nil {
-			return nil, fmt.Errorf("reading manifest of %q: %w", src.Ref, err)
+	rep.Digest = d.String()
+	m, err := img.Manifest()
+	if err != nil {
+		return rep, fmt.Errorf("reading the manifest of %s: %w", ref.Raw, err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return rep, fmt.Errorf("reading the layers of %s: %w", ref.Raw, err)
+	}
+	rep.Layers = make([]Layer, len(layers))
+	var ranged *rangeReader
+	if ref.Kind == KindRegistry && !opts.Exact {
+		if ranged, err = newRangeReader(ctx, ref, opts.Source); err != nil {
+			return rep, err
 		}
-		if len(m.Layers) != len(layers) {
-			return nil, fmt.Errorf("reading manifest of %q: %d layer descriptors for %d layers", src.Ref, len(m.Layers), len(layers))
+	}
+	var stream []int
+	for i := range layers {
+		desc := m.Layers[i]
+		lr := Layer{Digest: desc.Digest.String(), MediaType: string(desc.MediaType), Compressed: desc.Size}
+		if ref.Kind == KindDockerArchive {
+			// A docker save tarball holds uncompressed layers; their size on the wire is whatever the push
+			// compresses them to, so the stored (uncompressed) size is reported.
+			lr.Compressed = 0
 		}
-		descs = m.Layers
-		for i, d := range descs {
-			figs[i] = LayerFigures{Digest: d.Digest, MediaType: d.MediaType, CompressedBytes: d.Size}
+		switch {
+		case opts.Exact || ranged == nil:
+			lr.Method = "stream"
+		default:
+			lr.Method, lr.Uncompressed, lr.Why = ranged.estimate(ctx, desc, opts.MaxRatio)
+			if lr.Method == "gzip-trailer" && float64(lr.Compressed)*maxDeflateRatio >= 1<<32 {
+				lr.Assumes = fmt.Sprintf("compresses at most %.0f:1", opts.MaxRatio)
+			}
 		}
-	} else {
-		for i, l := range layers {
-			d, err := l.DiffID()
+		rep.Layers[i] = lr
+		if lr.Method == "stream" {
+			stream = append(stream, i)
+		}
+	}
+	if err := streamLayers(ctx, layers, stream, rep.Layers, opts); err != nil {
+		return rep, fmt.Errorf("measuring %s: %w", ref.Raw, err)
+	}
+	rep.SizeMethod = "exact"
+	for _, l := range rep.Layers {
+		rep.CompressedBytes += l.Compressed
+		rep.UncompressedBytes += l.Uncompressed
+		rep.ContentBytes += l.Content
+		if l.Method != "stream" {
+			rep.SizeMethod = "estimate"
+		}
+	}
+	rep.Streamed = len(stream)
+	if rep.SizeMethod != "exact" {
+		rep.ContentBytes = 0 // a partial sum would mislead
+	}
+	return rep, nil
+}
+
+// streamLayers measures the layers at idx, opts.Jobs at a time.
+func streamLayers(ctx context.Context, layers []v1.Layer, idx []int, out []Layer, opts Options) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	var total int64
+	for _, i := range idx {
+		total += out[i].Compressed
+	}
+	var done atomic.Int64
+	start := time.Now()
+	stop := make(chan struct{})
+	var ticker sync.WaitGroup
+	if opts.Progress != nil {
+		ticker.Add(1)
+		go func() {
+			defer ticker.Done()
+			t := time.NewTicker(500 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					opts.Progress(Progress{Done: done.Load(), Total: total, Layers: len(idx), Elapsed: time.Since(start)})
+					return
+				case <-t.C:
+					opts.Progress(Progress{Done: done.Load(), Total: total, Layers: len(idx), Elapsed: time.Since(start)})
+				}
+			}
+		}()
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.Jobs)
+	for _, i := range idx {
+		g.Go(func() error {
+			rc, err := layers[i].Compressed()
 			if err != nil {
-				return nil, fmt.Errorf("reading layers of %q: %w", src.Ref, err)
+				return fmt.Errorf("opening layer %s: %w", out[i].Digest, err)
 			}
-			figs[i] = LayerFigures{Digest: d, MediaType: layerMediaType(l)}
-		}
-	}
-
-	ins := &inspector{src: src, layers: layers, figs: figs, opts: opts, start: start,
-		sem: make(chan struct{}, opts.Jobs)}
-	if opts.Exact || src.blobs == nil {
-		for i := range layers {
-			ins.toStream(i, "")
-		}
-	} else {
-		if err := ins.estimateAll(ctx, descs); err != nil {
-			return nil, err
-		}
-	}
-	if err := ins.streamAll(ctx); err != nil {
-		return nil, err
-	}
-
-	in := &Inspection{Source: src, Layers: figs, ContentMeasured: true, SizeMethod: MethodExact}
-	for _, f := range figs {
-		in.CompressedBytes += f.CompressedBytes
-		in.UncompressedBytes += f.UncompressedBytes
-		in.ContentBytes += f.ContentBytes
-		if f.Method != LayerStreamed {
-			in.ContentMeasured = false
-		}
-		if f.Method != LayerStreamed && f.Method != LayerUncompressed {
-			in.SizeMethod = MethodEstimate
-		}
-	}
-	s := in.UncompressedBytes
-	in.SizeBasis = BasisTarStream
-	if in.ContentMeasured {
-		s, in.SizeBasis = in.ContentBytes, BasisContent
-	} else {
-		in.ContentBytes = 0
-	}
-	in.RequiredDiskBytes = instance.RequiredDiskBytes(s, len(figs))
-	in.Duration = time.Since(start)
-	return in, nil
-}
-
-type inspector struct {
-	src    *Source
-	layers []v1.Layer
-	figs   []LayerFigures
-	opts   InspectOptions
-	start  time.Time
-	sem    chan struct{} // bounds concurrent streams
-
-	mu        sync.Mutex
-	pending   []int // layers to stream
-	total     int64
-	done      atomic.Int64
-	doneLy    int
-	lastTick  time.Time
-	estimated int
-}
-
-func (in *inspector) toStream(i int, why string) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.figs[i].Doubt = why
-	in.pending = append(in.pending, i)
-	in.total += in.figs[i].CompressedBytes
-}
-
-// estimateAll reads each layer's trailer or header, at most defaultEstimators at once; layers it doubts are
-// queued for streaming, and a layer whose Range request was answered with the whole blob is measured from it.
-func (in *inspector) estimateAll(ctx context.Context, descs []v1.Descriptor) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make([]error, len(descs))
-	lim := make(chan struct{}, defaultEstimators)
-	for i, d := range descs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			lim <- struct{}{}
-			defer func() { <-lim }()
-			if err := in.estimate(ctx, i, d); err != nil {
-				errs[i] = err
-				cancel()
+			defer rc.Close()
+			sz, err := MeasureLayer(gctx, &progressReader{r: rc, n: &done})
+			if err != nil {
+				return fmt.Errorf("layer %s: %w", out[i].Digest, err)
 			}
-		}()
-	}
-	wg.Wait()
-	return firstError(ctx, errs)
-}
-
-func (in *inspector) estimate(ctx context.Context, i int, d v1.Descriptor) error {
-	c := d.Size
-	var off, n int64
-	var judge func([]byte) (int64, string)
-	method := ""
-	switch {
-	case d.Annotations[annoEstargzTOC] != "":
-		in.toStream(i, "eStargz layer (several gzip members)")
-		return nil
-	case d.Annotations[annoZstdChunked] != "" || d.Annotations[annoZstdChunked2] != "":
-		in.toStream(i, "zstd:chunked layer (several frames)")
-		return nil
-	case c <= 0:
-		in.toStream(i, "no size in the manifest")
-		return nil
-	case isUncompressedMedia(d.MediaType):
-		// Check that the blob really is a tar stream and not a mislabelled compressed one.
-		off, n, method = 0, min(c, 512), LayerUncompressed
-		judge = func(b []byte) (int64, string) {
-			if sniff(b) != None {
-				return 0, "labelled uncompressed but compressed"
+			out[i].Uncompressed, out[i].Content = sz.Uncompressed, sz.Content
+			if out[i].Compressed == 0 {
+				out[i].Compressed = sz.Compressed
 			}
-			return c, ""
-		}
-	case isZstdMedia(d.MediaType):
-		off, n, method = 0, min(c, zstdHeadLen), LayerZstdHeader
-		judge = func(b []byte) (int64, string) { return zstdContentSize(b, c) }
-	case isGzipMedia(d.MediaType):
-		n = min(c, tailLen)
-		off, method = c-n, LayerGzipTrailer
-		judge = func(b []byte) (int64, string) { return gzipTrailerSize(b, c) }
-	default:
-		in.toStream(i, fmt.Sprintf("media type %s has no size trailer", d.MediaType))
-		return nil
+			return nil
+		})
 	}
-	data, full, err := in.src.blobs.readRange(ctx, d.Digest, c, off, n)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		in.toStream(i, "range request failed: "+oneLine(err.Error()))
-		return nil
-	}
-	if full != nil {
-		// The registry ignored Range and is sending the whole blob: measure it now instead of asking twice.
-		in.mu.Lock()
-		in.total += c
-		in.figs[i].Doubt = "the registry ignored the Range request"
-		in.mu.Unlock()
-		return in.measure(ctx, i, full, true)
-	}
-	size, why := judge(data)
-	if why != "" {
-		in.toStream(i, why)
-		return nil
-	}
-	in.mu.Lock()
-	in.figs[i].UncompressedBytes = size
-	in.figs[i].Method = method
-	in.estimated++
-	in.mu.Unlock()
-	return nil
+	err := g.Wait()
+	close(stop)
+	ticker.Wait()
+	return err
 }
 
-// streamAll streams the queued layers, largest first, Jobs at once.
-func (in *inspector) streamAll(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	order := append([]int(nil), in.pending...)
-	sort.SliceStable(order, func(a, b int) bool { return in.figs[order[a]].CompressedBytes > in.figs[order[b]].CompressedBytes })
-	errs := make([]error, len(in.layers))
-	var wg sync.WaitGroup
-	for _, i := range order {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := in.streamLayer(ctx, i); err != nil {
-				errs[i] = err
-				cancel()
-			}
-		}()
-	}
-	wg.Wait()
-	return firstError(ctx, errs)
-}
-
-func (in *inspector) streamLayer(ctx context.Context, i int) error {
-	select {
-	case in.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-in.sem }()
-	l := in.layers[i]
-	var (
-		rc  io.ReadCloser
-		err error
-	)
-	if in.src.Kind == KindDockerArchive {
-		rc, err = l.Uncompressed() // the archive's own bytes (docker save stores layers uncompressed)
-	} else {
-		rc, err = l.Compressed() // a registry's blob is verified against its digest at EOF
-	}
-	if err != nil {
-		return fmt.Errorf("reading layer %s of %q: %w", in.figs[i].Digest, in.src.Ref, err)
-	}
-	return in.measure(ctx, i, rc, false)
-}
-
-// measure streams rc (closing it) into MeasureLayer; verify checks the digest and size as it goes.
-func (in *inspector) measure(ctx context.Context, i int, rc io.ReadCloser, verify bool) error {
-	defer rc.Close()
-	f := in.figs[i]
-	var r io.Reader = rc
-	var vr *verifyingReader
-	if verify {
-		vr = &verifyingReader{r: rc, h: sha256.New()}
-		r = vr
-	}
-	cr := &countReader{r: r, onRead: in.tick}
-	ls, err := MeasureLayer(ctx, cr, f.MediaType)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("measuring layer %s of %q: %w", f.Digest, in.src.Ref, err)
-	}
-	if vr != nil {
-		if got := "sha256:" + hex.EncodeToString(vr.h.Sum(nil)); f.Digest.Algorithm == "sha256" && got != f.Digest.String() {
-			return fmt.Errorf("measuring layer %s of %q: the blob's digest is %s", f.Digest, in.src.Ref, got)
-		}
-		if f.CompressedBytes > 0 && vr.n != f.CompressedBytes {
-			return fmt.Errorf("measuring layer %s of %q: the blob has %d bytes, the manifest says %d", f.Digest, in.src.Ref, vr.n, f.CompressedBytes)
-		}
-	}
-	in.mu.Lock()
-	fp := &in.figs[i]
-	if in.src.Kind == KindDockerArchive {
-		fp.CompressedBytes = ls.CompressedBytes
-	}
-	fp.UncompressedBytes, fp.ContentBytes, fp.Method = ls.UncompressedBytes, ls.ContentBytes, LayerStreamed
-	in.doneLy++
-	in.mu.Unlock()
-	in.report(true)
-	return nil
-}
-
-func (in *inspector) tick(n int) {
-	in.done.Add(int64(n))
-	in.report(false)
-}
-
-func (in *inspector) report(force bool) {
-	if in.opts.Progress == nil {
-		return
-	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	now := time.Now()
-	if !force && now.Sub(in.lastTick) < 100*time.Millisecond {
-		return
-	}
-	in.lastTick = now
-	in.opts.Progress(Progress{BytesDone: in.done.Load(), BytesTotal: in.total, LayersDone: in.doneLy,
-		LayersToDo: len(in.pending) + countStreamedInline(in), Elapsed: now.Sub(in.start)})
-}
-
-// countStreamedInline counts layers measured from a whole-blob answer to a Range request (not in pending).
-func countStreamedInline(in *inspector) int {
-	n := 0
-	for _, f := range in.figs {
-		if f.Doubt == "the registry ignored the Range request" {
-			n++
-		}
-	}
-	return n
-}
-
-type verifyingReader struct {
+type progressReader struct {
 	r io.Reader
-	h hash.Hash
-	n int64
+	n *atomic.Int64
 }
 
-func (v *verifyingReader) Read(p []byte) (int, error) {
-	n, err := v.r.Read(p)
-	v.h.Write(p[:n])
-	v.n += int64(n)
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n.Add(int64(n))
 	return n, err
 }
 
-func firstError(ctx context.Context, errs []error) error {
-	var ctxErr error
-	for _, err := range errs {
-		if err == nil {
-			continue
-		}
-		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-			ctxErr = err // a sibling's failure cancelled this one: report the sibling's
-			continue
-		}
-		return err
-	}
-	return ctxErr
+// rangeReader reads parts of blobs with closed HTTP Range requests through go-containerregistry's
+// authenticating transport (its remote package has no ranged read).
+type rangeReader struct {
+	client *http.Client
+	base   string // scheme://registry/v2/repo/blobs/
 }
 
-func isGzipMedia(mt types.MediaType) bool {
-	switch mt {
-	case types.DockerLayer, types.OCILayer, types.DockerForeignLayer, types.OCIRestrictedLayer:
-		return true
+func newRangeReader(ctx context.Context, ref Ref, opts SourceOptions) (*rangeReader, error) {
+	repo := ref.Name.Context()
+	auth, err := authn.Resolve(ctx, opts.keychain(), repo)
+	if err != nil {
+		return nil, fmt.Errorf("resolving credentials for %s: %w", repo, err)
 	}
-	return false
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, transport.NewRetry(opts.transport()), []string{repo.Scope(transport.PullScope)})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", repo.Registry, err)
+	}
+	return &rangeReader{
+		client: &http.Client{Transport: rt, Timeout: 60 * time.Second},
+		base:   fmt.Sprintf("%s://%s/v2/%s/blobs/", repo.Registry.Scheme(), repo.RegistryStr(), repo.RepositoryStr()),
+	}, nil
 }
 
-func isZstdMedia(mt types.MediaType) bool { return mt == types.OCILayerZStd }
-
-func isUncompressedMedia(mt types.MediaType) bool {
-	return mt == types.DockerUncompressedLayer || mt == types.OCIUncompressedLayer || mt == types.OCIUncompressedRestrictedLayer
+// readRange returns bytes [from, to] of a blob; ok is false when the registry did not honour the range.
+func (r *rangeReader) readRange(ctx context.Context, digest v1.Hash, size, from, to int64) ([]byte, bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.base+digest.String(), nil)
+	if err != nil {
+		return nil, false, err
+	}
+	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", from, to))
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusPartialContent {
+		return nil, false, nil // 200 (range ignored) or an error: the caller streams the layer
+	}
+	want := to - from + 1
+	b, err := io.ReadAll(io.LimitReader(resp.Body, want+1))
+	if err != nil {
+		return nil, false, err
+	}
+	if int64(len(b)) != want {
+		return nil, false, nil
+	}
+	return b, true, nil
 }
 
-func oneLine(s string) string {
-	out := make([]rune, 0, len(s))
-	for _, r := range s {
-		if r == '\n' || r == '\r' {
-			r = ' '
+// estimate returns how a layer's uncompressed size was found ("stream" when it must be streamed), the
+// estimate, and why a layer is streamed.
+func (r *rangeReader) estimate(ctx context.Context, desc v1.Descriptor, maxRatio float64) (method string, size int64, why string) {
+	if v, ok := desc.Annotations["io.containers.estargz.uncompressed-size"]; ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+			return "annotation", n, ""
 		}
-		out = append(out, r)
 	}
-	return string(out)
+	if _, ok := desc.Annotations["io.github.containers.zstd-chunked.manifest-position"]; ok {
+		return "stream", 0, "zstd:chunked layers hold many frames"
+	}
+	switch desc.MediaType {
+	case types.DockerLayer, types.OCILayer:
+		return r.gzipTrailer(ctx, desc, maxRatio)
+	case types.OCILayerZStd:
+		return r.zstdHeader(ctx, desc)
+	}
+	return "stream", 0, fmt.Sprintf("media type %s has no size hint", desc.MediaType)
+}
+
+func (r *rangeReader) gzipTrailer(ctx context.Context, desc v1.Descriptor, maxRatio float64) (string, int64, string) {
+	c := desc.Size
+	if c < 64 {
+		return "stream", 0, "too small for a trailer"
+	}
+	tail, ok, err := r.readRange(ctx, desc.Digest, c, c-64, c-1)
+	if err != nil || !ok {
+		return "stream", 0, "the registry did not answer the Range request with 206"
+	}
+	if isEStargzFooter(tail[64-51:]) {
+		return "stream", 0, "eStargz layers end in a footer member"
+	}
+	isize := int64(binary.LittleEndian.Uint32(tail[60:]))
+	switch {
+	case isize < 1024 || isize%512 != 0:
+		return "stream", 0, fmt.Sprintf("the gzip trailer (%d) is not a tar stream size: several gzip members", isize)
+	case isize < c:
+		// Deflate never shrinks a tar stream below its compressed size: the 32-bit size wrapped.
+		return "stream", 0, fmt.Sprintf("the gzip trailer (%d) is below the compressed size: the layer is over 4 GiB", isize)
+	case float64(isize) > float64(c)*maxRatio:
+		return "stream", 0, fmt.Sprintf("the trailer implies a ratio over %.0f:1, too compressible to rule out a layer over 4 GiB", maxRatio)
+	case float64(isize)+(1<<32) <= float64(c)*maxRatio:
+		return "stream", 0, fmt.Sprintf("at up to %.0f:1 a layer of %d compressed bytes could also be %d + 4 GiB", maxRatio, c, isize)
+	}
+	return "gzip-trailer", isize, ""
+}
+
+// isEStargzFooter recognises the 51-byte eStargz footer: an empty gzip member (FEXTRA set) whose extra
+// field carries the TOC offset in 16 hex digits followed by "STARGZ".
+func isEStargzFooter(b []byte) bool {
+	return len(b) == 51 && b[0] == 0x1f && b[1] == 0x8b && b[3]&0x04 != 0 && bytes.Contains(b[12:], []byte("STARGZ"))
+}
+
+func (r *rangeReader) zstdHeader(ctx context.Context, desc v1.Descriptor) (string, int64, string) {
+	if desc.Size < 18 {
+		return "stream", 0, "too small for a frame header"
+	}
+	h, ok, err := r.readRange(ctx, desc.Digest, desc.Size, 0, 17)
+	if err != nil || !ok {
+		return "stream", 0, "the registry did not answer the Range request with 206"
+	}
+	n, ok := zstdContentSize(h)
+	if !ok {
+		return "stream", 0, "the zstd frame header has no content size"
+	}
+	return "zstd-header", n, ""
+}
+
+// zstdContentSize parses Frame_Content_Size from the first frame header (RFC 8878 §3.1.1.1).
+func zstdContentSize(h []byte) (int64, bool) {
+	if len(h) < 6 || string(h[:4]) != string(magicZstd) {
+		return 0, false
+	}
+	fhd := h[4]
+	fcsFlag, single, dictFlag := fhd>>6, fhd&0x20 != 0, fhd&0x03
+	pos := 5
+	if !single {
+		pos++ // Window_Descriptor
+	}
+	pos += [4]int{0, 1, 2, 4}[dictFlag]
+	size := [4]int{0, 2, 4, 8}[fcsFlag]
+	if fcsFlag == 0 {
+		if !single {
+			return 0, false
+		}
+		size = 1
+	}
+	if len(h) < pos+size {
+		return 0, false
+	}
+	b := h[pos : pos+size]
+	switch size {
+	case 1:
+		return int64(b[0]), true
+	case 2:
+		return int64(binary.LittleEndian.Uint16(b)) + 256, true
+	case 4:
+		return int64(binary.LittleEndian.Uint32(b)), true
+	}
+	return int64(binary.LittleEndian.Uint64(b)), true
 }

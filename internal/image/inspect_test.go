@@ -1,475 +1,420 @@
 package image
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"os"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-
-	"github.com/org/lean4-cf-action/internal/instance"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 )
 
-var anonymous = SourceOptions{Keychain: authn.NewMultiKeychain()}
+// entry is a tar entry of a synthetic layer; Size bytes of a repeating text pattern (compressible, not zeros).
+type entry struct {
+	Name string
+	Size int64
+	Dir  bool
+}
 
-func TestMeasureLayer(t *testing.T) {
-	files := []tfile{{name: "etc/", dir: true}, {name: "etc/hosts", size: 300}, {name: "bin/lean", size: 200_000},
-		{name: "bin/lake", link: "lean"}, {name: "usr/.wh.old", size: 0}, {name: "empty", size: 0}}
-	stream, content := tarOf(t, files...)
-	for _, tc := range []struct {
-		name string
-		blob []byte
-		mt   types.MediaType
-	}{
-		{"gzip", gz(t, stream), types.OCILayer},
-		{"multi-member gzip", multiGz(t, stream, 3), types.DockerLayer},
-		{"zstd with content size", zst(t, stream, true), types.OCILayerZStd},
-		{"zstd without content size", zst(t, stream, false), types.OCILayerZStd},
-		{"uncompressed", stream, types.OCIUncompressedLayer},
-		{"gzip labelled zstd (sniffed)", gz(t, stream), types.OCILayerZStd},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ls, err := MeasureLayer(context.Background(), bytes.NewReader(tc.blob), tc.mt)
+// tarOf builds a layer's tar stream and returns it with its content size (Σ regular file sizes).
+func tarOf(t testing.TB, entries ...entry) ([]byte, int64) {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	var content int64
+	for _, e := range entries {
+		h := &tar.Header{Name: e.Name, Mode: 0o644, Size: e.Size, Typeflag: tar.TypeReg}
+		if e.Dir {
+			h = &tar.Header{Name: e.Name, Mode: 0o755, Typeflag: tar.TypeDir}
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if !e.Dir {
+			content += e.Size
+			if _, err := io.CopyN(tw, pattern{}, e.Size); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), content
+}
+
+// pattern is an endless byte stream that compresses about 2:1, like real files (16 letters, pseudo-random).
+type pattern struct{}
+
+func (pattern) Read(p []byte) (int, error) {
+	x := uint32(2463534242)
+	for i := range p {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		p[i] = "abcdefghijklmnop"[x%16]
+	}
+	return len(p), nil
+}
+
+// gz compresses b into members gzip members, split at points that are not multiples of 512.
+func gz(t testing.TB, b []byte, members int) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	step := len(b)/members + 1
+	for off := 0; off < len(b); off += step {
+		end := min(off+step, len(b))
+		zw, _ := gzip.NewWriterLevel(&out, gzip.BestSpeed)
+		zw.Write(b[off:end])
+		zw.Close()
+	}
+	return out.Bytes()
+}
+
+func zst(t testing.TB, b []byte, withSize bool) []byte {
+	t.Helper()
+	if withSize {
+		enc, _ := zstd.NewWriter(nil)
+		return enc.EncodeAll(b, nil) // one-shot: the frame header carries the content size
+	}
+	var out bytes.Buffer
+	// Streaming with a window smaller than the input: the encoder cannot know the size up front.
+	enc, _ := zstd.NewWriter(&out, zstd.WithWindowSize(1<<16))
+	io.Copy(enc, bytes.NewReader(b))
+	enc.Close()
+	return out.Bytes()
+}
+
+func layerOf(t testing.TB, blob []byte, mt types.MediaType) v1.Layer {
+	t.Helper()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(blob)), nil }, tarball.WithMediaType(mt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func imageOf(t testing.TB, arch string, oci bool, layers ...v1.Layer) v1.Image {
+	t.Helper()
+	img, err := mutate.AppendLayers(empty.Image, layers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", arch
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	if oci {
+		img = mutate.MediaType(img, types.OCIManifestSchema1)
+		img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	}
+	return img
+}
+
+// truth is what a synthetic image really holds.
+type truth struct{ uncompressed, content int64 }
+
+func sumTruth(parts ...truth) truth {
+	var s truth
+	for _, p := range parts {
+		s.uncompressed += p.uncompressed
+		s.content += p.content
+	}
+	return s
+}
+
+func startRegistry(t testing.TB, ignoreRange bool) string {
+	t.Helper()
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	h := http.Handler(reg)
+	if ignoreRange {
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Header.Del("Range")
+			reg.ServeHTTP(w, r)
+		})
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func pushImage(t testing.TB, host, repo string, img v1.Image) Ref {
+	t.Helper()
+	ref, err := ParseRef(host + "/" + repo + ":v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref.Name, img); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// fixture is a small image of four layers: gzip (docker type), gzip (OCI type), multi-member gzip, zstd.
+type fixture struct {
+	img   v1.Image
+	truth truth
+}
+
+func newFixture(t testing.TB, arch string, zstdWithSize bool) fixture {
+	t.Helper()
+	a, ca := tarOf(t, entry{Name: "usr/", Dir: true}, entry{Name: "usr/bin/lean", Size: 300_000}, entry{Name: "etc/passwd", Size: 1000})
+	b, cb := tarOf(t, entry{Name: "lib/a.olean", Size: 200_000}, entry{Name: "lib/b.olean", Size: 123_457})
+	// Overwrites usr/bin/lean and whites out etc/passwd: both still occupy their lower layer.
+	c, cc := tarOf(t, entry{Name: "usr/bin/lean", Size: 150_000}, entry{Name: "etc/.wh.passwd", Size: 0})
+	d, cd := tarOf(t, entry{Name: "srv/lean_server.py", Size: 200_000})
+	img := imageOf(t, arch, false,
+		layerOf(t, gz(t, a, 1), types.DockerLayer),
+		layerOf(t, gz(t, b, 1), types.OCILayer),
+		layerOf(t, gz(t, c, 3), types.DockerLayer),
+		layerOf(t, zst(t, d, zstdWithSize), types.OCILayerZStd),
+	)
+	return fixture{img: img, truth: sumTruth(
+		truth{int64(len(a)), ca}, truth{int64(len(b)), cb}, truth{int64(len(c)), cc}, truth{int64(len(d)), cd})}
+}
+
+func TestInspectRegistry(t *testing.T) {
+	host := startRegistry(t, false)
+	amd := newFixture(t, "amd64", true)
+	arm := newFixture(t, "arm64", true)
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: arm.img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+		mutate.IndexAddendum{Add: amd.img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm.img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"},
+			Annotations: map[string]string{"vnd.docker.reference.type": "attestation-manifest"}}},
+	)
+	ref, _ := ParseRef(host + "/ldct/lean4-server:multi")
+	if err := remote.WriteIndex(ref.Name, idx); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := amd.img.Digest()
+	for _, exact := range []bool{false, true} {
+		t.Run(map[bool]string{false: "fast", true: "exact"}[exact], func(t *testing.T) {
+			rep, err := Inspect(context.Background(), ref, Options{Exact: exact})
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := LayerSize{CompressedBytes: int64(len(tc.blob)), UncompressedBytes: int64(len(stream)), ContentBytes: content, Files: 4}
-			if ls != want {
-				t.Fatalf("got %+v, want %+v", ls, want)
+			if rep.Digest != want.String() || rep.Platform != "linux/amd64" || len(rep.Layers) != 4 {
+				t.Fatalf("picked %s %s with %d layers, want %s", rep.Digest, rep.Platform, len(rep.Layers), want)
+			}
+			if rep.UncompressedBytes != amd.truth.uncompressed {
+				t.Fatalf("uncompressed = %d, want %d (layers %+v)", rep.UncompressedBytes, amd.truth.uncompressed, rep.Layers)
+			}
+			methods := []string{}
+			for _, l := range rep.Layers {
+				methods = append(methods, l.Method)
+			}
+			if exact {
+				if rep.SizeMethod != "exact" || rep.ContentBytes != amd.truth.content {
+					t.Fatalf("exact: method %s, content %d, want %d", rep.SizeMethod, rep.ContentBytes, amd.truth.content)
+				}
+				return
+			}
+			// gzip (docker), gzip (OCI), multi-member (streamed), zstd with a content size.
+			if got := strings.Join(methods, ","); got != "gzip-trailer,gzip-trailer,stream,zstd-header" || rep.SizeMethod != "estimate" {
+				t.Fatalf("methods = %s (%s), layer 3 why %q", got, rep.SizeMethod, rep.Layers[2].Why)
+			}
+			if !strings.Contains(rep.Layers[2].Why, "several gzip members") || rep.ContentBytes != 0 {
+				t.Fatalf("multi-member layer: %+v, content %d", rep.Layers[2], rep.ContentBytes)
 			}
 		})
 	}
-	for _, tc := range []struct {
-		name, err string
-		blob      []byte
-	}{
-		{"not a tar", "uncompressed tar stream", bytes.Repeat([]byte("lean"), 300)},
-		{"truncated gzip", "unexpected EOF", gz(t, stream)[:500]},
-		{"corrupt zstd", "zstd", append(append([]byte{}, zstdMagic...), bytes.Repeat([]byte{0xff}, 40)...)},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := MeasureLayer(context.Background(), bytes.NewReader(tc.blob), types.DockerLayer)
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Fatalf("err = %v, want %q", err, tc.err)
-			}
-		})
-	}
-	t.Run("cancelled", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		if _, err := MeasureLayer(ctx, bytes.NewReader(gz(t, stream)), types.OCILayer); !errors.Is(err, context.Canceled) {
-			t.Fatalf("err = %v", err)
-		}
-	})
 }
 
-func TestGzipTrailerSize(t *testing.T) {
-	trailer := func(isize uint32) []byte {
-		b := make([]byte, 64)
-		b[60], b[61], b[62], b[63] = byte(isize), byte(isize>>8), byte(isize>>16), byte(isize>>24)
-		return b
+func TestInspectZstdWithoutSizeIsStreamed(t *testing.T) {
+	host := startRegistry(t, false)
+	f := newFixture(t, "amd64", false)
+	rep, err := Inspect(context.Background(), pushImage(t, host, "z/nosize", f.img), Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		name       string
-		tail       []byte
-		compressed int64
-		want       int64
-		doubt      string
-	}{
-		{"plain", trailer(10240), 3000, 10240, ""},
-		{"incompressible", trailer(1 << 20), 1<<20 + 300, 1 << 20, ""},
-		{"not a multiple of 512", trailer(3146086), 1 << 20, 0, "not a tar stream length"},
-		{"too small", trailer(512), 100, 0, "not a tar stream length"},
-		{"below compressed: wrapped past 4 GiB", trailer(526848), 4_200_000, 0, "below the compressed size"},
-		{"ratio above the bound", trailer(17 * 1000 * 512), 512_000, 0, "more than 16 times"},
-		{"large enough to hide 4 GiB", trailer(1 << 30), 300_000_000, 0, "could hold 4 GiB or more"},
-		{"estargz footer", append(append(trailer(0)[:13], []byte("\x1f\x8b\x08\x04\x00\x00\x00\x00\x00\xff\x1a\x00SG\x16\x00STARGZ0000000000000000")...), make([]byte, 20)...), 5000, 0, "eStargz"},
-		{"short", []byte{1, 2, 3}, 3, 0, "too short"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, doubt := gzipTrailerSize(tc.tail, tc.compressed)
-			if got != tc.want || !strings.Contains(doubt, tc.doubt) || (tc.doubt == "") != (doubt == "") {
-				t.Fatalf("got %d %q, want %d %q", got, doubt, tc.want, tc.doubt)
+	if l := rep.Layers[3]; l.Method != "stream" || !strings.Contains(l.Why, "no content size") || rep.UncompressedBytes != f.truth.uncompressed {
+		t.Fatalf("zstd layer = %+v, total %d want %d", l, rep.UncompressedBytes, f.truth.uncompressed)
+	}
+}
+
+func TestInspectRegistryIgnoringRange(t *testing.T) {
+	host := startRegistry(t, true)
+	f := newFixture(t, "amd64", true)
+	rep, err := Inspect(context.Background(), pushImage(t, host, "norange/img", f.img), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.SizeMethod != "exact" || rep.Streamed != 4 || rep.UncompressedBytes != f.truth.uncompressed || rep.ContentBytes != f.truth.content {
+		t.Fatalf("report = %+v", rep)
+	}
+	if !strings.Contains(rep.Layers[0].Why, "Range") {
+		t.Fatalf("why = %q", rep.Layers[0].Why)
+	}
+}
+
+func TestInspectArm64OnlyIsUnusable(t *testing.T) {
+	host := startRegistry(t, false)
+	arm := newFixture(t, "arm64", true)
+	v7 := imageOf(t, "arm", false, layerOf(t, gz(t, must(tarOf(t, entry{Name: "x", Size: 10})), 1), types.DockerLayer))
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: arm.img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+		mutate.IndexAddendum{Add: v7, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}}},
+	)
+	ref, _ := ParseRef(host + "/only/arm:v1")
+	if err := remote.WriteIndex(ref.Name, idx); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Inspect(context.Background(), ref, Options{})
+	var ue *UnusableError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "it has linux/arm/v7, linux/arm64") {
+		t.Fatalf("err = %v", err)
+	}
+	// A single arm64 manifest is refused from its config.
+	_, err = Inspect(context.Background(), pushImage(t, host, "single/arm", arm.img), Options{})
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "linux/arm64") {
+		t.Fatalf("single arm64: %v", err)
+	}
+}
+
+func must(b []byte, _ int64) []byte { return b }
+
+var (
+	zerosOnce sync.Once
+	zerosBlob []byte
+	zerosSize int64
+)
+
+// zerosLayer is a gzip layer holding one file of 4 GiB + 1 MiB of zeros: its 32-bit gzip trailer is
+// 4 GiB short. Built once per test binary (a few seconds of CPU).
+func zerosLayer(t testing.TB) ([]byte, int64) {
+	zerosOnce.Do(func() {
+		var out bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&out, gzip.BestSpeed)
+		tw := tar.NewWriter(zw)
+		size := int64(4<<30 + 1<<20)
+		tw.WriteHeader(&tar.Header{Name: "var/log/lastlog", Mode: 0o644, Size: size, Typeflag: tar.TypeReg})
+		io.CopyN(tw, zeroReader{}, size)
+		tw.Close()
+		zw.Close()
+		zerosBlob = out.Bytes()
+		zerosSize = size + 512 + 1024 // header, no padding (size is a multiple of 512), end blocks
+	})
+	return zerosBlob, zerosSize
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+func TestInspectLayerOver4GiBIsNotUnderReported(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 4 GiB layer")
+	}
+	blob, size := zerosLayer(t)
+	host := startRegistry(t, false)
+	img := imageOf(t, "amd64", true, layerOf(t, blob, types.OCILayer))
+	rep, err := Inspect(context.Background(), pushImage(t, host, "zeros/img", img), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.UncompressedBytes != size || rep.Layers[0].Method != "stream" {
+		t.Fatalf("uncompressed = %d (method %s, why %q), want %d; the trailer says %d", rep.UncompressedBytes,
+			rep.Layers[0].Method, rep.Layers[0].Why, size, size%(1<<32))
+	}
+}
+
+func TestInspectLocalInputs(t *testing.T) {
+	f := newFixture(t, "amd64", true)
+	dir := t.TempDir()
+	// OCI layout holding an index with the image as linux/amd64.
+	p, err := layout.Write(filepath.Join(dir, "layout"), empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(f.img, layout.WithPlatform(v1.Platform{OS: "linux", Architecture: "amd64"})); err != nil {
+		t.Fatal(err)
+	}
+	// docker save tarball.
+	tag, _ := name.NewTag("lean4-server:local")
+	archive := filepath.Join(dir, "image.tar")
+	if err := tarball.WriteToFile(archive, tag, f.img); err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range []string{"oci:" + filepath.Join(dir, "layout"), "docker-archive:" + archive} {
+		t.Run(strings.SplitN(raw, ":", 2)[0], func(t *testing.T) {
+			ref, err := ParseRef(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Inspect(context.Background(), ref, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.SizeMethod != "exact" || rep.UncompressedBytes != f.truth.uncompressed || rep.ContentBytes != f.truth.content || rep.CompressedBytes <= 0 {
+				t.Fatalf("report = %+v, want uncompressed %d content %d", rep, f.truth.uncompressed, f.truth.content)
 			}
 		})
+	}
+}
+
+func TestParseRefAndBadInputs(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"UPPER/Case:tag", "is not a reference"},
+		{"ghcr.io/x/y:bad tag", "is not a reference"},
+		{"oci:", "oci: needs a directory"},
+		{"docker-archive:", "docker-archive: needs a file"},
+	} {
+		if _, err := ParseRef(tt.in); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ParseRef(%q) = %v, want %q", tt.in, err, tt.want)
+		}
+	}
+	ctx := context.Background()
+	for _, raw := range []string{"oci:/nonexistent/layout", "docker-archive:/nonexistent.tar", "127.0.0.1:1/none/here:v1"} {
+		ref, err := ParseRef(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Inspect(ctx, ref, Options{}); err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(strings.TrimPrefix(raw, "oci:"), "docker-archive:")) {
+			t.Errorf("Inspect(%s) = %v, want an error naming it", raw, err)
+		}
 	}
 }
 
 func TestZstdContentSize(t *testing.T) {
-	stream, _ := tarOf(t, tfile{name: "a", size: 100_000})
-	withSize := zst(t, stream, true)
-	without := zst(t, stream, false)
-	for _, tc := range []struct {
-		name       string
-		head       []byte
-		compressed int64
-		want       int64
-		doubt      string
-	}{
-		{"EncodeAll records the size", withSize[:zstdHeadLen], int64(len(withSize)), int64(len(stream)), ""},
-		{"a stream does not", without[:zstdHeadLen], int64(len(without)), 0, "without a content size"},
-		// FHD 0x20: single segment, 1-byte FCS = 0x08 → 8 bytes: not a tar stream.
-		{"single segment 1-byte size", []byte{0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x08}, 5, 0, "not a tar stream length"},
-		// FHD 0x40: 2-byte FCS (value + 256): 0x0300+256 = 1024.
-		{"2-byte size", []byte{0x28, 0xb5, 0x2f, 0xfd, 0x40, 0x00, 0x00, 0x03}, 200, 1024, ""},
-		// FHD 0xc3: 8-byte FCS after a window byte and a 4-byte dictionary id.
-		{"8-byte size after dictionary id", []byte{0x28, 0xb5, 0x2f, 0xfd, 0xc3, 0x50, 1, 2, 3, 4, 0, 0, 0x10, 0, 0, 0, 0, 0}, 1 << 17, 1 << 20, ""},
-		{"first frame is a small part", withSize[:zstdHeadLen], int64(len(stream)) * 2, 0, "below the compressed size"},
-		{"not zstd", []byte("hello world, not zstd"), 21, 0, "does not start with a zstd frame"},
-		{"cut short", []byte{0x28, 0xb5, 0x2f, 0xfd, 0xc0, 0x50, 1}, 7, 0, "cut short"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, doubt := zstdContentSize(tc.head, tc.compressed)
-			if got != tc.want || !strings.Contains(doubt, tc.doubt) || (tc.doubt == "") != (doubt == "") {
-				t.Fatalf("got %d %q, want %d %q", got, doubt, tc.want, tc.doubt)
-			}
-		})
+	// Hand-made headers: single segment with a 1-byte size; 2-byte size (+256) with a window byte.
+	if n, ok := zstdContentSize([]byte{0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x07}); !ok || n != 7 {
+		t.Fatalf("1-byte size: %d, %v", n, ok)
 	}
-}
-
-// lean-ish layers: every kind of layer the fast mode handles differently.
-func mixedLayers(t *testing.T) []layerSpec {
-	base := spec(t, types.OCILayer, func(b []byte) []byte { return gz(t, b) },
-		tfile{name: "usr/", dir: true}, tfile{name: "usr/lib/libleanshared.so", size: 300_000}, tfile{name: "usr/bin/lean", size: 120_000})
-	// A later layer overwrites lean and deletes libleanshared: both still count in their own layers.
-	over := spec(t, types.OCILayer, func(b []byte) []byte { return gz(t, b) },
-		tfile{name: "usr/bin/lean", size: 150_000}, tfile{name: "usr/lib/.wh.libleanshared.so", size: 0})
-	multi := spec(t, types.OCILayer, func(b []byte) []byte { return multiGz(t, b, 3) }, tfile{name: "srv/a", size: 90_000}, tfile{name: "srv/b", size: 50_000})
-	zs := spec(t, types.OCILayerZStd, func(b []byte) []byte { return zst(t, b, true) }, tfile{name: "opt/mathlib.olean", size: 70_000})
-	zn := spec(t, types.OCILayerZStd, func(b []byte) []byte { return zst(t, b, false) }, tfile{name: "opt/std.olean", size: 60_000})
-	raw := spec(t, types.OCIUncompressedLayer, nil, tfile{name: "etc/lean.conf", size: 4_000})
-	return []layerSpec{base, over, multi, zs, zn, raw}
-}
-
-func TestInspectRegistry(t *testing.T) {
-	reg := newRegistry(t, nil)
-	mixed := mixedLayers(t)
-	dockerLayers := []layerSpec{
-		spec(t, types.DockerLayer, func(b []byte) []byte { return gz(t, b) }, tfile{name: "a", size: 40_000}),
-		spec(t, types.DockerLayer, func(b []byte) []byte { return gz(t, b) }, tfile{name: "b", size: 80_000}, tfile{name: ".wh.a", size: 0}),
+	if n, ok := zstdContentSize([]byte{0x28, 0xb5, 0x2f, 0xfd, 0x40, 0x58, 0x10, 0x00}); !ok || n != 16+256 {
+		t.Fatalf("2-byte size: %d, %v", n, ok)
 	}
-	for _, tc := range []struct {
-		name         string
-		manifestType types.MediaType
-		layers       []layerSpec
-		methods      []string // fast-mode method per layer
-		sizeMethod   string
-	}{
-		{"OCI, every layer kind", types.OCIManifestSchema1, mixed,
-			[]string{LayerGzipTrailer, LayerGzipTrailer, LayerStreamed, LayerZstdHeader, LayerStreamed, LayerUncompressed}, MethodEstimate},
-		{"Docker schema 2", types.DockerManifestSchema2, dockerLayers, []string{LayerGzipTrailer, LayerGzipTrailer}, MethodEstimate},
-		{"only layers the fast mode streams", types.OCIManifestSchema1, []layerSpec{mixed[2], mixed[4], mixed[5]},
-			[]string{LayerStreamed, LayerStreamed, LayerUncompressed}, MethodExact},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ref := reg.push(t, repoName(tc.name), imageOf(t, tc.manifestType, amd64, tc.layers...))
-			var comp, unc, content int64
-			for _, l := range tc.layers {
-				comp += int64(len(l.blob))
-				unc += l.uncompressed
-				content += l.content
-			}
-			exact := inspect(t, ref, true)
-			if exact.SizeMethod != MethodExact || exact.SizeBasis != BasisContent || !exact.ContentMeasured ||
-				exact.CompressedBytes != comp || exact.UncompressedBytes != unc || exact.ContentBytes != content {
-				t.Fatalf("exact: %+v\nwant compressed %d uncompressed %d content %d", exact, comp, unc, content)
-			}
-			if want := instance.RequiredDiskBytes(content, len(tc.layers)); exact.RequiredDiskBytes != want {
-				t.Fatalf("exact required %d, want %d", exact.RequiredDiskBytes, want)
-			}
-			fast := inspect(t, ref, false)
-			if fast.SizeMethod != tc.sizeMethod || fast.CompressedBytes != comp || fast.UncompressedBytes != unc {
-				t.Fatalf("fast: method %s compressed %d uncompressed %d; want %s %d %d", fast.SizeMethod, fast.CompressedBytes, fast.UncompressedBytes, tc.sizeMethod, comp, unc)
-			}
-			if fast.ContentMeasured || fast.SizeBasis != BasisTarStream || fast.RequiredDiskBytes != instance.RequiredDiskBytes(unc, len(tc.layers)) {
-				t.Fatalf("fast basis %s measured %v required %d", fast.SizeBasis, fast.ContentMeasured, fast.RequiredDiskBytes)
-			}
-			for i, l := range fast.Layers {
-				if l.Method != tc.methods[i] {
-					t.Errorf("layer %d: method %s (%s), want %s", i, l.Method, l.Doubt, tc.methods[i])
-				}
-				if l.Method == LayerStreamed && l.Doubt == "" {
-					t.Errorf("layer %d streamed without a reason", i)
-				}
-			}
-		})
+	big := zst(t, bytes.Repeat([]byte("lean"), 100_000), true)
+	if n, ok := zstdContentSize(big); !ok || n != 400_000 {
+		t.Fatalf("400 kB frame: %d, %v", n, ok)
 	}
-}
-
-func TestInspectFastModeRequests(t *testing.T) {
-	reg := newRegistry(t, nil)
-	layers := []layerSpec{
-		spec(t, types.OCILayer, func(b []byte) []byte { return gz(t, b) }, tfile{name: "a", size: 100_000}),
-		spec(t, types.OCILayerZStd, func(b []byte) []byte { return zst(t, b, true) }, tfile{name: "b", size: 100_000}),
+	if _, ok := zstdContentSize(zst(t, []byte("streamed"), false)); ok {
+		t.Fatal("a streamed frame has no content size")
 	}
-	ref := reg.push(t, "requests", imageOf(t, types.OCIManifestSchema1, amd64, layers...))
-	reg.reset()
-	inspect(t, ref, false)
-	var ranged []string
-	for _, r := range reg.requests() {
-		if strings.Contains(r, "/blobs/") && !strings.Contains(r, "bytes=") && strings.HasPrefix(r, "GET") {
-			if !strings.HasSuffix(r, "/blobs/"+mustConfigDigest(t, ref)) {
-				t.Errorf("fast mode fetched a whole layer: %s", r)
-			}
-		}
-		if strings.Contains(r, "bytes=") {
-			ranged = append(ranged, r[strings.Index(r, "bytes="):])
-		}
+	if _, ok := zstdContentSize([]byte("not zstd at all!!")); ok {
+		t.Fatal("garbage parsed")
 	}
-	gzLen := int64(len(layers[0].blob))
-	want := []string{fmt.Sprintf("bytes=%d-%d", gzLen-64, gzLen-1), "bytes=0-17"}
-	if strings.Join(sorted(ranged), ",") != strings.Join(sorted(want), ",") {
-		t.Fatalf("ranged requests %v, want %v", ranged, want)
-	}
-}
-
-func mustConfigDigest(t *testing.T, ref string) string {
-	src, err := Open(context.Background(), ref, anonymous)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := src.Image.ConfigName()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h.String()
-}
-
-func sorted(s []string) []string {
-	out := append([]string(nil), s...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
-}
-
-func TestInspectRegistryIgnoringRange(t *testing.T) {
-	reg := newRegistry(t, ignoreRange)
-	layers := mixedLayers(t)
-	ref := reg.push(t, "norange", imageOf(t, types.OCIManifestSchema1, amd64, layers...))
-	reg.reset()
-	in := inspect(t, ref, false)
-	var unc int64
-	for _, l := range layers {
-		unc += l.uncompressed
-	}
-	if in.UncompressedBytes != unc || in.SizeMethod != MethodExact || !in.ContentMeasured {
-		t.Fatalf("got %d (%s, content %v), want %d exact", in.UncompressedBytes, in.SizeMethod, in.ContentMeasured, unc)
-	}
-	for i, l := range in.Layers {
-		if l.Method != LayerStreamed {
-			t.Errorf("layer %d: %s", i, l.Method)
-		}
-	}
-	// Each layer was downloaded once: the whole-blob answer to the Range request was measured, not fetched again.
-	gets := map[string]int{}
-	for _, r := range reg.requests() {
-		if strings.HasPrefix(r, "GET") && strings.Contains(r, "/blobs/") {
-			gets[strings.Fields(r)[1]]++
-		}
-	}
-	for p, n := range gets {
-		if n != 1 {
-			t.Errorf("%s fetched %d times", p, n)
-		}
-	}
-}
-
-func TestInspectLayerOver4GiB(t *testing.T) {
-	if testing.Short() {
-		t.Skip("decompresses 4 GiB")
-	}
-	zl, err := zerosLayer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	small := spec(t, types.DockerLayer, func(b []byte) []byte { return gz(t, b) }, tfile{name: "etc/passwd", size: 2000})
-	reg := newRegistry(t, nil)
-	ref := reg.push(t, "lastlog", imageOf(t, types.DockerManifestSchema2, amd64, small, zl))
-	if isize, doubt := gzipTrailerSize(zl.blob[len(zl.blob)-64:], int64(len(zl.blob))); doubt == "" || isize != 0 {
-		t.Fatalf("the trailer of the 4 GiB layer was trusted: %d", isize)
-	}
-	in := inspect(t, ref, false)
-	want := small.uncompressed + zl.uncompressed
-	if in.UncompressedBytes != want || in.Layers[1].Method != LayerStreamed {
-		t.Fatalf("fast mode reported %d (%s for the big layer: %q), want %d", in.UncompressedBytes, in.Layers[1].Method, in.Layers[1].Doubt, want)
-	}
-	if in.UncompressedBytes < 1<<32 || in.RequiredDiskBytes < 4_700_000_000 {
-		t.Fatalf("under-reported: %d, required %d", in.UncompressedBytes, in.RequiredDiskBytes)
-	}
-}
-
-func TestOpenChoosesPlatform(t *testing.T) {
-	reg := newRegistry(t, nil)
-	l := spec(t, types.OCILayer, func(b []byte) []byte { return gz(t, b) }, tfile{name: "a", size: 1000})
-	amd := imageOf(t, types.OCIManifestSchema1, amd64, l)
-	arm := imageOf(t, types.OCIManifestSchema1, arm64, l)
-	armV7 := imageOf(t, types.OCIManifestSchema1, armv7, l)
-	amdDigest, _ := amd.Digest()
-
-	for _, tc := range []struct {
-		name    string
-		ref     string
-		want    v1.Hash
-		err     error
-		errText string
-	}{
-		{name: "index with arm64 first and an attestation", want: amdDigest,
-			ref: reg.pushIndex(t, "multi", indexOf(t, types.OCIImageIndex, platformEntry{img: arm, platform: &arm64}, attestation(t), platformEntry{img: amd, platform: &amd64}))},
-		{name: "docker manifest list", want: amdDigest,
-			ref: reg.pushIndex(t, "list", indexOf(t, types.DockerManifestList, platformEntry{img: armV7, platform: &armv7}, platformEntry{img: amd, platform: &amd64}))},
-		{name: "entry without a platform: the config decides", want: amdDigest,
-			ref: reg.pushIndex(t, "noplat", indexOf(t, types.OCIImageIndex, platformEntry{img: arm}, platformEntry{img: amd}))},
-		{name: "arm64 only", err: ErrUnusable, errText: "has no linux/amd64 image (it has linux/arm64, linux/arm/v7)",
-			ref: reg.pushIndex(t, "armonly", indexOf(t, types.OCIImageIndex, platformEntry{img: arm, platform: &arm64}, attestation(t), platformEntry{img: armV7, platform: &armv7}))},
-		{name: "only an attestation", err: ErrUnusable, errText: "(it has no images at all)",
-			ref: reg.pushIndex(t, "attonly", indexOf(t, types.OCIImageIndex, attestation(t)))},
-		{name: "plain arm64 image", err: ErrUnusable, errText: "is a linux/arm64 image", ref: reg.push(t, "plainarm", arm)},
-		{name: "plain amd64 image by digest", want: amdDigest, ref: reg.push(t, "plain", amd) + "@" + amdDigest.String()},
-		{name: "missing tag", errText: "reading image", ref: reg.ref("plain:nope")},
-		{name: "malformed reference", err: ErrBadReference, errText: "malformed image reference", ref: "Not A Reference"},
-		{name: "bad digest", err: ErrBadReference, ref: reg.ref("plain@sha256:1234")},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			src, err := Open(context.Background(), tc.ref, anonymous)
-			if tc.err != nil || tc.errText != "" {
-				if err == nil || (tc.err != nil && !errors.Is(err, tc.err)) || !strings.Contains(err.Error(), tc.errText) {
-					t.Fatalf("err = %v, want %v %q", err, tc.err, tc.errText)
-				}
-				if !strings.Contains(err.Error(), tc.ref) {
-					t.Fatalf("error does not name the reference: %v", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if src.Digest != tc.want || src.Platform != "linux/amd64" {
-				t.Fatalf("chose %s %s, want %s", src.Digest, src.Platform, tc.want)
-			}
-		})
-	}
-}
-
-func TestOpenLocal(t *testing.T) {
-	stream1, content1 := tarOf(t, tfile{name: "bin/lean", size: 50_000}, tfile{name: "lib/x.so", size: 20_000})
-	stream2, content2 := tarOf(t, tfile{name: "bin/lean", size: 60_000}, tfile{name: "lib/.wh.x.so"})
-	l1 := layerSpec{blob: gz(t, stream1), mt: types.OCILayer, uncompressed: int64(len(stream1)), content: content1}
-	l2 := layerSpec{blob: zst(t, stream2, true), mt: types.OCILayerZStd, uncompressed: int64(len(stream2)), content: content2}
-	amd := imageOf(t, types.OCIManifestSchema1, amd64, l1, l2)
-	arm := imageOf(t, types.OCIManifestSchema1, arm64, l1)
-
-	dir := filepath.Join(t.TempDir(), "layout")
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendIndex(indexOf(t, types.OCIImageIndex, platformEntry{img: arm, platform: &arm64}, platformEntry{img: amd, platform: &amd64})); err != nil {
-		t.Fatal(err)
-	}
-	armDir := filepath.Join(t.TempDir(), "arm")
-	pa, _ := layout.Write(armDir, empty.Index)
-	if err := pa.AppendImage(arm); err != nil {
-		t.Fatal(err)
-	}
-	uncompressed := int64(len(stream1) + len(stream2))
-
-	t.Run("oci layout, fast", func(t *testing.T) {
-		in := inspect(t, "oci:"+dir, false)
-		want, _ := amd.Digest()
-		if in.Source.Digest != want || in.UncompressedBytes != uncompressed || in.SizeMethod != MethodEstimate ||
-			in.Layers[0].Method != LayerGzipTrailer || in.Layers[1].Method != LayerZstdHeader {
-			t.Fatalf("got %+v", in)
-		}
-	})
-	t.Run("oci layout, exact", func(t *testing.T) {
-		in := inspect(t, "oci:"+dir, true)
-		if in.UncompressedBytes != uncompressed || in.ContentBytes != content1+content2 || in.SizeMethod != MethodExact {
-			t.Fatalf("got %+v", in)
-		}
-	})
-	t.Run("docker archive", func(t *testing.T) {
-		file := dockerArchive(t, amd64, stream1, stream2)
-		for _, exact := range []bool{false, true} {
-			in := inspect(t, "docker-archive:"+file, exact)
-			if in.Source.Kind != KindDockerArchive || in.UncompressedBytes != uncompressed || in.CompressedBytes != uncompressed ||
-				in.ContentBytes != content1+content2 || in.SizeMethod != MethodExact || len(in.Layers) != 2 {
-				t.Fatalf("exact=%v: got %+v", exact, in)
-			}
-			if in.Source.Digest.Algorithm != "sha256" {
-				t.Fatalf("no image id: %v", in.Source.Digest)
-			}
-		}
-	})
-	badArchive := filepath.Join(t.TempDir(), "bad.tar")
-	os.WriteFile(badArchive, []byte("not a tarball"), 0o644)
-	for _, tc := range []struct {
-		ref, err string
-		is       error
-	}{
-		{"oci:" + armDir, "has no linux/amd64 image (it has linux/arm64)", ErrUnusable},
-		{"oci:" + filepath.Join(t.TempDir(), "missing"), "reading OCI layout", nil},
-		{"oci:", "name the OCI layout directory", ErrBadReference},
-		{"docker-archive:", "name the docker save tarball", ErrBadReference},
-		{"docker-archive:" + filepath.Join(t.TempDir(), "missing.tar"), "reading docker archive", nil},
-		{"docker-archive:" + badArchive, "reading docker archive", nil},
-		{"docker-archive:" + dockerArchive(t, arm64, stream1), "is a linux/arm64 image", ErrUnusable},
-	} {
-		t.Run(tc.ref, func(t *testing.T) {
-			_, err := Open(context.Background(), tc.ref, anonymous)
-			if err == nil || !strings.Contains(err.Error(), tc.err) || (tc.is != nil && !errors.Is(err, tc.is)) {
-				t.Fatalf("err = %v, want %q", err, tc.err)
-			}
-		})
-	}
-}
-
-func TestPreflightFits(t *testing.T) {
-	reg := newRegistry(t, nil)
-	l := spec(t, types.OCILayer, func(b []byte) []byte { return gz(t, b) }, tfile{name: "a", size: 100_000})
-	ref := reg.push(t, "fit", imageOf(t, types.OCIManifestSchema1, amd64, l))
-	_, pf, err := Preflight(context.Background(), PreflightOptions{Image: ref, Source: anonymous})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !pf.Fits || pf.InstanceType != "standard-1" || pf.RecommendedInstanceType != "standard-1" || len(pf.Types) != 6 ||
-		pf.Platform != "linux/amd64" || pf.Layers != 1 || pf.SizeMethod != MethodEstimate || pf.ContentBytes != 0 {
-		t.Fatalf("%+v", pf)
-	}
-	_, pf, err = Preflight(context.Background(), PreflightOptions{Image: ref, Source: anonymous, InstanceType: "lite", Inspect: InspectOptions{Exact: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pf.Fits || !strings.Contains(pf.Reason, "lite: memory") || !strings.Contains(pf.Reason, "smallest type that fits is standard-1") || pf.ContentBytes != l.content {
-		t.Fatalf("%+v", pf)
-	}
-	if _, _, err := Preflight(context.Background(), PreflightOptions{Image: ref, InstanceType: "huge"}); err == nil {
-		t.Fatal("unknown instance type accepted")
-	}
-}
-
-// repoName makes a repository name of a test name.
-func repoName(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		} else if b.Len() > 0 && !strings.HasSuffix(b.String(), "-") {
-			b.WriteByte('-')
-		}
-	}
-	return strings.Trim(b.String(), "-")
 }

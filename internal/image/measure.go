@@ -8,144 +8,83 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
 
-// LayerSize is what streaming one layer found.
+// LayerSize is what streaming a layer measured.
 type LayerSize struct {
-	// CompressedBytes is how many bytes were read from the compressed stream.
-	CompressedBytes int64
-	// UncompressedBytes is the length of the decompressed tar stream (headers, padding and end blocks included).
-	UncompressedBytes int64
-	// ContentBytes is the sum of the tar header sizes of the regular files in the layer, whiteouts and files
-	// that a later layer overwrites included (they occupy this layer's disk).
-	ContentBytes int64
-	// Files is the number of regular files.
-	Files int
+	Compressed   int64 // bytes of the blob as stored
+	Uncompressed int64 // bytes of the decompressed tar stream (headers, padding and end blocks included)
+	Content      int64 // Σ tar header sizes of regular files: what the layer's files occupy
 }
-
-// Compression names what MeasureLayer found at the start of a stream.
-type Compression string
-
-// Compressions MeasureLayer recognises by their magic bytes.
-const (
-	Gzip Compression = "gzip"
-	Zstd Compression = "zstd"
-	None Compression = "uncompressed"
-)
 
 var (
-	gzipMagic = []byte{0x1f, 0x8b}
-	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+	magicGzip = []byte{0x1f, 0x8b}
+	magicZstd = []byte{0x28, 0xb5, 0x2f, 0xfd}
 )
 
-// sniff tells the compression from the first bytes; the media type is only a fallback for empty streams.
-func sniff(head []byte) Compression {
-	switch {
-	case bytes.HasPrefix(head, gzipMagic):
-		return Gzip
-	case bytes.HasPrefix(head, zstdMagic):
-		return Zstd
-	default:
-		return None
-	}
-}
-
-// readBufSize is the read-ahead on compressed streams: large reads keep the decompressor fed.
-const readBufSize = 1 << 20
-
-// MeasureLayer reads one layer's compressed stream to its end and measures it: the tar-stream length and
-// the sum of regular files' sizes. The compression is recognised by its magic bytes (gzip, multi-member
-// included, and zstd, multi-frame included, with klauspost/compress; anything else is read as a plain tar),
-// so mediaType only names the layer in errors. It stops early when ctx is cancelled.
-func MeasureLayer(ctx context.Context, r io.Reader, mediaType types.MediaType) (LayerSize, error) {
-	cr := &countReader{r: ctxReader{ctx: ctx, r: r}}
-	br := bufio.NewReaderSize(cr, readBufSize)
+// MeasureLayer reads one layer blob from r to its end and measures it: gzip and zstd are decompressed
+// with klauspost/compress, anything else is read as a plain tar. Cancelling ctx stops it between reads.
+func MeasureLayer(ctx context.Context, r io.Reader) (LayerSize, error) {
+	var sz LayerSize
+	in := &counter{r: r, ctx: ctx}
+	br := bufio.NewReaderSize(in, 1<<20)
 	head, _ := br.Peek(4)
-	var (
-		dec io.Reader
-		cls func()
-	)
-	comp := sniff(head)
-	switch comp {
-	case Gzip:
+	var plain io.Reader = br
+	switch {
+	case bytes.HasPrefix(head, magicGzip):
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return LayerSize{}, fmt.Errorf("reading the gzip stream of a %s layer: %w", mediaType, err)
+			return sz, fmt.Errorf("opening gzip layer: %w", err)
 		}
-		dec, cls = zr, func() { zr.Close() }
-	case Zstd:
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<31))
+		defer zr.Close()
+		plain = zr
+	case bytes.HasPrefix(head, magicZstd):
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<30))
 		if err != nil {
-			return LayerSize{}, fmt.Errorf("reading the zstd stream of a %s layer: %w", mediaType, err)
+			return sz, fmt.Errorf("opening zstd layer: %w", err)
 		}
-		dec, cls = zr, zr.Close
-	default:
-		dec, cls = br, func() {}
+		defer zr.Close()
+		plain = zr
 	}
-	defer cls()
-	ur := &countReader{r: dec}
-	var ls LayerSize
-	tr := tar.NewReader(ur)
+	out := &counter{r: plain, ctx: ctx}
+	tr := tar.NewReader(out)
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			if cerr := ctx.Err(); cerr != nil {
-				return LayerSize{}, cerr
-			}
-			return LayerSize{}, fmt.Errorf("reading the %s tar stream of a %s layer after %d bytes: %w", comp, mediaType, ur.n, err)
+			return sz, fmt.Errorf("reading the layer's tar stream: %w", err)
 		}
-		if hdr.Typeflag == tar.TypeReg { // archive/tar reports old-style '\x00' entries as TypeReg too
-			ls.ContentBytes += hdr.Size
-			ls.Files++
+		if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == '\x00' {
+			sz.Content += hdr.Size
 		}
 	}
-	// The end-of-archive blocks and any record padding belong to the tar stream, and the compressed stream
-	// may hold more after them (gzip members, zstd frames): read everything.
-	if _, err := io.Copy(io.Discard, ur); err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return LayerSize{}, cerr
-		}
-		return LayerSize{}, fmt.Errorf("decompressing the %s stream of a %s layer after %d bytes: %w", comp, mediaType, ur.n, err)
+	// The end-of-archive blocks and any padding after them are part of the stream that is unpacked.
+	if _, err := io.Copy(io.Discard, out); err != nil {
+		return sz, fmt.Errorf("reading the layer's tar stream: %w", err)
 	}
-	if _, err := io.Copy(io.Discard, br); err != nil {
-		return LayerSize{}, fmt.Errorf("reading %s layer: %w", mediaType, err)
+	if _, err := io.Copy(io.Discard, br); err != nil { // a trailing gzip member or garbage is still stored
+		return sz, fmt.Errorf("reading the layer: %w", err)
 	}
-	ls.UncompressedBytes = ur.n
-	ls.CompressedBytes = cr.n
-	return ls, nil
+	sz.Compressed, sz.Uncompressed = in.n, out.n
+	return sz, nil
 }
 
-// countReader counts the bytes read through it; onRead, when set, hears each read's size.
-type countReader struct {
-	r      io.Reader
-	n      int64
-	onRead func(int)
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	if n > 0 && c.onRead != nil {
-		c.onRead(n)
-	}
-	return n, err
-}
-
-// ctxReader fails reads once ctx is done.
-type ctxReader struct {
-	ctx context.Context
+// counter counts what passes through and stops when ctx ends.
+type counter struct {
 	r   io.Reader
+	ctx context.Context
+	n   int64
 }
 
-func (c ctxReader) Read(p []byte) (int, error) {
+func (c *counter) Read(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.r.Read(p)
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -1,219 +1,199 @@
-// Package instance is the catalog of Cloudflare Containers instance types, the rules that decide whether an
-// image fits one, and what an hour awake costs. It is pure: no network, no processes, no files.
+// Package instance is the Cloudflare Containers instance catalog, the rules that fit an image to it,
+// and what an instance costs while awake. It is pure: no I/O.
 package instance
 
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
+	"unicode"
 )
 
-// Type is one instance type: vCPU, memory in MiB (binary) and disk in MB (decimal, 1 MB = 1,000,000 bytes).
+// Type is one instance type (cloudflare-containers.md §1). Disk is decimal, memory binary.
 type Type struct {
 	Name      string
 	VCPU      float64
-	MemoryMiB int
-	DiskMB    int
+	MemoryMiB int64
+	DiskMB    int64
 }
 
-// MemoryBytes is the memory in bytes (MiB × 1,048,576).
-func (t Type) MemoryBytes() int64 { return int64(t.MemoryMiB) << 20 }
+// DiskBytes is the disk in bytes (decimal: disk_mb × 1,000,000).
+func (t Type) DiskBytes() int64 { return t.DiskMB * 1_000_000 }
 
-// DiskBytes is the disk in bytes (MB × 1,000,000), the unit wrangler compares the required disk against.
-func (t Type) DiskBytes() int64 { return int64(t.DiskMB) * 1_000_000 }
+// MemoryBytes is the memory in bytes (binary: memory_mib × 1,048,576).
+func (t Type) MemoryBytes() int64 { return t.MemoryMiB << 20 }
 
-// catalog lists the six instance types, smallest first (cloudflare-containers.md §1).
-var catalog = [...]Type{
-	{"lite", 1.0 / 16, 256, 2000},
-	{"basic", 0.25, 1024, 4000},
-	{"standard-1", 0.5, 4096, 8000},
-	{"standard-2", 1, 6144, 12000},
-	{"standard-3", 2, 8192, 16000},
-	{"standard-4", 4, 12288, 20000},
-}
-
-// aliases are the deprecated names wrangler still accepts, with the type they now mean.
-var aliases = map[string]string{"dev": "lite", "standard": "standard-1"}
-
-// Auto is the instance-type choice that picks the smallest type that fits.
-const Auto = "auto"
-
-// Types returns the six instance types, smallest first.
-func Types() []Type { return append([]Type(nil), catalog[:]...) }
-
-// Names returns the six canonical names, smallest first.
-func Names() []string {
-	out := make([]string, len(catalog))
-	for i, t := range catalog {
-		out[i] = t.Name
+// Catalog returns the six instance types, smallest first.
+func Catalog() []Type {
+	return []Type{
+		{"lite", 1.0 / 16, 256, 2000},
+		{"basic", 0.25, 1024, 4000},
+		{"standard-1", 0.5, 4096, 8000},
+		{"standard-2", 1, 6144, 12000},
+		{"standard-3", 2, 8192, 16000},
+		{"standard-4", 4, 12288, 20000},
 	}
-	return out
 }
 
-// Lookup finds a type by its canonical name or a deprecated alias. For an alias, warning says what it now means.
-func Lookup(name string) (t Type, warning string, err error) {
-	n := strings.ToLower(strings.TrimSpace(name))
-	if canon, ok := aliases[n]; ok {
-		warning = fmt.Sprintf("instance type %q is deprecated and means %q now; use %q", n, canon, canon)
-		n = canon
+// Lookup finds a type by name. The deprecated aliases dev (lite) and standard (standard-1) are accepted
+// and reported in deprecated so callers can warn, as wrangler does.
+func Lookup(name string) (t Type, deprecated string, err error) {
+	canonical := name
+	switch name {
+	case "dev":
+		canonical, deprecated = "lite", `instance type "dev" is deprecated: it is now "lite"`
+	case "standard":
+		canonical, deprecated = "standard-1", `instance type "standard" is deprecated: it is now "standard-1" (8 GB disk, not the old 4 GB)`
 	}
-	for _, t := range catalog {
-		if t.Name == n {
-			return t, warning, nil
+	for _, t := range Catalog() {
+		if t.Name == canonical {
+			return t, deprecated, nil
 		}
 	}
 	return Type{}, "", fmt.Errorf("unknown instance type %q: use auto, %s", name, strings.Join(Names(), ", "))
 }
 
-// Fit rule constants (cloudflare-containers.md §3; wrangler's limits.ts).
+// Names lists the type names, smallest first.
+func Names() []string {
+	var out []string
+	for _, t := range Catalog() {
+		out = append(out, t.Name)
+	}
+	return out
+}
+
+// Published rates (cloudflare-containers.md §7), in USD.
 const (
-	// PerLayerBytes is wrangler's per-layer (devmapper) allowance: 16 MiB.
-	PerLayerBytes = 16 << 20
-	// BaseMemoryBytes is what the server itself is allowed before runs: 256 MiB.
-	BaseMemoryBytes = 256 << 20
-	// DefaultConcurrency is how many Lean runs are assumed at once.
-	DefaultConcurrency = 4
-	// DefaultMemoryPerRun is the memory one Lean run is assumed to need: 256 MiB.
-	DefaultMemoryPerRun = 256 << 20
-	// LowDiskFraction: a fitting type with less than this share of its disk left earns a warning.
-	LowDiskFraction = 0.20
+	USDPerGiBSecond  = 0.0000025  // memory, billed on the type's provisioned memory while running
+	USDPerGBSecond   = 0.00000007 // disk, billed on the type's provisioned disk while running
+	USDPerVCPUSecond = 0.000020   // CPU, billed on active use; the hourly figure assumes full use
 )
 
-// RequiredDiskBytes is wrangler's rule: ceil(size × 1.1 + layers × 16 MiB), computed exactly in integers.
+// USDPerHour is the cost of one hour awake: provisioned memory and disk, plus every vCPU fully busy
+// (an upper bound; idle CPU costs nothing). The monthly included allowances are not subtracted.
+func (t Type) USDPerHour() float64 {
+	memGiB := float64(t.MemoryMiB) / 1024
+	diskGB := float64(t.DiskMB) / 1000
+	return 3600 * (memGiB*USDPerGiBSecond + diskGB*USDPerGBSecond + t.VCPU*USDPerVCPUSecond)
+}
+
+// IdleUSDPerHour is the cost of one hour awake with the CPU idle: provisioned memory and disk only.
+func (t Type) IdleUSDPerHour() float64 {
+	return 3600 * (float64(t.MemoryMiB)/1024*USDPerGiBSecond + float64(t.DiskMB)/1000*USDPerGBSecond)
+}
+
+// Defaults for the memory rule.
+const (
+	BaseMemory           = 256 << 20 // the server, the OS and the runtime
+	DefaultConcurrency   = 4         // Lean runs at once
+	DefaultMemoryPerRun  = 256 << 20 // one Lean process evaluating a small program
+	LayerOverheadBytes   = 16 << 20  // wrangler's per-layer devmapper allowance
+	HeadroomWarnFraction = 0.20      // warn when less than this share of the disk is left
+)
+
+// RequiredDiskBytes is wrangler's rule: ceil(S × 1.1 + layers × 16 MiB), with S the image size.
 func RequiredDiskBytes(size int64, layers int) int64 {
-	// ceil(size*11/10) without float rounding.
-	return (size*11+9)/10 + int64(layers)*PerLayerBytes
+	return int64(math.Ceil(float64(size)*1.1 + float64(layers)*LayerOverheadBytes))
 }
 
-// Needs is what an image and its workload ask of an instance.
-type Needs struct {
-	// RequiredDiskBytes is from RequiredDiskBytes.
-	RequiredDiskBytes int64
-	// Concurrency is how many runs at once. Default DefaultConcurrency.
-	Concurrency int
-	// MemoryPerRun is bytes per run. Default DefaultMemoryPerRun.
-	MemoryPerRun int64
+// Need is what an image and its workload ask of an instance.
+type Need struct {
+	DiskBytes    int64 // RequiredDiskBytes of the image
+	Concurrency  int   // Lean runs at once; default DefaultConcurrency
+	MemoryPerRun int64 // bytes per run; default DefaultMemoryPerRun
 }
 
-func (n Needs) withDefaults() Needs {
-	if n.Concurrency <= 0 {
-		n.Concurrency = DefaultConcurrency
+// MemoryBytes is BaseMemory + concurrency × memory per run.
+func (n Need) MemoryBytes() int64 {
+	c, m := n.Concurrency, n.MemoryPerRun
+	if c <= 0 {
+		c = DefaultConcurrency
 	}
-	if n.MemoryPerRun <= 0 {
-		n.MemoryPerRun = DefaultMemoryPerRun
+	if m <= 0 {
+		m = DefaultMemoryPerRun
 	}
-	return n
+	return BaseMemory + int64(c)*m
 }
 
-// MemoryBytes is 256 MiB + concurrency × memory per run.
-func (n Needs) MemoryBytes() int64 {
-	n = n.withDefaults()
-	return BaseMemoryBytes + int64(n.Concurrency)*n.MemoryPerRun
+// Fit is how one type fits a need.
+type Fit struct {
+	Type     Type
+	Fits     bool
+	Reasons  []string // why it does not fit
+	Warnings []string // fits, but tightly
 }
 
-// Row is one type's verdict.
-type Row struct {
-	Type
-	Fits bool
-	// Reasons says why it does not fit (empty when it fits).
-	Reasons []string
-	// DiskLeftFraction is the share of the disk left after the image: (disk - required) / disk.
-	DiskLeftFraction float64
-	// USDPerHour is USDPerHour(Type).
-	USDPerHour float64
-}
-
-// Fit judges every type, smallest first.
-func Fit(n Needs) []Row {
-	n = n.withDefaults()
-	mem := n.MemoryBytes()
-	rows := make([]Row, len(catalog))
-	for i, t := range catalog {
-		r := Row{Type: t, USDPerHour: USDPerHour(t)}
-		r.DiskLeftFraction = float64(t.DiskBytes()-n.RequiredDiskBytes) / float64(t.DiskBytes())
-		if n.RequiredDiskBytes > t.DiskBytes() {
-			r.Reasons = append(r.Reasons, fmt.Sprintf("disk: needs %s, has %s", mb(n.RequiredDiskBytes), mb(t.DiskBytes())))
+// FitAll fits the need against every type, smallest first.
+func FitAll(n Need) []Fit {
+	var out []Fit
+	for _, t := range Catalog() {
+		f := Fit{Type: t, Fits: true}
+		if n.DiskBytes > t.DiskBytes() {
+			f.Fits = false
+			f.Reasons = append(f.Reasons, fmt.Sprintf("disk: needs %s, has %s", GB(n.DiskBytes), GB(t.DiskBytes())))
+		} else if left := t.DiskBytes() - n.DiskBytes; float64(left) < HeadroomWarnFraction*float64(t.DiskBytes()) {
+			f.Warnings = append(f.Warnings, fmt.Sprintf("only %s of %s disk left (less than 20 %%)", GB(left), GB(t.DiskBytes())))
 		}
-		if mem > t.MemoryBytes() {
-			r.Reasons = append(r.Reasons, fmt.Sprintf("memory: needs %d MiB (256 MiB + %d × %s), has %d MiB",
-				ceilMiB(mem), n.Concurrency, FormatSize(n.MemoryPerRun), t.MemoryMiB))
+		if need := n.MemoryBytes(); need > t.MemoryBytes() {
+			f.Fits = false
+			f.Reasons = append(f.Reasons, fmt.Sprintf("memory: needs %d MiB, has %d MiB", need>>20, t.MemoryMiB))
 		}
-		r.Fits = len(r.Reasons) == 0
-		rows[i] = r
+		out = append(out, f)
 	}
-	return rows
+	return out
 }
 
-// Choice is the outcome of choosing a type for an image.
-type Choice struct {
-	Rows []Row
-	// Chosen is the requested type, or for auto the smallest that fits (the largest when none does).
-	Chosen Row
-	// Recommended is the smallest type that fits; empty when none does.
-	Recommended string
-	// Warnings: a deprecated alias, little disk left.
-	Warnings []string
-}
-
-// Choose fits every type and picks one: requested is auto (or empty), a type name, or a deprecated alias.
-func Choose(requested string, n Needs) (Choice, error) {
-	c := Choice{Rows: Fit(n)}
-	for _, r := range c.Rows {
-		if r.Fits {
-			c.Recommended = r.Name
-			break
-		}
-	}
-	req := strings.ToLower(strings.TrimSpace(requested))
-	switch {
-	case req == "" || req == Auto:
-		c.Chosen = c.Rows[len(c.Rows)-1]
-		for _, r := range c.Rows {
-			if r.Fits {
-				c.Chosen = r
-				break
+// Choose picks the type for want ("auto" or a name): auto is the smallest type that fits.
+// It returns the chosen fit; ok is false when nothing fits (auto) or the named type does not fit.
+func Choose(fits []Fit, want string) (Fit, bool, error) {
+	if want == "" || want == "auto" {
+		for _, f := range fits {
+			if f.Fits {
+				return f, true, nil
 			}
 		}
-	default:
-		t, warn, err := Lookup(req)
-		if err != nil {
-			return Choice{}, err
-		}
-		if warn != "" {
-			c.Warnings = append(c.Warnings, warn)
-		}
-		for _, r := range c.Rows {
-			if r.Name == t.Name {
-				c.Chosen = r
-			}
+		return fits[len(fits)-1], false, nil
+	}
+	t, _, err := Lookup(want)
+	if err != nil {
+		return Fit{}, false, err
+	}
+	for _, f := range fits {
+		if f.Type.Name == t.Name {
+			return f, f.Fits, nil
 		}
 	}
-	if c.Chosen.Fits && c.Chosen.DiskLeftFraction < LowDiskFraction {
-		c.Warnings = append(c.Warnings, fmt.Sprintf("%s has only %.0f %% of its disk left after the image (%s of %s)",
-			c.Chosen.Name, 100*c.Chosen.DiskLeftFraction, mb(c.Chosen.DiskBytes()-n.RequiredDiskBytes), mb(c.Chosen.DiskBytes())))
+	return Fit{}, false, fmt.Errorf("instance type %q is missing from the fit table", want)
+}
+
+// GB formats bytes in decimal gigabytes, as Cloudflare states disk sizes.
+func GB(n int64) string { return strconv.FormatFloat(float64(n)/1e9, 'f', 2, 64) + " GB" }
+
+// ParseSize reads a memory size: a number with a unit B, KB/MB/GB (decimal), KiB/MiB/GiB (binary), or
+// K/M/G (binary, as in Kubernetes' Ki/Mi/Gi and docker's -m). A bare number is refused: the unit matters.
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := strings.IndexFunc(t, func(r rune) bool { return !unicode.IsDigit(r) && r != '.' })
+	if i <= 0 {
+		return 0, fmt.Errorf("size %q needs a number and a unit, like 256MiB or 1GiB", s)
 	}
-	return c, nil
+	num, unit := t[:i], strings.TrimSpace(t[i:])
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("size %q: %q is not a positive number", s, num)
+	}
+	mult := map[string]float64{
+		"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30,
+		"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "ki": 1 << 10, "mi": 1 << 20, "gi": 1 << 30,
+	}[strings.ToLower(unit)]
+	if mult == 0 {
+		return 0, fmt.Errorf("size %q: unknown unit %q; use B, KB, MB, GB, KiB, MiB or GiB", s, unit)
+	}
+	n := v * mult
+	if n > 1<<40 {
+		return 0, fmt.Errorf("size %q is over 1 TiB", s)
+	}
+	return int64(math.Ceil(n)), nil
 }
-
-// Published rates (cloudflare-containers.md §7), per second.
-const (
-	USDPerGiBSecond  = 0.0000025  // memory, provisioned
-	USDPerGBSecond   = 0.00000007 // disk, provisioned
-	USDPerVCPUSecond = 0.000020   // CPU, active use only
-)
-
-// USDPerHour is what one hour awake costs at the published overage rates, before the monthly included amounts:
-// memory GiB × 3600 × $0.0000025 + disk GB × 3600 × $0.00000007 + vCPU × 3600 × $0.000020. CPU is billed on
-// active use, so this assumes every vCPU busy the whole hour: an upper bound (an idle hour costs memory and
-// disk only).
-func USDPerHour(t Type) float64 {
-	gib := float64(t.MemoryMiB) / 1024
-	gb := float64(t.DiskMB) / 1000
-	return gib*3600*USDPerGiBSecond + gb*3600*USDPerGBSecond + t.VCPU*3600*USDPerVCPUSecond
-}
-
-func mb(n int64) string {
-	return fmt.Sprintf("%d MB", int64(math.Ceil(float64(n)/1e6)))
-}
-
-func ceilMiB(n int64) int64 { return (n + 1<<20 - 1) >> 20 }

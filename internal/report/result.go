@@ -57,23 +57,17 @@ type StageResult struct {
 
 // Preflight is what the preflight stage measured and chose.
 type Preflight struct {
-	Image             string `json:"image"`
-	Digest            string `json:"digest"`
-	Platform          string `json:"platform,omitempty"` // linux/amd64, with its variant when it has one
-	Layers            int    `json:"layers"`
-	CompressedBytes   int64  `json:"compressedBytes"`
-	UncompressedBytes int64  `json:"uncompressedBytes"`
-	ContentBytes      int64  `json:"contentBytes,omitempty"` // Σ regular-file sizes, when every layer was streamed
-	RequiredDiskBytes int64  `json:"requiredDiskBytes"`
-	SizeMethod        string `json:"sizeMethod"`          // exact or estimate
-	SizeBasis         string `json:"sizeBasis,omitempty"` // content or tar-stream: the S in the disk rule
-	InstanceType      string `json:"instanceType"`
-	// RecommendedInstanceType is the smallest type that fits; empty when none does.
-	RecommendedInstanceType string   `json:"recommendedInstanceType,omitempty"`
-	Fits                    bool     `json:"fits"`
-	Reason                  string   `json:"reason,omitempty"` // why the chosen type does not fit
-	Warnings                []string `json:"warnings,omitempty"`
-	Types                   []FitRow `json:"instanceTypes,omitempty"`
+	Image             string   `json:"image"`
+	Digest            string   `json:"digest"`
+	Layers            int      `json:"layers"`
+	CompressedBytes   int64    `json:"compressedBytes"`
+	UncompressedBytes int64    `json:"uncompressedBytes"`
+	RequiredDiskBytes int64    `json:"requiredDiskBytes"`
+	SizeMethod        string   `json:"sizeMethod"` // exact or estimate
+	InstanceType      string   `json:"instanceType"`
+	Fits              bool     `json:"fits"`
+	Reason            string   `json:"reason,omitempty"` // why the chosen type does not fit
+	Types             []FitRow `json:"instanceTypes,omitempty"`
 }
 
 // FitRow is one instance type in the fit table.

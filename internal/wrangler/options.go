@@ -85,7 +85,7 @@ var varRules = map[string]func(string) error{
 	"MAX_BODY_BYTES":          intRange(1, 100<<20, "bytes"),
 	"CONTAINER_START_TIMEOUT": intRange(1, 3600, "seconds"),
 	"HEALTH_REQUIRES_KEY":     oneOf("true", "false"),
-	"IDLE_STOP_SIGNAL":        oneOf("SIGKILL", "SIGTERM"),
+	"IDLE_STOP_SIGNAL":        oneOf("SIGKILL", "SIGTERM", "SIGINT"),
 	"CORS_ORIGINS":            corsOrigins,
 }
 
@@ -205,7 +205,10 @@ func intRange(lo, hi int, unit string) func(string) error {
 func oneOf(allowed ...string) func(string) error {
 	return func(s string) error {
 		if !slices.Contains(allowed, s) {
-			return fmt.Errorf("use %s", strings.Join(allowed, " or "))
+			if len(allowed) == 2 {
+				return fmt.Errorf("use %s or %s", allowed[0], allowed[1])
+			}
+			return fmt.Errorf("use %s or %s", strings.Join(allowed[:len(allowed)-1], ", "), allowed[len(allowed)-1])
 		}
 		return nil
 	}

@@ -180,7 +180,7 @@ func TestConfigErrors(t *testing.T) {
 		{"origin var", Options{Mode: ModeContainer, Image: testImage, Vars: map[string]string{"LEAN_ORIGIN": "http://127.0.0.1:8000"}}, "variable LEAN_ORIGIN: it is a development setting"},
 		{"unknown var", Options{Mode: ModeStub, Vars: map[string]string{"MAX_TIMEOUT": "5"}}, `variable "MAX_TIMEOUT" is not a Worker setting: use one of CONTAINER_START_TIMEOUT, CORS_ORIGINS, HEALTH_REQUIRES_KEY, IDLE_STOP_SIGNAL, MAX_BODY_BYTES, MAX_LEAN_TIMEOUT`},
 		{"bad timeout var", Options{Mode: ModeStub, Vars: map[string]string{"MAX_LEAN_TIMEOUT": "0"}}, `variable MAX_LEAN_TIMEOUT="0": use a whole number of seconds from 1 to 3600`},
-		{"bad signal var", Options{Mode: ModeStub, Vars: map[string]string{"IDLE_STOP_SIGNAL": "SIGHUP"}}, `variable IDLE_STOP_SIGNAL="SIGHUP": use SIGKILL or SIGTERM`},
+		{"bad signal var", Options{Mode: ModeStub, Vars: map[string]string{"IDLE_STOP_SIGNAL": "SIGHUP"}}, `variable IDLE_STOP_SIGNAL="SIGHUP": use SIGKILL, SIGTERM or SIGINT`},
 		{"bad cors var", Options{Mode: ModeStub, Vars: map[string]string{"CORS_ORIGINS": "https://a.example/x"}}, `variable CORS_ORIGINS="https://a.example/x": "https://a.example/x" is not an origin`},
 		{"user config not JSONC", Options{Mode: ModeStub, UserConfig: []byte(`{"name": "x",, }`), UserConfigName: "mine.jsonc"}, "mine.jsonc is not JSONC (JSON with comments): "},
 		{"user config YAML", Options{Mode: ModeStub, UserConfig: []byte("name: x\n")}, "wrangler.jsonc is not JSONC (JSON with comments): "},

@@ -118,7 +118,7 @@ function signalSetting(v: unknown): StopSignal {
   if (!present(v)) return DEFAULTS.idleStopSignal;
   const s = String(v).trim().toUpperCase();
   if (s === "SIGKILL" || s === "SIGTERM" || s === "SIGINT") return s;
-  throw new SettingsError(`IDLE_STOP_SIGNAL is ${JSON.stringify(String(v))}: set "SIGKILL" (the default) or "SIGTERM"`);
+  throw new SettingsError(`IDLE_STOP_SIGNAL is ${JSON.stringify(String(v))}: set "SIGKILL" (the default), "SIGTERM" or "SIGINT"`);
 }
 
 function originSetting(v: unknown): URL | undefined {

@@ -1,6 +1,6 @@
 // A stand-in for the Workers runtime's container API (ctx.container) so the real LeanContainer and
 // @cloudflare/containers code runs in workerd without Docker, with every call observed:
-//   - start() marks it running; its TCP port forwards HTTP to the Lean server double (LEAN_DOUBLE_URL),
+//   - start() marks it running; its TCP port forwards HTTP to PORT_8000_URL (the echo origin in tests),
 //     after an optional start-up delay during which the port answers "not listening" like the runtime;
 //   - signal(15) is recorded and ignored, like the Lean image's PID 1 (python3, no SIGTERM handler);
 //     SIGKILL (9) and SIGINT (2) end it; destroy() ends it (SIGKILL);
@@ -102,7 +102,7 @@ function withContainer<S extends DurableObjectState<{}>>(ctx: S, fake: FakeConta
 }
 
 interface TestEnv {
-  LEAN_DOUBLE_URL: string;
+  PORT_8000_URL: string;
 }
 
 /** The real LeanContainer, running on a FakeContainer that tests can inspect with runInDurableObject. */
@@ -110,7 +110,7 @@ export class ObservedLeanContainer extends LeanContainer {
   readonly fake: FakeContainer;
 
   constructor(ctx: DurableObjectState<{}>, env: Env) {
-    const fake = new FakeContainer((env as unknown as TestEnv).LEAN_DOUBLE_URL);
+    const fake = new FakeContainer((env as unknown as TestEnv).PORT_8000_URL);
     super(withContainer(ctx, fake), env);
     this.fake = fake;
   }

@@ -5,20 +5,11 @@ import type { ObservedLeanContainer } from "./fake-container";
 export interface TestEnv extends Env {
   OBSERVED: DurableObjectNamespace<ObservedLeanContainer>;
   LEAN_ORIGIN: string;
-  LEAN_DOUBLE_URL: string;
+  PORT_8000_URL: string;
   LEAN_API_KEY?: string;
 }
 
 export const testEnv = env as unknown as TestEnv;
-
-/** The result JSON of the Lean server. */
-export interface LeanResult {
-  ok: boolean;
-  stdout: string;
-  stderr: string;
-  exitCode: number;
-  elapsed: number;
-}
 
 export interface ErrorResult {
   ok: false;

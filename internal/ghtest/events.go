@@ -1,0 +1,43 @@
+package ghtest
+
+import (
+	"embed"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Event payload fixtures, in the shape GitHub writes to GITHUB_EVENT_PATH. All are for repository
+// octo/lean; pull request 7 is from a branch of octo/lean, 8 from the fork mallory/lean.
+//
+//	push, workflow_dispatch, pull_request, pull_request_fork, pull_request_closed,
+//	issue_comment_writer (alice: "/lean4 deploy max-instances=2 sleep-after=5m" on PR 7),
+//	issue_comment_reader (bob: "/lean4 deploy"), issue_comment_fork (alice on PR 8),
+//	issue_comment_bot (github-actions[bot]), issue_comment_edited, issue_comment_issue (not a PR),
+//	issue_comment_chatter (no command line), issue_comment_secret (a token as an argument)
+//
+//go:embed testdata/events/*.json
+var events embed.FS
+
+// FixtureRepo is the repository every event fixture names.
+const FixtureRepo = "octo/lean"
+
+// Event returns the payload of the named fixture.
+func Event(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := events.ReadFile("testdata/events/" + name + ".json")
+	if err != nil {
+		t.Fatalf("ghtest: no event fixture %q: %v", name, err)
+	}
+	return b
+}
+
+// EventFile writes the named fixture to a temporary file and returns its path, for GITHUB_EVENT_PATH.
+func EventFile(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "event.json")
+	if err := os.WriteFile(p, Event(t, name), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

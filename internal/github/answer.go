@@ -1,0 +1,58 @@
+package github
+
+import (
+	"context"
+
+	"github.com/org/lean4-cf-action/internal/report"
+)
+
+// Acknowledge reacts ReactReceived on the comment that carried t's slash command; it does nothing for
+// other triggers.
+func (c *Client) Acknowledge(ctx context.Context, t *Trigger) error {
+	if t.Comment == nil {
+		return nil
+	}
+	return c.React(ctx, t.Comment.ID, ReactReceived)
+}
+
+// Refuse answers a refused trigger: ReactRefused on its comment, and the refusal, quoting the command
+// line (secrets redacted), in the sticky comment for worker on the pull request. A pull_request run from a
+// fork has a read-only token, so there it writes nothing: the caller's log and annotation carry the refusal.
+func (c *Client) Refuse(ctx context.Context, t *Trigger, worker, why string) (Sticky, error) {
+	if t.Event == "pull_request" && t.Fork {
+		return Sticky{}, nil
+	}
+	line := "this run"
+	if t.Comment != nil {
+		if err := c.React(ctx, t.Comment.ID, ReactRefused); err != nil {
+			return Sticky{}, err
+		}
+		line = t.Comment.Line
+	}
+	if t.PR == 0 {
+		return Sticky{}, nil
+	}
+	return c.UpsertComment(ctx, t.PR, report.Marker(worker), report.Refusal(worker, line, why))
+}
+
+// Conclude reports a run that was allowed: the result in the sticky comment on t's pull request (body
+// from report.Comment), then ReactDone or ReactFailed on the command's comment.
+func (c *Client) Conclude(ctx context.Context, t *Trigger, worker, body string, ok bool) (Sticky, error) {
+	var st Sticky
+	if t.PR != 0 {
+		var err error
+		if st, err = c.UpsertComment(ctx, t.PR, report.Marker(worker), body); err != nil {
+			return Sticky{}, err
+		}
+	}
+	if t.Comment != nil {
+		r := ReactDone
+		if !ok {
+			r = ReactFailed
+		}
+		if err := c.React(ctx, t.Comment.ID, r); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}

@@ -1,0 +1,8 @@
+// What test/global-setup.ts hands to the tests and to vitest.config.mts with provide/inject.
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** The URL of the echo origin, e.g. http://127.0.0.1:39123. */
+    echoOrigin: string;
+  }
+}
+export {};
