@@ -128,6 +128,30 @@ func Measure(ctx context.Context, ref Ref, img v1.Image, opts Options) (Report, 
 			return rep, err
 		}
 	}
+	// The trailer and header reads are latency-bound: make them all at once (up to 8 in flight).
+	type estimate struct {
+		method, why string
+		size        int64
+	}
+	ests := make([]estimate, len(layers))
+	if ranged != nil && !opts.Exact {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 8)
+		for i := range layers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				e := &ests[i]
+				e.method, e.size, e.why = ranged.estimate(ctx, m.Layers[i], opts.MaxRatio)
+			}()
+		}
+		wg.Wait()
+		if err := ctx.Err(); err != nil {
+			return rep, fmt.Errorf("measuring %s: %w", ref.Raw, err)
+		}
+	}
 	var stream []int
 	for i := range layers {
 		desc := m.Layers[i]
@@ -141,7 +165,7 @@ func Measure(ctx context.Context, ref Ref, img v1.Image, opts Options) (Report, 
 		case opts.Exact || ranged == nil:
 			lr.Method = "stream"
 		default:
-			lr.Method, lr.Uncompressed, lr.Why = ranged.estimate(ctx, desc, opts.MaxRatio)
+			lr.Method, lr.Uncompressed, lr.Why = ests[i].method, ests[i].size, ests[i].why
 			if lr.Method == "gzip-trailer" && float64(lr.Compressed)*maxDeflateRatio >= 1<<32 {
 				lr.Assumes = fmt.Sprintf("compresses at most %.0f:1", opts.MaxRatio)
 			}
