@@ -2,7 +2,7 @@
 GO        ?= go
 STATICCHECK = $(GO) tool -modfile=tools/go.mod staticcheck
 
-.PHONY: test lint fmt-check vet staticcheck go-test worker-test toolchain build bench
+.PHONY: test lint fmt-check vet staticcheck go-test worker-test toolchain build bench fuzz
 
 ## test: everything CI runs: the toolchain, lint, Go tests, Worker tests
 test: toolchain lint go-test worker-test
@@ -33,3 +33,9 @@ worker-test: toolchain
 ## build: the lean4-cf binary into bin/
 build:
 	$(GO) build -o bin/lean4-cf ./cmd/lean4-cf
+
+## fuzz: each Go fuzz target for FUZZTIME (default 20s), keeping new corpus entries under testdata/fuzz;
+## not part of `make test` (the kept corpus replays as ordinary tests there)
+FUZZTIME ?= 20s
+fuzz:
+	@FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
