@@ -15,6 +15,7 @@ targets=(
   "./internal/instance FuzzParseSize"
   "./internal/verify FuzzParseResolveRule"
   "./internal/image FuzzParseRef"
+  "./internal/leantest FuzzParseTimeout"
 )
 printf '%-26s %-22s %12s %8s\n' target package execs corpus
 for t in "${targets[@]}"; do
