@@ -2,7 +2,7 @@
 GO        ?= go
 STATICCHECK = $(GO) tool -modfile=tools/go.mod staticcheck
 
-.PHONY: test lint fmt-check vet staticcheck go-test worker-test toolchain build bench bench-preflight
+.PHONY: test lint fmt-check vet staticcheck go-test worker-test toolchain build run bench-preflight fuzz
 
 ## test: everything CI runs: the toolchain, lint, Go tests, Worker tests
 test: toolchain lint go-test worker-test
@@ -37,3 +37,9 @@ build:
 ## bench-preflight: naive vs --exact vs default image measurement through a 100 MB/s, 20 ms link (not in test)
 bench-preflight:
 	$(GO) run ./bench/preflight $(BENCH_ARGS)
+
+## fuzz: each Go fuzz target for FUZZTIME (default 20s), keeping new corpus entries under testdata/fuzz;
+## not part of `make test` (the kept corpus replays as ordinary tests there)
+FUZZTIME ?= 20s
+fuzz:
+	@FUZZTIME=$(FUZZTIME) scripts/fuzz.sh

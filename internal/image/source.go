@@ -62,7 +62,9 @@ func ParseRef(s string) (Ref, error) {
 	}
 	ref, err := name.ParseReference(raw)
 	if err != nil {
-		return Ref{}, fmt.Errorf("image %q is not a reference: %v; use REGISTRY/REPO:TAG, REPO@sha256:DIGEST, oci:DIR or docker-archive:FILE", s, err)
+		// The library's message echoes the raw input; keep the error on one line.
+		why := strings.ReplaceAll(err.Error(), "\n", `\n`)
+		return Ref{}, fmt.Errorf("image %q is not a reference: %s; use REGISTRY/REPO:TAG, REPO@sha256:DIGEST, oci:DIR or docker-archive:FILE", s, why)
 	}
 	return Ref{Kind: KindRegistry, Name: ref, Raw: raw}, nil
 }

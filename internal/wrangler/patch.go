@@ -57,7 +57,7 @@ func patch(o Options) ([]byte, error) {
 	// Parse keeps slices of its input and Standardize blanks comments in place: parse two copies.
 	tree, err := hujson.Parse(bytes.Clone(o.UserConfig))
 	if err != nil {
-		return nil, fmt.Errorf("%s is not JSONC (JSON with comments): %w", src, err)
+		return nil, fmt.Errorf("%s is not JSONC (JSON with comments): %w", src, oneLine{err})
 	}
 	std, _ := hujson.Parse(bytes.Clone(o.UserConfig))
 	std.Standardize()
@@ -66,7 +66,7 @@ func patch(o Options) ([]byte, error) {
 		return nil, fmt.Errorf("%s is not a JSON object: a wrangler configuration starts with {", src)
 	}
 	if err := json.Unmarshal(std.Pack(), &u); err != nil {
-		return nil, fmt.Errorf("%s does not look like a wrangler configuration: %w", src, err)
+		return nil, fmt.Errorf("%s does not look like a wrangler configuration: %w", src, oneLine{err})
 	}
 
 	var ops []op
@@ -275,3 +275,9 @@ func layout(v *hujson.Value, ptr string, old map[string]bool) {
 		values[len(values)-1].AfterExtra = []byte{}
 	}
 }
+
+// oneLine keeps an error that quotes the user's file on one line: the parser echoes raw input, newlines included.
+type oneLine struct{ err error }
+
+func (e oneLine) Error() string { return strings.ReplaceAll(e.err.Error(), "\n", `\n`) }
+func (e oneLine) Unwrap() error { return e.err }

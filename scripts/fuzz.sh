@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every Go fuzz target for a bounded time (FUZZTIME, default 20s), keeps the inputs the fuzzer found
+# interesting in the package's testdata/fuzz/<target>/ (so `go test` replays them as seeds), and prints
+# executions and the kept corpus size per target. Not part of `make test`: run `make fuzz`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+fuzztime=${FUZZTIME:-20s}
+module=$(go list -m)
+cache=$(go env GOCACHE)/fuzz
+targets=(
+  "./internal/wrangler FuzzPatch"
+  "./internal/wrangler FuzzParseOutput"
+  "./internal/wrangler FuzzParseContainersList"
+  "./internal/instance FuzzParseSize"
+  "./internal/verify FuzzParseResolveRule"
+  "./internal/image FuzzParseRef"
+  "./internal/leantest FuzzParseTimeout"
+)
+printf '%-26s %-22s %12s %8s\n' target package execs corpus
+for t in "${targets[@]}"; do
+  set -- $t
+  pkg=$1 name=$2
+  log=$(mktemp)
+  if ! go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" -parallel=2 "$pkg" >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "fuzz: $name failed; the failing input is in $pkg/testdata/fuzz/$name" >&2
+    rm -f "$log"
+    exit 1
+  fi
+  execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  rm -f "$log"
+  keep="$pkg/testdata/fuzz/$name"
+  mkdir -p "$keep"
+  src="$cache/$module/${pkg#./}/$name"
+  [ -d "$src" ] && cp -n "$src"/* "$keep"/ 2>/dev/null || true
+  printf '%-26s %-22s %12s %8s\n' "$name" "$pkg" "${execs:-0}" "$(ls "$keep" | wc -l)"
+done
