@@ -1,0 +1,324 @@
+// Package lean4cf_test checks the GitHub Action's packaging: action.yml, the Dockerfile and every workflow.
+package lean4cf_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rhysd/actionlint"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/org/lean4-cf-action/internal/cli"
+	"github.com/org/lean4-cf-action/internal/report"
+)
+
+// actionMetadata is action.yml, decoded strictly: an unknown or misspelt key is an error.
+type actionMetadata struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	Author      string `yaml:"author"`
+	Inputs      map[string]struct {
+		Description string  `yaml:"description"`
+		Required    bool    `yaml:"required"`
+		Default     *string `yaml:"default"`
+	} `yaml:"inputs"`
+	Outputs map[string]struct {
+		Description string `yaml:"description"`
+	} `yaml:"outputs"`
+	Runs struct {
+		Using string   `yaml:"using"`
+		Image string   `yaml:"image"`
+		Args  []string `yaml:"args"`
+	} `yaml:"runs"`
+	Branding struct {
+		Icon  string `yaml:"icon"`
+		Color string `yaml:"color"`
+	} `yaml:"branding"`
+}
+
+// wantInputs are the inputs and their defaults ("" = no default).
+var wantInputs = map[string]string{
+	"cloudflare-api-token":  "",
+	"cloudflare-account-id": "",
+	"command":               "deploy",
+	"image":                 "ghcr.io/ldct/lean4-server:v4.24.0",
+	"worker-name":           "lean4-server",
+	"instance-type":         "auto",
+	"max-instances":         "5",
+	"instances":             "1",
+	"sleep-after":           "2m",
+	"stage":                 "all",
+	"wrangler-config":       "",
+	"url":                   "",
+	"resolve":               "",
+	"wrangler":              "",
+	"api-key":               "",
+	"timeout":               "15m",
+	"github-token":          "${{ github.token }}",
+	"comment":               "auto",
+	"environment":           "",
+	"allow-forks":           "false",
+}
+
+func readAction(t *testing.T) actionMetadata {
+	t.Helper()
+	b, err := os.ReadFile("action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md actionMetadata
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&md); err != nil {
+		t.Fatalf("action.yml: %v", err)
+	}
+	return md
+}
+
+func TestActionMetadata(t *testing.T) {
+	md := readAction(t)
+	if md.Name == "" || md.Description == "" || md.Branding.Icon == "" || md.Branding.Color == "" {
+		t.Errorf("name, description and branding are required by the Marketplace: %+v", md)
+	}
+	if md.Runs.Using != "docker" || md.Runs.Image != "Dockerfile" || !slices.Equal(md.Runs.Args, []string{"action"}) {
+		t.Errorf("runs = %+v: want using docker, image Dockerfile, args [action]", md.Runs)
+	}
+	for name, def := range wantInputs {
+		t.Run("input/"+name, func(t *testing.T) {
+			in, ok := md.Inputs[name]
+			if !ok {
+				t.Fatal("missing")
+			}
+			if in.Required {
+				t.Error("required: true is not enforced by GitHub; lean4-cf validates inputs itself")
+			}
+			got := ""
+			if in.Default != nil {
+				got = *in.Default
+			}
+			if got != def {
+				t.Errorf("default %q, want %q", got, def)
+			}
+			doc := "Default: none"
+			if def != "" {
+				doc = "Default: `" + def + "`"
+			}
+			if !strings.Contains(in.Description, doc) {
+				t.Errorf("description does not document its default (%s): %q", doc, in.Description)
+			}
+		})
+	}
+	for name := range md.Inputs {
+		if _, ok := wantInputs[name]; !ok {
+			t.Errorf("input %q is not documented here", name)
+		}
+	}
+	// The outputs are exactly the ones lean4-cf writes (internal/report.Outputs), in any order.
+	outs, err := report.Outputs(&report.Result{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got []string
+	for _, o := range outs {
+		want = append(want, o.Name)
+	}
+	for name, o := range md.Outputs {
+		got = append(got, name)
+		if o.Description == "" {
+			t.Errorf("output %q has no description", name)
+		}
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if len(want) != 9 || !slices.Equal(got, want) {
+		t.Errorf("outputs %v, want the nine lean4-cf writes: %v", got, want)
+	}
+}
+
+// TestActionDefaultsMatchCLI compares action.yml's defaults with the deploy command's own flag defaults,
+// which are what lean4-cf uses when an input is empty (e.g. under `uses: docker://...`).
+func TestActionDefaultsMatchCLI(t *testing.T) {
+	md := readAction(t)
+	var out bytes.Buffer
+	code := cli.Main(context.Background(), []string{"deploy", "--help"}, cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: io.Discard, Getenv: func(string) string { return "" }})
+	if code != 0 {
+		t.Fatalf("deploy --help exited %d", code)
+	}
+	flags := map[string]string{} // flag -> default, as pflag prints it
+	re := regexp.MustCompile(`--([a-z-]+) \S+\s+.*\(default "?([^")]*)"?\)`)
+	for _, m := range re.FindAllStringSubmatch(out.String(), -1) {
+		flags[m[1]] = m[2]
+	}
+	for input, flag := range map[string]string{
+		"image": "image", "worker-name": "name", "instance-type": "instance-type", "max-instances": "max-instances",
+		"instances": "instances", "sleep-after": "sleep-after", "stage": "stage", "timeout": "timeout",
+	} {
+		got, ok := flags[flag]
+		if !ok {
+			t.Errorf("deploy --help shows no default for --%s:\n%s", flag, out.String())
+			continue
+		}
+		def := *md.Inputs[input].Default
+		if d1, err1 := time.ParseDuration(def); err1 == nil {
+			if d2, err2 := time.ParseDuration(got); err2 == nil && d1 == d2 {
+				continue
+			}
+		}
+		if got != def {
+			t.Errorf("input %s defaults to %q in action.yml but --%s to %q", input, def, flag, got)
+		}
+	}
+}
+
+// lintWorkflow lints one workflow file with actionlint. With local set, `uses: org/lean4-cf-action@v1` is
+// first replaced by `uses: ./`, so that actionlint checks its `with:` inputs and `outputs` against this
+// repository's action.yml.
+func lintWorkflow(t *testing.T, file string, local bool) []*actionlint.Error {
+	t.Helper()
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if local {
+		src = bytes.ReplaceAll(src, []byte("org/lean4-cf-action@v1"), []byte("./"))
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proj, err := actionlint.NewProject(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := actionlint.NewLinter(io.Discard, &actionlint.LinterOptions{WorkingDir: root, Shellcheck: "", Pyflakes: ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs, err := l.Lint(file, src, proj)
+	if err != nil {
+		t.Fatalf("actionlint %s: %v", file, err)
+	}
+	return errs
+}
+
+func workflowFiles(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	for _, g := range []string{".github/workflows/*.yml", "examples/workflows/*.yml"} {
+		m, err := filepath.Glob(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	if len(files) < 5 {
+		t.Fatalf("found only %v: want ci, release and three examples", files)
+	}
+	return files
+}
+
+func TestWorkflowsLint(t *testing.T) {
+	for _, f := range workflowFiles(t) {
+		t.Run(f, func(t *testing.T) {
+			for _, local := range []bool{false, true} {
+				for _, e := range lintWorkflow(t, f, local) {
+					t.Errorf("%s:%d:%d: %s [%s] (action resolved locally: %v)", f, e.Line, e.Column, e.Message, e.Kind, local)
+				}
+			}
+		})
+	}
+}
+
+// TestBrokenWorkflowIsReported proves the lint can fail: each mistake in the fixture is reported.
+func TestBrokenWorkflowIsReported(t *testing.T) {
+	errs := lintWorkflow(t, "testdata/workflows/broken.yml", true)
+	var msgs []string
+	for _, e := range errs {
+		msgs = append(msgs, e.Kind+": "+e.Message)
+	}
+	all := strings.Join(msgs, "\n")
+	for _, want := range []string{
+		`"branchs"`,                       // a misspelt trigger filter
+		`"cloudflare-api-tokn"`,           // an input action.yml does not declare
+		`"no-such-output"`,                // an output action.yml does not declare
+		`github.event.pull_request.title`, // untrusted input in a script
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("actionlint did not report %s; it reported:\n%s", want, all)
+		}
+	}
+}
+
+// TestExamples checks what users copy: the published action reference, a permissions block that asks only
+// for what the workflow uses, and a concurrency group.
+func TestExamples(t *testing.T) {
+	files, err := filepath.Glob("examples/workflows/*.yml")
+	if err != nil || len(files) != 3 {
+		t.Fatalf("examples: %v %v", files, err)
+	}
+	for _, f := range files {
+		t.Run(f, func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wf struct {
+				On          map[string]any    `yaml:"on"`
+				Permissions map[string]string `yaml:"permissions"`
+				Concurrency struct {
+					Group            string `yaml:"group"`
+					CancelInProgress bool   `yaml:"cancel-in-progress"`
+				} `yaml:"concurrency"`
+				Jobs map[string]struct {
+					Steps []struct {
+						Uses string            `yaml:"uses"`
+						With map[string]string `yaml:"with"`
+					} `yaml:"steps"`
+				} `yaml:"jobs"`
+			}
+			if err := yaml.Unmarshal(b, &wf); err != nil {
+				t.Fatal(err)
+			}
+			if wf.Concurrency.Group == "" || wf.Concurrency.CancelInProgress {
+				t.Errorf("concurrency %+v: want a group that queues deploys instead of cancelling them", wf.Concurrency)
+			}
+			uses, environment := false, false
+			for _, j := range wf.Jobs {
+				for _, s := range j.Steps {
+					if s.Uses == "org/lean4-cf-action@v1" {
+						uses = true
+						environment = environment || s.With["environment"] != ""
+					}
+				}
+			}
+			if !uses {
+				t.Error("no step uses org/lean4-cf-action@v1")
+			}
+			_, onComment := wf.On["issue_comment"]
+			_, onPR := wf.On["pull_request"]
+			want := map[string]string{"contents": "read"}
+			if environment {
+				want["deployments"] = "write"
+			}
+			if onComment || onPR {
+				want["pull-requests"] = "write"
+			}
+			if len(wf.Permissions) != len(want) {
+				t.Errorf("permissions %v, want exactly %v", wf.Permissions, want)
+			}
+			for k, v := range want {
+				if wf.Permissions[k] != v {
+					t.Errorf("permissions %v, want exactly %v", wf.Permissions, want)
+				}
+			}
+		})
+	}
+}
