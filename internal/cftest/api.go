@@ -21,7 +21,7 @@ type APIError struct {
 type envelope struct {
 	Success    bool       `json:"success"`
 	Errors     []APIError `json:"errors"`
-	Messages   []any      `json:"messages"`
+	Messages   []APIError `json:"messages"`
 	Result     any        `json:"result"`
 	ResultInfo any        `json:"result_info,omitempty"`
 }
@@ -58,6 +58,7 @@ type reply struct {
 	info   any
 	raw    []byte // when set, written as is with rawType
 	rawTyp string
+	msgs   []APIError // the envelope's "messages"
 }
 
 type handlerFunc func(r *http.Request) (*reply, *apiErr)
@@ -87,7 +88,7 @@ func (s *Server) routes() http.Handler {
 		writeEnvelope(w, http.StatusNotFound, envelope{Errors: []APIError{{Code: codeNoRoute, Message: "No route for that URI"}}})
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := s.opts.Clock.Now()
+		start, wall := s.opts.Clock.Now(), time.Now()
 		info := &requestInfo{}
 		rec := &statusRecorder{ResponseWriter: w}
 		mux.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), ctxKey{}, info)))
@@ -95,7 +96,7 @@ func (s *Server) routes() http.Handler {
 		req := Request{
 			Time: start, Method: r.Method, Path: path, Query: r.URL.RawQuery,
 			Status: rec.status, Write: r.Method != http.MethodGet && r.Method != http.MethodHead,
-			Endpoint: info.endpoint, Fault: info.fault,
+			Endpoint: info.endpoint, Fault: info.fault, Took: time.Since(wall),
 		}
 		s.mu.Lock()
 		s.jr = append(s.jr, req)
@@ -127,7 +128,7 @@ func (s *Server) wrap(e endpoint) http.Handler {
 			_, _ = w.Write(rep.raw)
 			return
 		}
-		writeEnvelope(w, cmpOr(rep.status, http.StatusOK), envelope{Success: true, Result: rep.result, ResultInfo: rep.info})
+		writeEnvelope(w, cmpOr(rep.status, http.StatusOK), envelope{Success: true, Result: rep.result, ResultInfo: rep.info, Messages: rep.msgs})
 	})
 }
 
@@ -142,7 +143,9 @@ func writeEnvelope(w http.ResponseWriter, status int, env envelope) {
 	if env.Errors == nil {
 		env.Errors = []APIError{}
 	}
-	env.Messages = []any{}
+	if env.Messages == nil {
+		env.Messages = []APIError{}
+	}
 	b, err := json.Marshal(env)
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`{"success":false,"errors":[{"code":10013,"message":"encoding the response failed"}],"messages":[],"result":null}`)

@@ -613,8 +613,8 @@ func (s *Server) renderRollout(a *application, ro *rollout) map[string]any {
 		status, stepStatus, cur = "completed", "completed", len(ro.steps)
 	}
 	for _, later := range a.rollouts {
-		if later.createdAt.After(ro.createdAt) && now.Before(ro.completesAt) {
-			status = "replaced"
+		if later != ro && !later.createdAt.Before(ro.createdAt) && later.createdAt.Before(ro.completesAt) {
+			status = "replaced" // a newer rollout started before this one completed
 		}
 	}
 	var steps []any
@@ -704,7 +704,7 @@ func (s *Server) dashApplications(r *http.Request) (*reply, *apiErr) {
 		l := a.latest()
 		all = append(all, map[string]any{
 			"id": a.id, "created_at": iso(a.createdAt), "updated_at": iso(a.updatedAt), "name": a.name,
-			"version": l.version, "instances": a.instances, "image": imageOf(l.config),
+			"version": l.version, "instances": len(a.running), "image": imageOf(l.config),
 			"health": map[string]any{"instances": s.health(a, now)},
 		})
 	}

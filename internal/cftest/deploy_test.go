@@ -61,6 +61,7 @@ const (
 )
 
 func TestWranglerStubDeploy(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, cftest.Options{})
 	dir := project(t, "stub", "", 0)
 
@@ -68,7 +69,7 @@ func TestWranglerStubDeploy(t *testing.T) {
 	if res.Code != 0 {
 		t.Fatalf("first deploy: %s", res)
 	}
-	t.Logf("wrangler deploy (new stub Worker) took %v", res.Took)
+	t.Logf("wrangler deploy (new stub Worker) took %v, %v of it in %d API requests", res.Took, apiTime(srv), len(srv.Journal()))
 	equal(t, "first stub deploy (4.164 sequence A)", calls(srv), []string{
 		eServices, eAcctSub, eDeployments, eSettings, ePutScript, eWorker, eAcctSub, ePostSub,
 	})
@@ -119,6 +120,14 @@ func TestWranglerStubDeploy(t *testing.T) {
 	noUnknown(t, srv)
 }
 
+func apiTime(srv *cftest.Server) time.Duration {
+	var d time.Duration
+	for _, r := range srv.Journal() {
+		d += r.Took
+	}
+	return d
+}
+
 func toStrings(v any) []string {
 	var out []string
 	if a, ok := v.([]any); ok {
@@ -149,6 +158,7 @@ func containersList(t *testing.T, srv *cftest.Server, dir string) []listRow {
 }
 
 func TestWranglerContainerLifecycle(t *testing.T) {
+	t.Parallel()
 	clock := cftest.NewFakeClock(time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC))
 	srv := newServer(t, cftest.Options{Clock: clock, ProvisionDelay: 3 * time.Minute, StartDelay: 4 * time.Second})
 	img1 := pushImage(t, srv, "lean:v1")
@@ -161,7 +171,7 @@ func TestWranglerContainerLifecycle(t *testing.T) {
 	if res.Code != 0 {
 		t.Fatalf("first container deploy: %s", res)
 	}
-	t.Logf("wrangler deploy (new container Worker) took %v", res.Took)
+	t.Logf("wrangler deploy (new container Worker) took %v, %v of it in %d API requests", res.Took, apiTime(srv), len(srv.Journal()))
 	equal(t, "first container deploy (4.164 sequence C)", calls(srv), []string{
 		eServices, eSecrets, eAcctSub, eDeployments, eServices, eSettings, ePutScript, eGetVersion,
 		eListApps, eCreateApp, eWorker, eAcctSub, ePostSub,
@@ -198,7 +208,7 @@ func TestWranglerContainerLifecycle(t *testing.T) {
 		t.Errorf("state while the instance starts: %+v", rows)
 	}
 	clock.Advance(4 * time.Second)
-	if rows := containersList(t, srv, dir); rows[0].State != "active" {
+	if rows := containersList(t, srv, dir); rows[0].State != "active" || rows[0].Instances != 1 {
 		t.Errorf("state with a running instance: %+v", rows)
 	}
 	if _, err := srv.StartInstance(app.Name, "other"); err == nil {
@@ -277,6 +287,7 @@ func TestWranglerContainerLifecycle(t *testing.T) {
 }
 
 func TestWranglerRegistryCredentials(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, cftest.Options{})
 	dir := project(t, "stub", "", 0)
 	res := runWrangler(t, srv, dir, nil, "containers", "registries", "credentials", srv.RegistryHost(), "--push", "--pull", "--expiration-minutes", "60", "--json")

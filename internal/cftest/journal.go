@@ -15,9 +15,10 @@ type Request struct {
 	Path     string // without the /client/v4 prefix
 	Query    string // raw query
 	Status   int
-	Write    bool   // any method other than GET and HEAD
-	Endpoint string // the matched endpoint pattern (see Endpoints), "" for an unknown path
-	Fault    string // the injected fault that answered, if any
+	Write    bool          // any method other than GET and HEAD
+	Endpoint string        // the matched endpoint pattern (see Endpoints), "" for an unknown path
+	Fault    string        // the injected fault that answered, if any
+	Took     time.Duration // real time spent serving it (injected latency included)
 }
 
 func (r Request) String() string {

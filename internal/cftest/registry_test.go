@@ -125,6 +125,7 @@ func journaled(srv *cftest.Server, fault string) bool {
 
 // The platform cannot pull an image that is not in the registry: the application degrades.
 func TestImageMustExist(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, cftest.Options{})
 	dir := project(t, "container", srv.RegistryHost()+"/"+srv.AccountID()+"/lean:missing", 1)
 	if res := runWrangler(t, srv, dir, nil, "deploy"); res.Code != 0 {

@@ -22,6 +22,7 @@ func (s *Server) endpoints() []endpoint {
 		{"GET /user/tokens/verify", "", s.verifyToken},
 		{"GET " + a + "/tokens/verify", "", s.verifyToken},
 		{"GET /memberships", "", s.memberships},
+		{"GET /user", "", s.user},
 		{"GET " + a + "/workers/subdomain", w, s.getSubdomain},
 		{"PUT " + a + "/workers/subdomain", w, s.putSubdomain},
 		{"GET " + a + "/workers/services/{script}", w, s.getService},
@@ -75,7 +76,7 @@ func (s *Server) verifyToken(r *http.Request) (*reply, *apiErr) {
 	if !tok.Expiry.IsZero() {
 		res["expires_on"] = tok.Expiry.UTC().Format("2006-01-02T15:04:05Z")
 	}
-	return ok(res)
+	return &reply{result: res, msgs: []APIError{{Code: 10000, Message: "This API Token is valid and active"}}}, nil
 }
 
 func tokenID(value string) string {
@@ -94,6 +95,10 @@ func (s *Server) memberships(*http.Request) (*reply, *apiErr) {
 		}},
 		info: map[string]any{"page": 1, "per_page": 20, "count": 1, "total_count": 1, "total_pages": 1},
 	}, nil
+}
+
+func (s *Server) user(*http.Request) (*reply, *apiErr) {
+	return ok(map[string]any{"id": tokenID(authorEmail), "email": authorEmail, "suspended": false, "has_enterprise_zones": false})
 }
 
 // --- workers.dev ---

@@ -81,6 +81,7 @@ func runWrangler(t testing.TB, srv *cftest.Server, dir string, env map[string]st
 		"WRANGLER_HIDE_BANNER":        "true",
 		"WRANGLER_OUTPUT_FILE_PATH":   out,
 		"NO_COLOR":                    "1",
+		"FORCE_COLOR":                 "0",
 	}
 	for k, v := range srv.Env() {
 		vars[k] = v

@@ -107,8 +107,11 @@ Cloudflare's registry, promotes the container Worker, verifies it answers, and r
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &UsageError{Err: err}
 	})
+	root.AddCommand(newPreflightCmd(env))
+	root.AddCommand(newDeployCmd(env, func(o *deployOptions) (imagePorts, error) { return imagePortsFor(env, o) }))
 	root.AddCommand(newVersionCmd(env))
 	root.AddCommand(newStatusCmd(env))
+	root.AddCommand(newRollbackCmd(env))
 	root.AddCommand(newRenderCmd(env))
 	return root
 }

@@ -237,6 +237,9 @@ func (p *Pipeline) Run(ctx context.Context, opts Options) (*Result, error) {
 
 	spec := opts.Container
 	spec.Name, spec.Image = opts.Name, pushed.Image
+	if spec.InstanceType == "" || spec.InstanceType == "auto" {
+		spec.InstanceType = res.Preflight.InstanceType // the one preflight chose and fitted
+	}
 	err = r.stage(ctx, StagePromote, func(ctx context.Context) (string, error) {
 		d, err := p.Deployer.DeployContainer(ctx, spec)
 		if err != nil {

@@ -234,6 +234,19 @@ func TestRun(t *testing.T) {
 	}
 }
 
+func TestAutoInstanceTypeIsPreflightsChoice(t *testing.T) {
+	w := newWorld()
+	o := opts("all")
+	o.Container.InstanceType = "auto"
+	if _, err := w.pipeline().Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	want := "deploy-container lean registry.local/acct/lean@sha256:abc standard-1 max=5"
+	if !strings.Contains(strings.Join(w.calls, "\n"), want) {
+		t.Fatalf("calls = %v, want %q", w.calls, want)
+	}
+}
+
 func TestRunRecordsStageTimings(t *testing.T) {
 	w := newWorld()
 	p := w.pipeline()

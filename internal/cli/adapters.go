@@ -1,0 +1,205 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	gname "github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/org/lean4-cf-action/internal/cloudflare"
+	"github.com/org/lean4-cf-action/internal/image"
+
+	"github.com/org/lean4-cf-action/internal/pipeline"
+	"github.com/org/lean4-cf-action/internal/report"
+	"github.com/org/lean4-cf-action/internal/verify"
+	"github.com/org/lean4-cf-action/internal/wrangler"
+)
+
+// wranglerDeployer is the pipeline's Deployer: it renders a Worker project per deploy into a work folder
+// and runs the pinned wrangler there.
+type wranglerDeployer struct {
+	runner      wrangler.Runner
+	work        string            // a private folder for rendered projects
+	nodeModules string            // the installed worker/node_modules to link into each project
+	vars        map[string]string // further Worker settings
+	userConfig  []byte            // the user's wrangler.jsonc to patch, for the container Worker
+	managed     string            // CLOUDFLARE_CONTAINER_REGISTRY, which wrangler treats as managed
+}
+
+// nodeModulesOf returns the node_modules folder that holds a wrangler.js, or "" when it is not in one.
+func nodeModulesOf(tool wrangler.Tool) string {
+	// .../node_modules/wrangler/bin/wrangler.js
+	dir := filepath.Dir(filepath.Dir(filepath.Dir(tool.Path)))
+	if filepath.Base(dir) != "node_modules" {
+		return ""
+	}
+	if _, err := os.Stat(filepath.Join(dir, "@cloudflare", "containers", "package.json")); err != nil {
+		return ""
+	}
+	return dir
+}
+
+func (d *wranglerDeployer) deploy(ctx context.Context, o wrangler.Options, extra ...string) (pipeline.Deployed, error) {
+	dir, err := os.MkdirTemp(d.work, string(o.Mode)+"-")
+	if err != nil {
+		return pipeline.Deployed{}, fmt.Errorf("creating a folder for the %s Worker: %w", o.Mode, err)
+	}
+	if err := os.Remove(dir); err != nil { // Render wants a new or empty folder of its own
+		return pipeline.Deployed{}, err
+	}
+	r, err := wrangler.Render(dir, o, d.nodeModules)
+	if err != nil {
+		return pipeline.Deployed{}, fmt.Errorf("rendering the %s Worker: %w", o.Mode, err)
+	}
+	run := d.runner
+	run.Dir = r.Dir
+	res, err := run.Run(ctx, append([]string{"deploy", "--config", r.Config}, extra...)...)
+	if err != nil {
+		return pipeline.Deployed{}, err
+	}
+	if res.Deploy == nil || res.Deploy.VersionID == nil || len(res.Deploy.Targets) == 0 {
+		return pipeline.Deployed{}, errors.New("wrangler deploy reported no version id or URL in its output file")
+	}
+	return pipeline.Deployed{URL: res.Deploy.Targets[0], VersionID: *res.Deploy.VersionID}, nil
+}
+
+func (d *wranglerDeployer) DeployStub(ctx context.Context, name string) (pipeline.Deployed, error) {
+	return d.deploy(ctx, wrangler.Options{Mode: wrangler.ModeStub, WorkerName: name})
+}
+
+func (d *wranglerDeployer) DeployContainer(ctx context.Context, spec pipeline.ContainerSpec) (pipeline.Deployed, error) {
+	o := wrangler.Options{
+		Mode: wrangler.ModeContainer, WorkerName: spec.Name, Image: spec.Image, InstanceType: spec.InstanceType,
+		MaxInstances: spec.MaxInstances, Instances: spec.Instances, SleepAfter: spec.SleepAfter,
+		Vars: d.vars, ManagedRegistry: d.managed, UserConfig: d.userConfig,
+	}
+	// One step: the new image must answer before the run reports success, so no partial rollout is left.
+	return d.deploy(ctx, o, "--containers-rollout", "immediate")
+}
+
+// Rollback puts the previous image back on the container application (by deploying it), then returns
+// the Worker to its previous version.
+func (d *wranglerDeployer) Rollback(ctx context.Context, name, version, image string) error {
+	if image != "" {
+		spec := pipeline.ContainerSpec{Name: name, Image: image}
+		if _, err := d.DeployContainer(ctx, spec); err != nil {
+			return fmt.Errorf("restoring image %s: %w", image, err)
+		}
+	}
+	return d.runner.Rollback(ctx, name, version, "lean4-cf: verification failed, back to "+version)
+}
+
+func (d *wranglerDeployer) Status(ctx context.Context, name string) (pipeline.Status, error) {
+	app, ok, err := d.runner.ContainersList(ctx, wrangler.ApplicationName(name, wrangler.ClassName))
+	if err != nil || !ok {
+		return pipeline.Status{}, err
+	}
+	return pipeline.Status{ApplicationID: app.ID, Application: app.Name, State: app.State, Instances: app.Instances, Image: app.Image, Version: app.Version}, nil
+}
+
+// prober is the pipeline's Verifier over verify.Prober.
+type prober struct {
+	client *http.Client
+	apiKey string
+	extra  string // a custom domain URL verified as well after promotion
+	log    func(string)
+}
+
+func (p *prober) at(url string) verify.Prober {
+	return verify.Prober{Client: p.client, BaseURL: url, APIKey: p.apiKey}
+}
+
+func (p *prober) CheckStub(ctx context.Context, url string) error { return p.at(url).CheckStub(ctx) }
+
+func (p *prober) WaitReady(ctx context.Context, url string, w pipeline.WaitPolicy) (pipeline.Ready, error) {
+	opts := verify.WaitOptions{
+		Timeout: w.Timeout, InitialInterval: w.InitialInterval, MaxInterval: w.MaxInterval, WantVersion: w.WantVersion,
+		Progress: func(attempt int, err error, next time.Duration) {
+			p.logf("attempt %d: %v; next in %s", attempt, err, next.Round(100*time.Millisecond))
+		},
+	}
+	r, err := p.at(url).WaitReady(ctx, opts)
+	if err != nil {
+		return pipeline.Ready{Attempts: r.Attempts}, err
+	}
+	if p.extra != "" {
+		// The custom domain must serve the same Lean server once workers.dev does.
+		if _, err := p.at(p.extra).WaitReady(ctx, opts); err != nil {
+			return pipeline.Ready{Attempts: r.Attempts}, fmt.Errorf("verifying %s: %w", p.extra, err)
+		}
+	}
+	return pipeline.Ready{LeanVersion: r.Version, Attempts: r.Attempts, ColdStart: report.Ms(r.ColdStart)}, nil
+}
+
+func (p *prober) MeasureLatency(ctx context.Context, url string, n int) (pipeline.Latency, error) {
+	l, err := p.at(url).MeasureLatency(ctx, n)
+	if err != nil {
+		return pipeline.Latency{}, err
+	}
+	return pipeline.Latency{N: l.N, P50: report.Ms(l.P50), P95: report.Ms(l.P95)}, nil
+}
+
+func (p *prober) logf(format string, args ...any) {
+	if p.log != nil {
+		p.log(fmt.Sprintf(format, args...))
+	}
+}
+
+// registryPusher is the pipeline's Pusher: it copies the source image into the account's repository in
+// Cloudflare's registry with credentials from the API, renewing them before they expire.
+type registryPusher struct {
+	api      *cloudflare.Client
+	account  string
+	registry string                                      // registry host: CLOUDFLARE_CONTAINER_REGISTRY or registry.cloudflare.com
+	open     func(ctx context.Context) (v1.Image, error) // the source image, one platform
+	measure  func(ctx context.Context, layer v1.Hash, mt types.MediaType, r io.Reader) error
+	refit    func(uncompressed int64) (bool, string) // checks the fit again with what was measured
+	measured func() int64                            // total uncompressed bytes measured while pushing
+	progress func(image.PushProgress)
+}
+
+func (p *registryPusher) Push(ctx context.Context, name string) (pipeline.Pushed, error) {
+	img, err := p.open(ctx)
+	if err != nil {
+		return pipeline.Pushed{}, err
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return pipeline.Pushed{}, fmt.Errorf("reading the source image digest: %w", err)
+	}
+	tag, err := gname.NewTag(fmt.Sprintf("%s/%s/%s:lean4cf-%s", p.registry, p.account, name, digest.Hex[:12]))
+	if err != nil {
+		return pipeline.Pushed{}, fmt.Errorf("naming the destination in %s: %w", p.registry, err)
+	}
+	res, err := image.Push(ctx, img, tag, image.PushOptions{
+		Credentials: func(ctx context.Context) (authn.AuthConfig, time.Time, error) {
+			c, err := p.api.RegistryCredentials(ctx, p.registry, 60*time.Minute)
+			if err != nil {
+				return authn.AuthConfig{}, time.Time{}, err
+			}
+			return authn.AuthConfig{Username: c.Username, Password: c.Password}, c.Expires, nil
+		},
+		Measure:  p.measure,
+		Progress: p.progress,
+	})
+	if err != nil {
+		return pipeline.Pushed{}, err
+	}
+	out := pipeline.Pushed{Image: res.Reference, BytesPushed: res.BytesPushed, BlobsPushed: res.BlobsPushed, BlobsSkipped: res.BlobsSkipped, Fits: true}
+	if p.measured != nil && res.BlobsSkipped == 0 {
+		out.UncompressedBytes = p.measured()
+		if p.refit != nil {
+			out.Fits, out.Reason = p.refit(out.UncompressedBytes)
+		}
+	}
+	return out, nil
+}

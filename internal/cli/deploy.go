@@ -1,0 +1,190 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/org/lean4-cf-action/internal/image"
+	"github.com/org/lean4-cf-action/internal/pipeline"
+	"github.com/org/lean4-cf-action/internal/report"
+	"github.com/org/lean4-cf-action/internal/verify"
+)
+
+// defaultRegistry is Cloudflare's managed registry; CLOUDFLARE_CONTAINER_REGISTRY replaces it, as for wrangler.
+const defaultRegistry = "registry.cloudflare.com"
+
+// imagePorts are what deploy needs from the image packages: measure and fit the source, open it for the
+// push, and measure layers from the pushed stream.
+type imagePorts struct {
+	preflight func(ctx context.Context) (report.Preflight, error)
+	push      *registryPusher // open, measure, refit and measured are filled by the image side
+}
+
+func newDeployCmd(env Env, images func(o *deployOptions) (imagePorts, error)) *cobra.Command {
+	o := &deployOptions{}
+	cmd := &cobra.Command{
+		Use:   "deploy",
+		Short: "Preflight, stub, push, promote and verify the Lean server on Cloudflare Containers",
+		Long: `deploy runs the stages in order and stops at --stage:
+  preflight  validate every input, verify the token, measure the image and fit it to an instance type
+  stub       deploy a Worker with no containers and verify POST /, GET /health and a 404
+             (under the production name on a first deploy, else as <name>-stub, deleted afterwards)
+  push       copy the image into Cloudflare's registry (blobs already there are skipped)
+  promote    deploy the container Worker with the digest-pinned image, wait out provisioning and the
+             cold start, verify #eval 1 + 1 gives 2, measure warm latency; roll back when it fails
+
+Credentials come from the environment only: CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID.
+CLOUDFLARE_API_BASE_URL and CLOUDFLARE_CONTAINER_REGISTRY point lean4-cf and wrangler elsewhere
+(lean4-cf sandbox prints them). LEAN_API_KEY, when set, is the Worker's API key for verification.`,
+		Example: `  lean4-cf deploy
+  lean4-cf deploy --stage stub --name lean-staging
+  lean4-cf deploy --instance-type standard-2 --max-instances 10 --instances 3 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			ports, err := images(o)
+			if err != nil {
+				return err
+			}
+			return runDeploy(cmd.Context(), env, o, ports)
+		},
+	}
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+func runDeploy(ctx context.Context, env Env, o *deployOptions, ports imagePorts) error {
+	c, err := newCloud(env, o.wrangler)
+	if err != nil {
+		return err
+	}
+	var userConfig []byte
+	if o.config != "" {
+		if userConfig, err = os.ReadFile(o.config); err != nil {
+			return usagef("--config %q cannot be read: %v", o.config, err)
+		}
+	}
+	vopts := verify.ClientOptions{Resolve: o.rules}
+	vopts.TrustFromEnv(env.Getenv)
+	client, err := verify.NewClient(vopts)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	nm := nodeModulesOf(c.wr.Tool)
+	if nm == "" {
+		return usagef("the Worker's node_modules was not found next to wrangler %s: run `make toolchain`, or point --wrangler at worker/node_modules/.bin/wrangler", c.wr.Tool.Path)
+	}
+	work, err := os.MkdirTemp("", "lean4cf-deploy-")
+	if err != nil {
+		return fmt.Errorf("creating a work folder: %w", err)
+	}
+	defer os.RemoveAll(work)
+
+	logf := func(format string, args ...any) {
+		if !o.json {
+			fmt.Fprintf(env.Stderr, format+"\n", args...)
+		}
+	}
+	run := c.wr
+	if !o.json {
+		run.Stderr = prefixWriter(env.Stderr, "  wrangler: ")
+	}
+	registry := env.Getenv("CLOUDFLARE_CONTAINER_REGISTRY")
+	managed := registry
+	if registry == "" {
+		registry = defaultRegistry
+	}
+	pusher := ports.push
+	pusher.api, pusher.account, pusher.registry = c.api, c.account, registry
+	var lastTick time.Time
+	pusher.progress = func(p image.PushProgress) {
+		if time.Since(lastTick) >= time.Second || p.LayersDone == p.LayersTotal {
+			lastTick = time.Now()
+			logf("  push: %d/%d layers, %s uploaded", p.LayersDone, p.LayersTotal, report.Bytes(p.BytesDone))
+		}
+	}
+	p := &pipeline.Pipeline{
+		Preflighter: preflightFunc(ports.preflight),
+		Account:     c.api,
+		Deployer:    &wranglerDeployer{runner: run, work: work, nodeModules: nm, userConfig: userConfig, managed: managed},
+		Pusher:      pusher,
+		Verifier:    &prober{client: client, apiKey: env.Getenv("LEAN_API_KEY"), extra: o.url, log: func(s string) { logf("  verify: %s", s) }},
+	}
+	res, runErr := p.Run(ctx, pipeline.Options{
+		Stage: o.stage,
+		Name:  o.name,
+		Container: pipeline.ContainerSpec{
+			InstanceType: o.instanceType, MaxInstances: o.maxInstances, Instances: o.instances, SleepAfter: o.sleepAfter,
+		},
+		Wait: pipeline.WaitPolicy{Timeout: o.timeout},
+		Progress: func(e pipeline.Event) {
+			switch e.Kind {
+			case "start":
+				logf("==> %s", e.Stage)
+			case "done":
+				logf("    %s ok in %s: %s", e.Stage, report.Dur(e.Elapsed), e.Message)
+			case "failed":
+				logf("    %s FAILED after %s: %s", e.Stage, report.Dur(e.Elapsed), e.Message)
+			default:
+				logf("    %s", e.Message)
+			}
+		},
+	})
+	if o.json {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprint(env.Stdout, report.Text(res))
+	}
+	if runErr != nil {
+		return &ExitError{Code: ExitFailure, Err: runErr}
+	}
+	return nil
+}
+
+// preflightFunc adapts a function to the pipeline's Preflighter.
+type preflightFunc func(ctx context.Context) (report.Preflight, error)
+
+func (f preflightFunc) Preflight(ctx context.Context) (report.Preflight, error) { return f(ctx) }
+
+// prefixWriter prefixes each line written to w.
+func prefixWriter(w interface{ Write([]byte) (int, error) }, prefix string) *linePrefixer {
+	return &linePrefixer{w: w, prefix: prefix}
+}
+
+type linePrefixer struct {
+	w      interface{ Write([]byte) (int, error) }
+	prefix string
+	buf    strings.Builder
+}
+
+func (l *linePrefixer) Write(p []byte) (int, error) {
+	l.buf.Write(p)
+	s := l.buf.String()
+	for {
+		i := strings.IndexByte(s, '\n')
+		if i < 0 {
+			break
+		}
+		if line := strings.TrimRight(s[:i], "\r"); strings.TrimSpace(line) != "" {
+			if _, err := fmt.Fprintf(l.w, "%s%s\n", l.prefix, line); err != nil {
+				return len(p), err
+			}
+		}
+		s = s[i+1:]
+	}
+	l.buf.Reset()
+	l.buf.WriteString(s)
+	return len(p), nil
+}

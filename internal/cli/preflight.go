@@ -1,0 +1,343 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/spf13/cobra"
+
+	"github.com/org/lean4-cf-action/internal/image"
+	"github.com/org/lean4-cf-action/internal/instance"
+	"github.com/org/lean4-cf-action/internal/report"
+)
+
+type preflightOptions struct {
+	image        string
+	exact        bool
+	instanceType string
+	concurrency  int
+	memoryPerRun string
+	json         bool
+
+	ref    image.Ref // parsed by validate
+	memRun int64
+}
+
+func (o *preflightOptions) validate() error {
+	ref, err := image.ParseRef(o.image)
+	if err != nil {
+		return usagef("--image: %v", err)
+	}
+	o.ref = ref
+	if o.instanceType != "auto" {
+		if _, _, err := instance.Lookup(o.instanceType); err != nil {
+			return usagef("--instance-type: %v", err)
+		}
+	}
+	if o.concurrency < 1 || o.concurrency > 64 {
+		return usagef("--concurrency %d is out of range: use 1 to 64 Lean runs at once", o.concurrency)
+	}
+	if o.memRun, err = instance.ParseSize(o.memoryPerRun); err != nil {
+		return usagef("--memory-per-run: %v", err)
+	}
+	return nil
+}
+
+// preflightJSON is `preflight --json`: exactly the keys the issue lists.
+type preflightJSON struct {
+	Image                   string        `json:"image"`
+	Digest                  string        `json:"digest"`
+	Platform                string        `json:"platform"`
+	Layers                  int           `json:"layers"`
+	CompressedBytes         int64         `json:"compressedBytes"`
+	UncompressedBytes       int64         `json:"uncompressedBytes"`
+	ContentBytes            *int64        `json:"contentBytes,omitempty"`
+	SizeMethod              string        `json:"sizeMethod"`
+	RequiredDiskBytes       int64         `json:"requiredDiskBytes"`
+	InstanceType            string        `json:"instanceType"`
+	RecommendedInstanceType *string       `json:"recommendedInstanceType"`
+	Fits                    bool          `json:"fits"`
+	InstanceTypes           []typeFitJSON `json:"instanceTypes"`
+}
+
+type typeFitJSON struct {
+	Name       string   `json:"name"`
+	VCPU       float64  `json:"vcpu"`
+	MemoryMiB  int64    `json:"memoryMiB"`
+	DiskMB     int64    `json:"diskMB"`
+	Fits       bool     `json:"fits"`
+	Reasons    []string `json:"reasons"`
+	USDPerHour float64  `json:"usdPerHour"`
+}
+
+// fitResult is a measured image fitted to the catalog.
+type fitResult struct {
+	rep         image.Report
+	required    int64
+	basis       string
+	need        instance.Need
+	fits        []instance.Fit
+	chosen      instance.Fit
+	ok          bool
+	recommended string // "" when nothing fits
+	warnings    []string
+}
+
+func fitImage(rep image.Report, want string, concurrency int, memRun int64) (fitResult, error) {
+	size, basis := rep.DiskBasis()
+	fr := fitResult{rep: rep, basis: basis, required: instance.RequiredDiskBytes(size, len(rep.Layers))}
+	fr.need = instance.Need{DiskBytes: fr.required, Concurrency: concurrency, MemoryPerRun: memRun}
+	fr.fits = instance.FitAll(fr.need)
+	if auto, ok, _ := instance.Choose(fr.fits, "auto"); ok {
+		fr.recommended = auto.Type.Name
+	}
+	var err error
+	if fr.chosen, fr.ok, err = instance.Choose(fr.fits, want); err != nil {
+		return fr, err
+	}
+	if _, dep, _ := instance.Lookup(want); dep != "" {
+		fr.warnings = append(fr.warnings, dep)
+	}
+	fr.warnings = append(fr.warnings, fr.chosen.Warnings...)
+	for _, l := range rep.Layers {
+		if l.Assumes != "" {
+			fr.warnings = append(fr.warnings, "the uncompressed size is an estimate that assumes each large gzip layer "+l.Assumes+"; --exact measures it")
+			break
+		}
+	}
+	return fr, nil
+}
+
+// preflight turns a fit into the report model the deploy pipeline and job summary use.
+func (fr fitResult) preflight() report.Preflight {
+	p := report.Preflight{
+		Image: fr.rep.Image, Digest: fr.rep.Digest, Layers: len(fr.rep.Layers), CompressedBytes: fr.rep.CompressedBytes,
+		UncompressedBytes: fr.rep.UncompressedBytes, RequiredDiskBytes: fr.required, SizeMethod: fr.rep.SizeMethod,
+		InstanceType: fr.chosen.Type.Name, Fits: fr.ok, Reason: strings.Join(fr.chosen.Reasons, "; "),
+	}
+	for _, f := range fr.fits {
+		p.Types = append(p.Types, report.FitRow{Name: f.Type.Name, VCPU: f.Type.VCPU, MemoryMiB: int(f.Type.MemoryMiB), DiskMB: int(f.Type.DiskMB),
+			Fits: f.Fits, Reasons: f.Reasons, USDPerHour: f.Type.USDPerHour()})
+	}
+	return p
+}
+
+func newPreflightCmd(env Env) *cobra.Command {
+	o := &preflightOptions{}
+	cmd := &cobra.Command{
+		Use:   "preflight",
+		Short: "Measure an image and fit it to Cloudflare's instance types (no Docker, nothing deployed)",
+		Long: `preflight reads the image from its registry (or an OCI layout, or a docker save tarball), picks
+linux/amd64, and measures it:
+  compressed    Σ of the layer sizes in the manifest
+  uncompressed  Σ of the decompressed tar streams
+  content       Σ of the tar header sizes of regular files (with --exact): what the files occupy
+  required disk ceil(size × 1.1 + layers × 16 MiB), wrangler's rule, with size = content when
+                measured, else the (larger) uncompressed size
+It then fits every instance type: the disk must hold the required disk, and the memory must hold
+256 MiB + concurrency × memory-per-run. auto recommends the smallest type that fits.
+
+Without --exact, gzip trailers and zstd frame headers are read with HTTP Range requests and only
+layers whose estimate is in doubt are streamed; --exact streams every layer once, in parallel.
+Registry credentials come from the Docker config, and GITHUB_TOKEN for ghcr.io.
+
+Exit status: 0 usable and fits, 1 unusable, does not fit or unreadable, 2 bad flags.`,
+		Example: `  lean4-cf preflight
+  lean4-cf preflight --image ghcr.io/ldct/lean4-server:v4.24.0 --exact --json
+  lean4-cf preflight --image oci:./build/layout --instance-type basic --concurrency 1
+  lean4-cf preflight --image docker-archive:image.tar`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			return runPreflight(cmd.Context(), env, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.image, "image", defaultImage, "image: a registry reference, oci:DIR or docker-archive:FILE")
+	f.BoolVar(&o.exact, "exact", false, "stream every layer for exact figures (and the content size)")
+	f.StringVar(&o.instanceType, "instance-type", "auto", "auto, or one of "+strings.Join(instance.Names(), ", "))
+	f.IntVar(&o.concurrency, "concurrency", instance.DefaultConcurrency, "Lean runs at once, for the memory rule")
+	f.StringVar(&o.memoryPerRun, "memory-per-run", "256MiB", "memory one Lean run needs (units B, KB, MB, GB, KiB, MiB, GiB)")
+	f.BoolVar(&o.json, "json", false, "print one JSON object and no progress")
+	return cmd
+}
+
+// measureImage opens and measures the image, with progress on stderr unless quiet.
+func measureImage(ctx context.Context, env Env, ref image.Ref, exact, quiet bool) (image.Report, error) {
+	opts := image.Options{Exact: exact, Source: image.SourceOptions{GitHubToken: env.Getenv("GITHUB_TOKEN")}}
+	if !quiet {
+		opts.Progress = func(p image.Progress) {
+			rate := float64(p.Done) / max(p.Elapsed.Seconds(), 0.001)
+			fmt.Fprintf(env.Stderr, "streaming %d layers: %s of %s (%s/s)\n", p.Layers, report.Bytes(p.Done), report.Bytes(p.Total), report.Bytes(int64(rate)))
+		}
+	}
+	rep, err := image.Inspect(ctx, ref, opts)
+	if err != nil {
+		var ue *image.UnusableError
+		if errors.As(err, &ue) {
+			return rep, err
+		}
+		return rep, unwrapAll(err) // image's errors already name the image
+	}
+	return rep, nil
+}
+
+// unwrapAll keeps an error's text on one line.
+func unwrapAll(err error) error {
+	return errors.New(strings.Join(strings.Fields(err.Error()), " "))
+}
+
+func runPreflight(ctx context.Context, env Env, o *preflightOptions) error {
+	rep, err := measureImage(ctx, env, o.ref, o.exact, o.json)
+	if err != nil {
+		return err
+	}
+	fr, err := fitImage(rep, o.instanceType, o.concurrency, o.memRun)
+	if err != nil {
+		return usagef("--instance-type: %v", err)
+	}
+	if o.json {
+		out := preflightJSON{
+			Image: rep.Image, Digest: rep.Digest, Platform: rep.Platform, Layers: len(rep.Layers), CompressedBytes: rep.CompressedBytes,
+			UncompressedBytes: rep.UncompressedBytes, SizeMethod: rep.SizeMethod, RequiredDiskBytes: fr.required,
+			InstanceType: fr.chosen.Type.Name, Fits: fr.ok,
+		}
+		if o.exact {
+			out.ContentBytes = &rep.ContentBytes
+		}
+		if fr.recommended != "" {
+			out.RecommendedInstanceType = &fr.recommended
+		}
+		for _, f := range fr.fits {
+			reasons := f.Reasons
+			if reasons == nil {
+				reasons = []string{}
+			}
+			out.InstanceTypes = append(out.InstanceTypes, typeFitJSON{Name: f.Type.Name, VCPU: f.Type.VCPU, MemoryMiB: f.Type.MemoryMiB,
+				DiskMB: f.Type.DiskMB, Fits: f.Fits, Reasons: reasons, USDPerHour: round4(f.Type.USDPerHour())})
+		}
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		printFit(env.Stdout, fr)
+		for _, w := range fr.warnings {
+			fmt.Fprintf(env.Stderr, "warning: %s\n", w)
+		}
+	}
+	if !fr.ok {
+		why := strings.Join(fr.chosen.Reasons, "; ")
+		if o.instanceType == "auto" {
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("image %s fits no instance type (largest: %s): reduce the image or --concurrency", rep.Image, why)}
+		}
+		hint := "choose --instance-type auto"
+		if fr.recommended != "" {
+			hint = "choose --instance-type " + fr.recommended + " or auto"
+		}
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("image %s does not fit %s (%s): %s", rep.Image, fr.chosen.Type.Name, why, hint)}
+	}
+	return nil
+}
+
+func round4(f float64) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(f, 'f', 4, 64), 64)
+	return v
+}
+
+func printFit(w io.Writer, fr fitResult) {
+	rep := fr.rep
+	streamed := ""
+	if rep.SizeMethod == "estimate" {
+		streamed = fmt.Sprintf(", %d of %d layers streamed", rep.Streamed, len(rep.Layers))
+	}
+	fmt.Fprintf(w, "image     %s\ndigest    %s\nplatform  %s\nlayers    %d\n", rep.Image, rep.Digest, rep.Platform, len(rep.Layers))
+	fmt.Fprintf(w, "size      %s compressed, %s uncompressed (%s%s)\n", report.Bytes(rep.CompressedBytes), report.Bytes(rep.UncompressedBytes), rep.SizeMethod, streamed)
+	if rep.ContentBytes > 0 {
+		fmt.Fprintf(w, "content   %s in regular files\n", report.Bytes(rep.ContentBytes))
+	}
+	size, _ := rep.DiskBasis()
+	fmt.Fprintf(w, "disk      needs %s = ceil(%s %s × 1.1 + %d layers × 16 MiB)\n", instance.GB(fr.required), report.Bytes(size), fr.basis, len(rep.Layers))
+	fmt.Fprintf(w, "memory    needs %d MiB = 256 MiB + %d runs × %d MiB\n\n", fr.need.MemoryBytes()>>20, max(fr.need.Concurrency, 1), fr.need.MemoryPerRun>>20)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TYPE\tvCPU\tMEMORY\tDISK\tFITS\t$/HOUR AWAKE\tWHY NOT")
+	for _, f := range fr.fits {
+		fits := "yes"
+		if !f.Fits {
+			fits = "no"
+		}
+		mark := " "
+		if f.Type.Name == fr.chosen.Type.Name {
+			mark = "*"
+		}
+		fmt.Fprintf(tw, "%s%s\t%s\t%d MiB\t%d GB\t%s\t%.4f\t%s\n", mark, f.Type.Name, strconv.FormatFloat(f.Type.VCPU, 'f', -1, 64),
+			f.Type.MemoryMiB, f.Type.DiskMB/1000, fits, f.Type.USDPerHour(), strings.Join(f.Reasons, "; "))
+	}
+	tw.Flush()
+	if fr.recommended != "" {
+		fmt.Fprintf(w, "\nrecommended: %s\n", fr.recommended)
+	}
+	fmt.Fprintln(w, "$/hour awake: provisioned memory and disk plus every vCPU busy, at the published rates; idle CPU is free")
+}
+
+// imagePortsFor measures once and serves both the preflight and the push from the same opened image.
+func imagePortsFor(env Env, o *deployOptions) (imagePorts, error) {
+	ref, err := image.ParseRef(o.image)
+	if err != nil {
+		return imagePorts{}, usagef("--image: %v", err)
+	}
+	if o.instanceType != "auto" {
+		if _, _, err := instance.Lookup(o.instanceType); err != nil {
+			return imagePorts{}, usagef("--instance-type: %v", err)
+		}
+	}
+	var (
+		mu       sync.Mutex
+		measured int64
+		fitted   fitResult
+	)
+	ports := imagePorts{
+		preflight: func(ctx context.Context) (report.Preflight, error) {
+			rep, err := measureImage(ctx, env, ref, false, o.json)
+			if err != nil {
+				return report.Preflight{}, err
+			}
+			if fitted, err = fitImage(rep, o.instanceType, instance.DefaultConcurrency, instance.DefaultMemoryPerRun); err != nil {
+				return report.Preflight{}, err
+			}
+			return fitted.preflight(), nil
+		},
+		push: &registryPusher{
+			open: func(ctx context.Context) (v1.Image, error) {
+				return image.Open(ctx, ref, image.SourceOptions{GitHubToken: env.Getenv("GITHUB_TOKEN")})
+			},
+			measure: func(ctx context.Context, _ v1.Hash, _ types.MediaType, r io.Reader) error {
+				sz, err := image.MeasureLayer(ctx, r)
+				mu.Lock()
+				measured += sz.Uncompressed
+				mu.Unlock()
+				return err
+			},
+			measured: func() int64 { mu.Lock(); defer mu.Unlock(); return measured },
+			refit: func(uncompressed int64) (bool, string) {
+				required := instance.RequiredDiskBytes(uncompressed, len(fitted.rep.Layers))
+				fits := instance.FitAll(instance.Need{DiskBytes: required})
+				f, ok, _ := instance.Choose(fits, fitted.chosen.Type.Name)
+				return ok, strings.Join(f.Reasons, "; ")
+			},
+		},
+	}
+	return ports, nil
+}

@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/org/lean4-cf-action/internal/pipeline"
+	"github.com/org/lean4-cf-action/internal/verify"
+	"github.com/org/lean4-cf-action/internal/wrangler"
+)
+
+type rollbackOptions struct {
+	name, to, image, wrangler string
+	resolve                   []string
+	timeout                   time.Duration
+	json                      bool
+}
+
+// rollbackReport is what `lean4-cf rollback --json` prints.
+type rollbackReport struct {
+	Name        string `json:"name"`
+	From        string `json:"from"`
+	To          string `json:"to"`
+	Image       string `json:"image,omitempty"`
+	URL         string `json:"url"`
+	Verified    string `json:"verified"` // lean or stub
+	LeanVersion string `json:"leanVersion,omitempty"`
+}
+
+func newRollbackCmd(env Env) *cobra.Command {
+	var o rollbackOptions
+	cmd := &cobra.Command{
+		Use:   "rollback",
+		Short: "Return a Worker to an earlier version and prove that it answers",
+		Long: `rollback returns the Worker to --to VERSION (default: the newest earlier version wrangler finds
+at 100 %), then probes the URL: a Worker with a container application must answer #eval 1 + 1 with 2,
+a stub must keep its contract.
+
+wrangler rolls back the Worker only: the container application keeps its image. Pass --image with
+the earlier digest-pinned image (lean4-cf status shows the current one) to put it back as well.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !workerNameRE.MatchString(o.name) {
+				return usagef("--name %q is not a Worker name: use lowercase letters, digits and dashes", o.name)
+			}
+			rules, err := verify.ParseResolveRules(o.resolve)
+			if err != nil {
+				return usagef("--resolve: %v", err)
+			}
+			c, err := newCloud(env, o.wrangler)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			from, exists, err := c.api.Worker(ctx, o.name)
+			if err != nil {
+				return err
+			}
+			if !exists {
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("no Worker %q on this account: nothing to roll back", o.name)}
+			}
+			url, err := c.api.WorkersDevURL(ctx, o.name)
+			if err != nil {
+				return err
+			}
+			run := c.wr
+			if !o.json {
+				run.Stderr = prefixWriter(env.Stderr, "  wrangler: ")
+			}
+			if o.image != "" {
+				work, err := os.MkdirTemp("", "lean4cf-rollback-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(work)
+				d := &wranglerDeployer{runner: run, work: work, nodeModules: nodeModulesOf(c.wr.Tool), managed: env.Getenv("CLOUDFLARE_CONTAINER_REGISTRY")}
+				if _, err := d.DeployContainer(ctx, pipeline.ContainerSpec{Name: o.name, Image: o.image}); err != nil {
+					return fmt.Errorf("restoring image %s: %w", o.image, err)
+				}
+			}
+			args := []string{"rollback"}
+			if o.to != "" {
+				args = append(args, o.to)
+			}
+			args = append(args, "--name", o.name, "--message", "lean4-cf rollback", "--yes")
+			if _, err := run.Run(ctx, args...); err != nil {
+				return err
+			}
+			to, _, err := c.api.Worker(ctx, o.name)
+			if err != nil {
+				return err
+			}
+			rep := rollbackReport{Name: o.name, From: from, To: to, Image: o.image, URL: url}
+			vopts := verify.ClientOptions{Resolve: rules}
+			vopts.TrustFromEnv(env.Getenv)
+			client, err := verify.NewClient(vopts)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			p := verify.Prober{Client: client, BaseURL: url, APIKey: env.Getenv("LEAN_API_KEY")}
+			_, hasApp, err := c.wr.ContainersList(ctx, wrangler.ApplicationName(o.name, wrangler.ClassName))
+			if err != nil {
+				return err
+			}
+			if hasApp {
+				r, err := p.WaitReady(ctx, verify.WaitOptions{Timeout: o.timeout})
+				if err != nil {
+					return &ExitError{Code: ExitFailure, Err: fmt.Errorf("rolled back to %s, but it does not answer: %w", to, err)}
+				}
+				rep.Verified, rep.LeanVersion = "lean", r.Version
+			} else {
+				if err := p.CheckStub(ctx); err != nil {
+					return &ExitError{Code: ExitFailure, Err: fmt.Errorf("rolled back to %s, but it does not answer: %w", to, err)}
+				}
+				rep.Verified = "stub"
+			}
+			if o.json {
+				enc := json.NewEncoder(env.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			fmt.Fprintf(env.Stdout, "%s: rolled back from %s to %s; %s answers (%s)\n", o.name, from, to, url, rep.Verified)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.name, "name", defaultWorkerName, "Worker name")
+	f.StringVar(&o.to, "to", "", "version id to return to (default: the newest earlier version at 100 %)")
+	f.StringVar(&o.image, "image", "", "digest-pinned image to put back on the container application as well")
+	f.StringArrayVar(&o.resolve, "resolve", nil, "HOST:PORT:ADDR[:ADDRPORT]: connect there for HOST:PORT when verifying (repeatable)")
+	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "bound on waiting for the earlier version to answer")
+	f.StringVar(&o.wrangler, "wrangler", "", "wrangler to run (default: $LEAN4CF_WRANGLER, the project's pinned install, then PATH)")
+	f.BoolVar(&o.json, "json", false, "print one JSON object")
+	return cmd
+}
