@@ -3,7 +3,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { Container } from "@cloudflare/containers";
 import { describe, expect, it, vi } from "vitest";
-import worker, { LeanContainer, pickInstance, SINGLETON_NAME, type InstanceStub, type LeanNamespace } from "../src/container";
+import { pickInstance, SINGLETON_NAME, type InstanceStub, type LeanNamespace } from "../src/backends";
+import worker, { LeanContainer } from "../src/container";
 import { containerSettings } from "../src/settings";
 import type { ObservedLeanContainer } from "./fake-container";
 import type { Echo } from "./echo";

@@ -3,7 +3,8 @@
 // through LEAN_ORIGIN and through the container path (the real LeanContainer on the fake container API).
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
-import worker, { SINGLETON_NAME, type InstanceStub, type LeanNamespace } from "../src/container";
+import { SINGLETON_NAME, type InstanceStub, type LeanNamespace } from "../src/backends";
+import worker from "../src/container";
 import type { ObservedLeanContainer } from "./fake-container";
 import { testEnv, uniqueName, type ErrorResult } from "./helpers";
 

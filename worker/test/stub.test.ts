@@ -1,6 +1,7 @@
 // The stub entry point in workerd: canned answers, and every shared rule (auth, limits, CORS, 404).
 import { describe, expect, it } from "vitest";
-import stub, { STUB_EVALUATE_BODY, STUB_HEALTH_BODY } from "../src/stub";
+import stub from "../src/stub";
+import { STUB_EVALUATE_BODY, STUB_HEALTH_BODY } from "../src/stub-backend";
 import type { LeanVars } from "../src/settings";
 
 function call(req: Request, vars: LeanVars = {}): Promise<Response> {
