@@ -75,6 +75,8 @@ func runRender(env Env, o *renderOptions) error {
 	}
 	opts := o.opts
 	opts.Mode = wrangler.Mode(o.mode)
+	// wrangler treats this registry host as Cloudflare's managed registry; so does the renderer.
+	opts.ManagedRegistry = env.Getenv("CLOUDFLARE_CONTAINER_REGISTRY")
 	if len(o.vars) > 0 {
 		opts.Vars = map[string]string{}
 	}

@@ -1,5 +1,6 @@
 // The container entry point: POST / and GET /health go to the Lean server in a Cloudflare container
-// (class LeanContainer, port 8000); everything else is a JSON 404. Shares its rules with the stub.
+// (class LeanContainer, port 8000), or to LEAN_ORIGIN when that development setting is set (backends.ts);
+// everything else is a JSON 404. Shares its rules with the stub (routing.ts).
 import { Container } from "@cloudflare/containers";
 import { backendFor, LEAN_PORT } from "./backends";
 import { classifyFailure, failureResponse, mapLibraryResponse } from "./failures";

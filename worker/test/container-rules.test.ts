@@ -1,14 +1,13 @@
-// The shared rules through the container entry point. LEAN_ORIGIN points at a closed port, so a request
-// that passes every rule ends in 502 origin_unreachable: that is the control showing the rule decided.
+// The shared rules through the container entry point, with LEAN_ORIGIN at the echo origin: a request
+// that passes every rule comes back as its echo (200), the control showing the rule decided.
 import { describe, expect, it } from "vitest";
 import worker from "../src/container";
+import type { Echo } from "./echo";
 import type { ErrorResult } from "./helpers";
 import { testEnv } from "./helpers";
 
-const closed = "http://127.0.0.1:9";
-
 function call(req: Request, vars: Record<string, string | undefined> = {}): Promise<Response> {
-  const e = { ...testEnv, LEAN_ORIGIN: closed, ...vars };
+  const e = { ...testEnv, ...vars };
   return worker.fetch(req as Parameters<typeof worker.fetch>[0], e as unknown as Env);
 }
 
@@ -18,15 +17,18 @@ async function errorOf(res: Response): Promise<string> {
   return (await res.json<ErrorResult>()).error;
 }
 
+async function forwarded(res: Response): Promise<Echo> {
+  expect(res.status).toBe(200);
+  return res.json<Echo>();
+}
+
 describe("container entry point rules", () => {
   it("requires the API key when LEAN_API_KEY is set", async () => {
     const vars = { LEAN_API_KEY: "k-123" };
     const denied = await call(post("#eval 1"), vars);
     expect(denied.status).toBe(401);
     expect(await errorOf(denied)).toBe("unauthorized");
-    const allowed = await call(post("#eval 1", { Authorization: "Bearer k-123" }), vars);
-    expect(allowed.status).toBe(502);
-    expect(await errorOf(allowed)).toBe("origin_unreachable");
+    expect((await forwarded(await call(post("#eval 1", { Authorization: "Bearer k-123" }), vars))).body).toBe("#eval 1");
   });
 
   it("rejects a non-integer X-Lean-Timeout before forwarding", async () => {
@@ -39,8 +41,7 @@ describe("container entry point rules", () => {
     const res = await call(post("x".repeat(101)), { MAX_BODY_BYTES: "100" });
     expect(res.status).toBe(413);
     expect(await errorOf(res)).toBe("body_too_large");
-    const fits = await call(post("x".repeat(100)), { MAX_BODY_BYTES: "100" });
-    expect(await errorOf(fits)).toBe("origin_unreachable");
+    expect((await forwarded(await call(post("x".repeat(100)), { MAX_BODY_BYTES: "100" }))).contentLength).toBe("100");
   });
 
   it("rejects a body that is not UTF-8", async () => {
@@ -66,8 +67,14 @@ describe("container entry point rules", () => {
   });
 
   it("leaves /health open without the key and forwards it", async () => {
-    const res = await call(new Request("https://lean.example/health"), { LEAN_API_KEY: "k" });
+    expect((await forwarded(await call(new Request("https://lean.example/health"), { LEAN_API_KEY: "k" }))).path).toBe("/health");
+  });
+
+  it("answers 502 JSON naming LEAN_ORIGIN when it cannot be reached", async () => {
+    const res = await call(post("#eval 1"), { LEAN_ORIGIN: "http://127.0.0.1:9" });
     expect(res.status).toBe(502);
-    expect(await errorOf(res)).toBe("origin_unreachable");
+    const body = await res.json<ErrorResult>();
+    expect(body.error).toBe("origin_unreachable");
+    expect(body.message).toMatch(/^LEAN_ORIGIN http:\/\/127\.0\.0\.1:9 gave no answer: /);
   });
 });

@@ -33,7 +33,8 @@ export class FakeContainer {
   private exited?: () => void;
   private monitored?: Promise<void>;
 
-  constructor(private readonly upstream: string) {}
+  /** @param upstream where port 8000 forwards (tests may point it elsewhere before the first request) */
+  constructor(public upstream: string) {}
 
   get images(): Record<string, string> {
     return {};

@@ -1,9 +1,16 @@
 // Starts what the Worker talks to in the tests and hands the URLs over with provide/inject:
-//   echoOrigin: a recorder that answers every request with what arrived (method, path, headers that
-//               matter, body), so the tests see exactly what the Worker forwards to port 8000 or to
-//               LEAN_ORIGIN. It is not a Lean server: Lean behaviour is tested against the Go double.
+//   echoOrigin:       a recorder that answers every request with what arrived (method, path, headers that
+//                     matter, body), so the tests see exactly what the Worker forwards to port 8000 or to
+//                     LEAN_ORIGIN. It is not a Lean server.
+//   leanOrigin:       the Lean server double (Go, internal/leantest, byte-compatible with lean-server-api.md),
+//                     built once into worker/.cache/ with `go build`;
+//   leanCrashOrigin:  the same double with --fail crash: it closes POST connections without an answer.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import path from "node:path";
+import readline from "node:readline";
 import type { TestProject } from "vitest/node";
 import type { Echo } from "./echo";
 
@@ -35,10 +42,42 @@ function echoServer(): Promise<http.Server> {
   });
 }
 
+const workerDir = path.resolve(import.meta.dirname, "..");
+const repoRoot = path.resolve(workerDir, "..");
+
+/** Builds the Lean double (go build caches, so a rebuild is quick). */
+function buildLeanDouble(): string {
+  const bin = path.join(workerDir, ".cache", "lean-double");
+  mkdirSync(path.dirname(bin), { recursive: true });
+  execFileSync("go", ["build", "-o", bin, "./internal/leantest/cmd/lean-double"], { cwd: repoRoot, stdio: ["ignore", "inherit", "inherit"] });
+  return bin;
+}
+
+/** Starts the double and resolves with the URL it prints as its first line. */
+function startLeanDouble(bin: string, args: string[]): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the Lean double printed no URL within 10 s")), 10_000);
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`the Lean double exited with ${code} before printing its URL`)));
+    readline.createInterface({ input: child.stdout! }).once("line", (line) => {
+      clearTimeout(timer);
+      resolve({ url: line.trim(), child });
+    });
+  });
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const echo = await echoServer();
   project.provide("echoOrigin", `http://127.0.0.1:${(echo.address() as AddressInfo).port}`);
+  const bin = buildLeanDouble();
+  const lean = await startLeanDouble(bin, []);
+  const crash = await startLeanDouble(bin, ["--fail", "crash"]);
+  project.provide("leanOrigin", lean.url);
+  project.provide("leanCrashOrigin", crash.url);
   return async () => {
+    lean.child.kill("SIGTERM");
+    crash.child.kill("SIGTERM");
     await new Promise<void>((resolve) => echo.close(() => resolve()));
   };
 }
