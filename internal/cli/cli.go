@@ -124,6 +124,7 @@ Cloudflare's registry, promotes the container Worker, verifies it answers, and r
 	root.AddCommand(newStatusCmd(env))
 	root.AddCommand(newRollbackCmd(env))
 	root.AddCommand(newSandboxCmd(env))
+	root.AddCommand(newActionCmd(env))
 	root.AddCommand(newRenderCmd(env))
 	return root
 }

@@ -62,33 +62,55 @@ CLOUDFLARE_API_BASE_URL and CLOUDFLARE_CONTAINER_REGISTRY point lean4-cf and wra
 }
 
 func runDeploy(ctx context.Context, env Env, o *deployOptions, ports imagePorts) error {
+	res, err := deployResult(ctx, env, o, ports, nil)
+	if res == nil {
+		return err
+	}
+	if o.json {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprint(env.Stdout, report.Text(res))
+	}
+	if err != nil {
+		return &ExitError{Code: ExitFailure, Err: err}
+	}
+	return nil
+}
+
+// deployResult runs the pipeline. A nil result means nothing ran (a usage error); otherwise the result
+// is complete and the error, if any, says which stage failed. stage, when set, hears stage events.
+func deployResult(ctx context.Context, env Env, o *deployOptions, ports imagePorts, stage func(pipeline.Event)) (*report.Result, error) {
 	c, err := newCloud(env, o.wrangler)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var userConfig []byte
 	if o.config != "" {
 		if userConfig, err = os.ReadFile(o.config); err != nil {
-			return usagef("--config %q cannot be read: %v", o.config, err)
+			return nil, usagef("--config %q cannot be read: %v", o.config, err)
 		}
 	}
 	envRules, err := verify.ParseResolveRules([]string{env.Getenv("LEAN4CF_RESOLVE")})
 	if err != nil {
-		return usagef("LEAN4CF_RESOLVE: %v", err)
+		return nil, usagef("LEAN4CF_RESOLVE: %v", err)
 	}
 	vopts := verify.ClientOptions{Resolve: append(o.rules, envRules...)} // the flags' rules match first
 	vopts.TrustFromEnv(env.Getenv)
 	client, err := verify.NewClient(vopts)
 	if err != nil {
-		return usagef("%v", err)
+		return nil, usagef("%v", err)
 	}
 	nm := nodeModulesOf(c.wr.Tool)
 	if nm == "" {
-		return usagef("the Worker's node_modules was not found next to wrangler %s: run `make toolchain`, or point --wrangler at worker/node_modules/.bin/wrangler", c.wr.Tool.Path)
+		return nil, usagef("the Worker's node_modules was not found next to wrangler %s: run `make toolchain`, or point --wrangler at worker/node_modules/.bin/wrangler", c.wr.Tool.Path)
 	}
 	work, err := os.MkdirTemp("", "lean4cf-deploy-")
 	if err != nil {
-		return fmt.Errorf("creating a work folder: %w", err)
+		return nil, fmt.Errorf("creating a work folder: %w", err)
 	}
 	defer os.RemoveAll(work)
 
@@ -130,6 +152,9 @@ func runDeploy(ctx context.Context, env Env, o *deployOptions, ports imagePorts)
 		},
 		Wait: pipeline.WaitPolicy{Timeout: o.timeout},
 		Progress: func(e pipeline.Event) {
+			if stage != nil {
+				stage(e)
+			}
 			switch e.Kind {
 			case "start":
 				logf("==> %s", e.Stage)
@@ -142,19 +167,7 @@ func runDeploy(ctx context.Context, env Env, o *deployOptions, ports imagePorts)
 			}
 		},
 	})
-	if o.json {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprint(env.Stdout, report.Text(res))
-	}
-	if runErr != nil {
-		return &ExitError{Code: ExitFailure, Err: runErr}
-	}
-	return nil
+	return res, runErr
 }
 
 // preflightFunc adapts a function to the pipeline's Preflighter.

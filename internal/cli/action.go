@@ -1,0 +1,254 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/org/lean4-cf-action/internal/github"
+	"github.com/org/lean4-cf-action/internal/pipeline"
+	"github.com/org/lean4-cf-action/internal/report"
+)
+
+// input reads an Action input as the runner passes it: INPUT_<NAME upper-cased>, hyphens kept.
+func input(env Env, name string) string {
+	return strings.TrimSpace(env.Getenv("INPUT_" + strings.ToUpper(strings.ReplaceAll(name, " ", "_"))))
+}
+
+// inputFlags maps Action inputs to deploy's flags (resolve is handled apart: one rule a line).
+var inputFlags = [][2]string{
+	{"image", "--image"}, {"worker-name", "--name"}, {"instance-type", "--instance-type"}, {"max-instances", "--max-instances"},
+	{"instances", "--instances"}, {"sleep-after", "--sleep-after"}, {"stage", "--stage"}, {"wrangler-config", "--config"},
+	{"url", "--url"}, {"wrangler", "--wrangler"}, {"timeout", "--timeout"},
+}
+
+func newActionCmd(env Env) *cobra.Command {
+	return &cobra.Command{
+		Use:    "action",
+		Short:  "Run as the GitHub Action: read INPUT_* and the event, report to the job summary, outputs and PR",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAction(cmd.Context(), env)
+		},
+	}
+}
+
+func runAction(ctx context.Context, env Env) error {
+	gh := github.NewActions(env.Stdout, env.Getenv)
+	// Secrets are masked before anything else is printed.
+	gh.Mask(input(env, "cloudflare-api-token"), input(env, "api-key"), input(env, "github-token"), env.Getenv("CLOUDFLARE_API_TOKEN"))
+
+	trigger, err := github.ReadEvent(env.Getenv)
+	if err != nil {
+		return usagef("reading the workflow event: %v", err)
+	}
+	if trigger.Ignore != "" {
+		fmt.Fprintf(env.Stdout, "lean4-cf: nothing to do: %s\n", trigger.Ignore)
+		return nil
+	}
+	command := trigger.Command
+	if command == "" {
+		command = input(env, "command")
+	}
+	if command == "" {
+		command = "deploy"
+	}
+	vals := map[string]string{}
+	for _, in := range append(inputFlags, [2]string{"resolve"}) {
+		vals[in[0]] = input(env, in[0])
+	}
+	for k, v := range trigger.Args { // a slash command's key=value overrides
+		vals[k] = v
+	}
+	worker := vals["worker-name"]
+	if worker == "" {
+		worker = defaultWorkerName
+	}
+
+	var client *github.Client
+	if token, repo := input(env, "github-token"), env.Getenv("GITHUB_REPOSITORY"); token != "" && repo != "" {
+		if client, err = github.NewClient(github.ClientOptions{Repository: repo, Token: token, APIURL: env.Getenv("GITHUB_API_URL")}); err != nil {
+			return usagef("github-token: %v", err)
+		}
+	}
+	if trigger.Comment != nil || trigger.Refuse != "" || trigger.Event == "pull_request" {
+		if client == nil {
+			return usagef("github-token is empty: pull-request runs need it to check permissions and comment")
+		}
+		_ = client.Acknowledge(ctx, trigger)
+		if err := client.Authorize(ctx, trigger, github.GateOptions{AllowForks: input(env, "allow-forks") == "true"}); err != nil {
+			if ref, ok := github.IsRefusal(err); ok {
+				gh.Warning("lean4-cf refused: " + ref.Error())
+				if _, cerr := client.Refuse(ctx, trigger, worker, ref.Error()); cerr != nil {
+					gh.Warning("could not answer in the pull request: " + cerr.Error())
+				}
+				return nil
+			}
+			return err
+		}
+	}
+
+	// Credentials reach lean4-cf and wrangler through the environment only.
+	overlay := map[string]string{}
+	for in, envName := range map[string]string{"cloudflare-api-token": "CLOUDFLARE_API_TOKEN", "cloudflare-account-id": "CLOUDFLARE_ACCOUNT_ID", "api-key": "LEAN_API_KEY"} {
+		if v := input(env, in); v != "" {
+			overlay[envName] = v
+		}
+	}
+	if t := input(env, "github-token"); t != "" && env.Getenv("GITHUB_TOKEN") == "" {
+		overlay["GITHUB_TOKEN"] = t
+	}
+	aenv := Env{Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stdout, Getenv: func(k string) string {
+		if v, ok := overlay[k]; ok {
+			return v
+		}
+		return env.Getenv(k)
+	}}
+
+	args := []string{}
+	allowed := map[string][]string{
+		"deploy":    {"image", "worker-name", "instance-type", "max-instances", "instances", "sleep-after", "stage", "wrangler-config", "url", "wrangler", "timeout"},
+		"preflight": {"image", "instance-type"},
+		"status":    {"worker-name", "wrangler"},
+		"rollback":  {"worker-name", "wrangler", "timeout"},
+	}[command]
+	if allowed == nil {
+		return usagef("input command %q is not a command: use deploy, status, rollback or preflight", command)
+	}
+	for _, in := range inputFlags {
+		if v := vals[in[0]]; v != "" && contains(allowed, in[0]) {
+			args = append(args, in[1], v)
+		}
+	}
+	if command == "deploy" || command == "rollback" {
+		for _, rule := range strings.Split(vals["resolve"], "\n") {
+			if strings.TrimSpace(rule) != "" {
+				args = append(args, "--resolve", strings.TrimSpace(rule))
+			}
+		}
+	}
+	if command != "deploy" {
+		// The other commands report on the log; their status becomes the status output.
+		root := newRootCmd(aenv)
+		root.SetArgs(append([]string{command}, args...))
+		var out bytes.Buffer
+		root.SetOut(&out)
+		err := root.ExecuteContext(ctx)
+		status := "ok"
+		if err != nil {
+			status = "failed"
+			gh.Error(command, inputError(oneLine(err.Error())))
+		}
+		if env.Getenv("GITHUB_OUTPUT") != "" {
+			if oerr := gh.SetOutputs([]report.Output{{Name: "status", Value: status}}); oerr != nil {
+				return oerr
+			}
+		}
+		if err != nil {
+			return &ExitError{Code: exitCode(err), Err: errors.New(inputError(oneLine(err.Error())))}
+		}
+		return nil
+	}
+
+	o := &deployOptions{}
+	fs := pflag.NewFlagSet("deploy", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	o.addFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return usagef("%s", inputError(err.Error()))
+	}
+	if err := o.validate(); err != nil {
+		return &UsageError{Err: errors.New(inputError(err.Error()))}
+	}
+	ports, err := imagePortsFor(aenv, o)
+	if err != nil {
+		return err
+	}
+	var dep *github.Deployment
+	if envName := input(env, "environment"); envName != "" && client != nil {
+		if dep, err = client.StartDeployment(ctx, github.DeploymentOptions{Environment: envName, SHA: trigger.SHA, Description: "lean4-cf deploy " + worker, LogURL: github.RunURL(env.Getenv)}); err != nil {
+			gh.Warning("could not create the GitHub deployment: " + err.Error())
+		}
+	}
+	open := false
+	res, runErr := deployResult(ctx, aenv, o, ports, func(e pipeline.Event) {
+		switch e.Kind {
+		case "start":
+			gh.Group("lean4-cf: " + e.Stage)
+			open = true
+		case "done", "failed":
+			if open {
+				gh.EndGroup()
+				open = false
+			}
+		}
+	})
+	if open {
+		gh.EndGroup()
+	}
+	if res == nil {
+		return runErr
+	}
+	var se *pipeline.StageError
+	if errors.As(runErr, &se) {
+		msg := se.Err.Error()
+		if se.Fix != "" {
+			msg += " Fix: " + se.Fix
+		}
+		gh.Error("lean4-cf "+se.Stage+" stage failed", msg)
+	}
+	fmt.Fprint(env.Stdout, report.Text(res))
+	if env.Getenv("GITHUB_OUTPUT") != "" {
+		outs, err := report.Outputs(res)
+		if err != nil {
+			return err
+		}
+		if err := gh.SetOutputs(outs); err != nil {
+			return err
+		}
+	}
+	if env.Getenv("GITHUB_STEP_SUMMARY") != "" {
+		if err := gh.AddSummary(report.Summary(res)); err != nil {
+			gh.Warning(err.Error())
+		}
+	}
+	if dep != nil {
+		if err := dep.Finish(ctx, runErr == nil, res.URL, res.Outcome); err != nil {
+			gh.Warning("could not update the GitHub deployment: " + err.Error())
+		}
+	}
+	if mode := input(env, "comment"); client != nil && trigger.PR != 0 && mode != "never" {
+		if _, err := client.Conclude(ctx, trigger, worker, report.Comment(res, github.RunURL(env.Getenv)), runErr == nil); err != nil {
+			gh.Warning("could not update the pull-request comment: " + err.Error())
+		}
+	}
+	if runErr != nil {
+		return &ExitError{Code: ExitFailure, Err: runErr}
+	}
+	return nil
+}
+
+// inputError names the Action input instead of the flag in a usage message.
+func inputError(msg string) string {
+	for _, in := range append(inputFlags, [2]string{"resolve", "--resolve"}) {
+		msg = strings.ReplaceAll(msg, in[1]+" ", "input "+in[0]+" ")
+		msg = strings.ReplaceAll(msg, in[1]+":", "input "+in[0]+":")
+	}
+	return msg
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
