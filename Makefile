@@ -30,6 +30,10 @@ go-test:
 worker-test: toolchain
 	@if [ -f worker/package.json ]; then bash -c '. scripts/env.sh && cd worker && npm test'; fi
 
+## run: the main job: the whole deploy against a local Cloudflare, offline, no account
+run: toolchain
+	$(GO) run ./cmd/lean4-cf sandbox --deploy
+
 ## build: the lean4-cf binary into bin/
 build:
 	$(GO) build -o bin/lean4-cf ./cmd/lean4-cf
