@@ -2,7 +2,7 @@
 GO        ?= go
 STATICCHECK = $(GO) tool -modfile=tools/go.mod staticcheck
 
-.PHONY: test lint fmt-check vet staticcheck go-test worker-test toolchain build run bench-preflight fuzz
+.PHONY: test lint fmt-check vet staticcheck go-test worker-test toolchain build run bench-preflight bench-push fuzz
 
 ## test: everything CI runs: the toolchain, lint, Go tests, Worker tests
 test: toolchain lint go-test worker-test
@@ -29,6 +29,10 @@ go-test:
 
 worker-test: toolchain
 	@if [ -f worker/package.json ]; then bash -c '. scripts/env.sh && cd worker && npm test'; fi
+
+## bench-push: lean4-cf's push (measuring as it uploads) against plain remote.Write, and an unchanged redeploy
+bench-push:
+	$(GO) run ./bench/push $(BENCH_ARGS)
 
 ## run: the main job: the whole deploy against a local Cloudflare, offline, no account
 run: toolchain
