@@ -22,10 +22,12 @@ func input(env Env, name string) string {
 }
 
 // inputFlags maps Action inputs to deploy's flags (resolve is handled apart: one rule a line).
-var inputFlags = [][2]string{
-	{"image", "--image"}, {"worker-name", "--name"}, {"instance-type", "--instance-type"}, {"max-instances", "--max-instances"},
-	{"instances", "--instances"}, {"sleep-after", "--sleep-after"}, {"stage", "--stage"}, {"wrangler-config", "--config"},
-	{"url", "--url"}, {"wrangler", "--wrangler"}, {"timeout", "--timeout"},
+func inputFlags() [][2]string {
+	return [][2]string{
+		{"image", "--image"}, {"worker-name", "--name"}, {"instance-type", "--instance-type"}, {"max-instances", "--max-instances"},
+		{"instances", "--instances"}, {"sleep-after", "--sleep-after"}, {"stage", "--stage"}, {"wrangler-config", "--config"},
+		{"url", "--url"}, {"wrangler", "--wrangler"}, {"timeout", "--timeout"},
+	}
 }
 
 func newActionCmd(env Env) *cobra.Command {
@@ -61,7 +63,7 @@ func runAction(ctx context.Context, env Env) error {
 		command = "deploy"
 	}
 	vals := map[string]string{}
-	for _, in := range append(inputFlags, [2]string{"resolve"}) {
+	for _, in := range append(inputFlags(), [2]string{"resolve"}) {
 		vals[in[0]] = input(env, in[0])
 	}
 	for k, v := range trigger.Args { // a slash command's key=value overrides
@@ -122,7 +124,7 @@ func runAction(ctx context.Context, env Env) error {
 	if allowed == nil {
 		return usagef("input command %q is not a command: use deploy, status, rollback or preflight", command)
 	}
-	for _, in := range inputFlags {
+	for _, in := range inputFlags() {
 		if v := vals[in[0]]; v != "" && contains(allowed, in[0]) {
 			args = append(args, in[1], v)
 		}
@@ -237,7 +239,7 @@ func runAction(ctx context.Context, env Env) error {
 
 // inputError names the Action input instead of the flag in a usage message.
 func inputError(msg string) string {
-	for _, in := range append(inputFlags, [2]string{"resolve", "--resolve"}) {
+	for _, in := range append(inputFlags(), [2]string{"resolve", "--resolve"}) {
 		msg = strings.ReplaceAll(msg, in[1]+" ", "input "+in[0]+" ")
 		msg = strings.ReplaceAll(msg, in[1]+":", "input "+in[0]+":")
 	}
