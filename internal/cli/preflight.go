@@ -173,8 +173,9 @@ Exit status: 0 usable and fits, 1 unusable, does not fit or unreadable, 2 bad fl
 	return cmd
 }
 
-// measureImage opens and measures the image, with progress on stderr unless quiet.
-func measureImage(ctx context.Context, env Env, ref image.Ref, exact, quiet bool) (image.Report, error) {
+// measureImage opens and measures the image, with progress on stderr unless quiet. It returns the opened
+// image too, so that the push copies exactly the image that was measured, even if the tag moves meanwhile.
+func measureImage(ctx context.Context, env Env, ref image.Ref, exact, quiet bool) (v1.Image, image.Report, error) {
 	opts := image.Options{Exact: exact, Source: image.SourceOptions{GitHubToken: env.Getenv("GITHUB_TOKEN")}}
 	if !quiet {
 		opts.Progress = func(p image.Progress) {
@@ -182,15 +183,24 @@ func measureImage(ctx context.Context, env Env, ref image.Ref, exact, quiet bool
 			fmt.Fprintf(env.Stderr, "streaming %d layers: %s of %s (%s/s)\n", p.Layers, report.Bytes(p.Done), report.Bytes(p.Total), report.Bytes(int64(rate)))
 		}
 	}
-	rep, err := image.Inspect(ctx, ref, opts)
+	img, err := image.Open(ctx, ref, opts.Source)
 	if err != nil {
-		var ue *image.UnusableError
-		if errors.As(err, &ue) {
-			return rep, err
-		}
-		return rep, unwrapAll(err) // image's errors already name the image
+		return nil, image.Report{}, imageError(err)
 	}
-	return rep, nil
+	rep, err := image.Measure(ctx, ref, img, opts)
+	if err != nil {
+		return nil, rep, imageError(err)
+	}
+	return img, rep, nil
+}
+
+// imageError keeps the image package's errors (which name the image) on one line.
+func imageError(err error) error {
+	var ue *image.UnusableError
+	if errors.As(err, &ue) {
+		return err
+	}
+	return unwrapAll(err)
 }
 
 // unwrapAll keeps an error's text on one line.
@@ -199,7 +209,7 @@ func unwrapAll(err error) error {
 }
 
 func runPreflight(ctx context.Context, env Env, o *preflightOptions) error {
-	rep, err := measureImage(ctx, env, o.ref, o.exact, o.json)
+	_, rep, err := measureImage(ctx, env, o.ref, o.exact, o.json)
 	if err != nil {
 		return err
 	}
@@ -307,13 +317,15 @@ func imagePortsFor(env Env, o *deployOptions) (imagePorts, error) {
 		mu       sync.Mutex
 		measured int64
 		fitted   fitResult
+		opened   v1.Image // the image preflight measured; the push copies this one
 	)
 	ports := imagePorts{
 		preflight: func(ctx context.Context) (report.Preflight, error) {
-			rep, err := measureImage(ctx, env, ref, false, o.json)
+			img, rep, err := measureImage(ctx, env, ref, false, o.json)
 			if err != nil {
 				return report.Preflight{}, err
 			}
+			opened = img
 			if fitted, err = fitImage(rep, o.instanceType, instance.DefaultConcurrency, instance.DefaultMemoryPerRun); err != nil {
 				return report.Preflight{}, err
 			}
@@ -321,6 +333,9 @@ func imagePortsFor(env Env, o *deployOptions) (imagePorts, error) {
 		},
 		push: &registryPusher{
 			open: func(ctx context.Context) (v1.Image, error) {
+				if opened != nil {
+					return opened, nil
+				}
 				return image.Open(ctx, ref, image.SourceOptions{GitHubToken: env.Getenv("GITHUB_TOKEN")})
 			},
 			measure: func(ctx context.Context, _ v1.Hash, _ types.MediaType, r io.Reader) error {
