@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -86,15 +87,16 @@ func startWorker(workerd, dir string, v cftest.Version, gateURL string) (*worker
 		r.SetURL(target)
 		r.Out.Host = r.In.Host // the Worker sees the workers.dev host, as on the real edge
 	}}
-	// Wait until workerd answers (its listener already exists, so this is about start-up only).
+	// Wait until workerd answers HTTP. Its listener exists before it starts, so a connection alone proves
+	// nothing: a Worker that fails to load accepts and drops it (and workerd exits, with its reason logged).
 	deadline := time.Now().Add(15 * time.Second)
+	probe := &http.Client{Timeout: time.Second}
 	for {
 		if w.exited.Load() {
 			return nil, fmt.Errorf("workerd exited at start: %s", strings.TrimSpace(logs.String()))
 		}
-		c, err := net.DialTimeout("tcp", w.addr, time.Second)
-		if err == nil {
-			c.Close()
+		if resp, err := probe.Get("http://" + w.addr + "/"); err == nil {
+			resp.Body.Close()
 			break
 		}
 		if time.Now().After(deadline) {
