@@ -54,17 +54,17 @@ func transientWrangler(err error) bool {
 	return false
 }
 
-// nodeModulesOf returns the node_modules folder that holds a wrangler.js, or "" when it is not in one.
-func nodeModulesOf(tool wrangler.Tool) string {
+// workerModules returns the installed worker/node_modules that holds the wrangler being run (rendered
+// projects link it, so no npm install happens at deploy time). Without one it is a usage error.
+func workerModules(tool wrangler.Tool) (string, error) {
 	// .../node_modules/wrangler/bin/wrangler.js
 	dir := filepath.Dir(filepath.Dir(filepath.Dir(tool.Path)))
-	if filepath.Base(dir) != "node_modules" {
-		return ""
+	if filepath.Base(dir) == "node_modules" {
+		if _, err := os.Stat(filepath.Join(dir, "@cloudflare", "containers", "package.json")); err == nil {
+			return dir, nil
+		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "@cloudflare", "containers", "package.json")); err != nil {
-		return ""
-	}
-	return dir
+	return "", usagef("the Worker's node_modules was not found next to wrangler %s: run `make toolchain`, or point --wrangler at worker/node_modules/.bin/wrangler", tool.Path)
 }
 
 func (d *wranglerDeployer) deploy(ctx context.Context, o wrangler.Options, extra ...string) (pipeline.Deployed, error) {

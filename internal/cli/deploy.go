@@ -104,9 +104,9 @@ func deployResult(ctx context.Context, env Env, o *deployOptions, ports imagePor
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	nm := nodeModulesOf(c.wr.Tool)
-	if nm == "" {
-		return nil, usagef("the Worker's node_modules was not found next to wrangler %s: run `make toolchain`, or point --wrangler at worker/node_modules/.bin/wrangler", c.wr.Tool.Path)
+	nm, err := workerModules(c.wr.Tool)
+	if err != nil {
+		return nil, err
 	}
 	work, err := os.MkdirTemp("", "lean4cf-deploy-")
 	if err != nil {

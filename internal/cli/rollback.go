@@ -55,6 +55,12 @@ the earlier digest-pinned image (lean4-cf status shows the current one) to put i
 			if err != nil {
 				return err
 			}
+			var nm string
+			if o.image != "" { // putting an image back deploys the container Worker: it needs the Worker's modules
+				if nm, err = workerModules(c.wr.Tool); err != nil {
+					return err
+				}
+			}
 			ctx := cmd.Context()
 			from, exists, err := c.api.Worker(ctx, o.name)
 			if err != nil {
@@ -77,7 +83,7 @@ the earlier digest-pinned image (lean4-cf status shows the current one) to put i
 					return err
 				}
 				defer os.RemoveAll(work)
-				d := &wranglerDeployer{runner: run, work: work, nodeModules: nodeModulesOf(c.wr.Tool), managed: env.Getenv("CLOUDFLARE_CONTAINER_REGISTRY")}
+				d := &wranglerDeployer{runner: run, work: work, nodeModules: nm, managed: env.Getenv("CLOUDFLARE_CONTAINER_REGISTRY")}
 				if _, err := d.DeployContainer(ctx, pipeline.ContainerSpec{Name: o.name, Image: o.image}); err != nil {
 					return fmt.Errorf("restoring image %s: %w", o.image, err)
 				}

@@ -96,9 +96,9 @@ func (s *sandbox) env() map[string]string {
 }
 
 func startSandbox(o sandboxOptions, tool wrangler.Tool) (*sandbox, error) {
-	nm := nodeModulesOf(tool)
-	if nm == "" {
-		return nil, usagef("the Worker's node_modules was not found next to wrangler %s: run `make toolchain`", tool.Path)
+	nm, err := workerModules(tool)
+	if err != nil {
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "lean4cf-sandbox-")
 	if err != nil {
