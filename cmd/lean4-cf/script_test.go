@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -138,6 +139,13 @@ func TestScripts(t *testing.T) {
 			"cf-active":      cfActive,
 			"cf-app-image":   cfAppImage,
 			"edge-eval":      edgeEval,
+			"wait-for":       waitFor,
+			"signal":         signalRun,
+			"sleep": func(ts *testscript.TestScript, _ bool, args []string) {
+				d, err := time.ParseDuration(args[0])
+				ts.Check(err)
+				time.Sleep(d)
+			},
 		},
 	})
 }
@@ -172,20 +180,37 @@ func cfWrites(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// cf-fault ENDPOINT STATUS COUNT [RETRY-AFTER]: answer ENDPOINT with STATUS COUNT times ("reset" resets).
+// cf-fault ENDPOINT STATUS COUNT [RETRY-AFTER] [code=N] [latency=DURATION]: answer ENDPOINT with STATUS
+// COUNT times ("reset" resets the connection; "slow" answers for real after the latency). code sets the
+// v4 error code of the answer, e.g. 100146.
 func cfFault(ts *testscript.TestScript, _ bool, args []string) {
 	if len(args) < 3 {
-		ts.Fatalf("usage: cf-fault 'METHOD /path' STATUS|reset COUNT [RETRY-AFTER]")
+		ts.Fatalf("usage: cf-fault 'METHOD /path' STATUS|reset|slow COUNT [RETRY-AFTER] [code=N] [latency=D]")
 	}
-	count, _ := strconv.Atoi(args[2])
+	count, err := strconv.Atoi(args[2])
+	ts.Check(err)
 	f := cftest.Fault{Endpoint: args[0], Count: count}
-	if args[1] == "reset" {
+	switch args[1] {
+	case "reset":
 		f.Reset = true
-	} else {
-		f.Status, _ = strconv.Atoi(args[1])
+	case "slow":
+	default:
+		f.Status, err = strconv.Atoi(args[1])
+		ts.Check(err)
 	}
-	if len(args) > 3 {
-		f.Header = map[string]string{"Retry-After": args[3]}
+	for _, a := range args[3:] {
+		switch k, v, _ := strings.Cut(a, "="); k {
+		case "code":
+			code, err := strconv.Atoi(v)
+			ts.Check(err)
+			f.Errors = []cftest.APIError{{Code: code, Message: "injected error " + v}}
+		case "latency":
+			d, err := time.ParseDuration(v)
+			ts.Check(err)
+			f.Latency = d
+		default:
+			f.Header = map[string]string{"Retry-After": a}
+		}
 	}
 	ts.Check(the(ts).api.Inject(f))
 }
@@ -246,5 +271,65 @@ func edgeEval(ts *testscript.TestScript, neg bool, args []string) {
 	resp.Body.Close()
 	if strings.Contains(string(b), args[1]) == neg {
 		ts.Fatalf("POST / answered %d %s; want %q (negated %v)", resp.StatusCode, b, args[1], neg)
+	}
+}
+
+// wait-for api|registry REGEXP [TIMEOUT]: wait until a journaled request ("METHOD /path") matches.
+func waitFor(ts *testscript.TestScript, _ bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: wait-for api|registry REGEXP [TIMEOUT]")
+	}
+	re := regexp.MustCompile(args[1])
+	timeout := 60 * time.Second
+	if len(args) > 2 {
+		var err error
+		timeout, err = time.ParseDuration(args[2])
+		ts.Check(err)
+	}
+	w := the(ts)
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var seen []string
+		if args[0] == "registry" {
+			for _, r := range w.api.RegistryJournal() {
+				seen = append(seen, r.Method+" "+r.Path)
+			}
+		} else {
+			for _, r := range w.api.Journal() {
+				seen = append(seen, r.Method+" "+r.Path)
+			}
+		}
+		for _, l := range seen {
+			if re.MatchString(l) {
+				return
+			}
+		}
+	}
+	ts.Fatalf("no %s request matched %q within %s", args[0], args[1], timeout)
+}
+
+// signal TERM|INT: send the signal to every lean4-cf this script runs in the background (found by its
+// executable and working directory); testscript's own kill knows only INT and KILL.
+func signalRun(ts *testscript.TestScript, _ bool, args []string) {
+	sig := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT}[strings.Join(args, "")]
+	if sig == 0 {
+		ts.Fatalf("usage: signal TERM|INT")
+	}
+	self, err := os.Executable()
+	ts.Check(err)
+	work := ts.Getenv("WORK")
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	sent := 0
+	for _, p := range procs {
+		exe, _ := os.Readlink(filepath.Join(p, "exe"))
+		cwd, _ := os.Readlink(filepath.Join(p, "cwd"))
+		pid, _ := strconv.Atoi(filepath.Base(p))
+		// testscript runs this test binary under the command's name, linked or copied.
+		if (exe == self || filepath.Base(exe) == "lean4-cf") && cwd == work && pid != os.Getpid() {
+			ts.Check(syscall.Kill(pid, sig))
+			sent++
+		}
+	}
+	if sent == 0 {
+		ts.Fatalf("no running lean4-cf in %s", work)
 	}
 }

@@ -33,6 +33,9 @@ const (
 	// FailBlobCommit answers the upload's final PUT ?digest= with 500 BLOB_UPLOAD_INVALID, as in
 	// cloudflare/workers-sdk#11873 (a layer that repeatedly fails to commit).
 	FailBlobCommit RegistryFaultKind = "fail-blob-commit"
+	// ExpireCredentials expires every credential issued so far when a blob upload starts, and answers it
+	// 401 "credentials expired": credentials running out in the middle of a long push.
+	ExpireCredentials RegistryFaultKind = "expire-credentials"
 )
 
 // RegistryFault makes the registry misbehave on blob transfers.
@@ -68,7 +71,7 @@ func newRegistryFront(s *Server) *registryFront {
 // InjectRegistry adds a registry fault.
 func (s *Server) InjectRegistry(f RegistryFault) error {
 	switch f.Kind {
-	case DropBlobUpload, DropBlobDownload, FailBlobCommit:
+	case DropBlobUpload, DropBlobDownload, FailBlobCommit, ExpireCredentials:
 	default:
 		return fmt.Errorf("injecting registry fault: unknown kind %q", f.Kind)
 	}
@@ -146,6 +149,19 @@ func (rf *registryFront) serve(w http.ResponseWriter, r *http.Request) string {
 	}
 	isUpload := strings.Contains(p, "/blobs/uploads/")
 	isBlobGet := r.Method == http.MethodGet && strings.Contains(p, "/blobs/sha256:")
+	if isUpload && r.Method == http.MethodPost {
+		if _, ok := s.takeRegistryFault(ExpireCredentials); ok {
+			now := s.opts.Clock.Now()
+			s.mu.Lock()
+			for k, c := range s.st.creds {
+				c.expires = now
+				s.st.creds[k] = c
+			}
+			s.mu.Unlock()
+			regError(w, http.StatusUnauthorized, "UNAUTHORIZED", "credentials expired")
+			return string(ExpireCredentials)
+		}
+	}
 	switch {
 	case isUpload && r.Method == http.MethodPut && r.URL.Query().Get("digest") != "":
 		if _, ok := s.takeRegistryFault(FailBlobCommit); ok {

@@ -107,6 +107,23 @@ func TestRegistryFaults(t *testing.T) {
 		}
 		clearRegistry(t, srv)
 	})
+	// Last: it expires every credential issued so far, c's too.
+	t.Run("credentials expire mid-push", func(t *testing.T) {
+		mine := credentials(t, srv, 15, "push", "pull")
+		must(t, srv.InjectRegistry(cftest.RegistryFault{Kind: cftest.ExpireCredentials, Count: 1}))
+		err := push(ref("expire"), mine.Username, mine.Password)
+		if statusOf(err) != http.StatusUnauthorized || !journaled(srv, string(cftest.ExpireCredentials)) {
+			t.Errorf("push: want 401 after the credentials expired, got %v", err)
+		}
+		// Every credential issued so far is dead now; a new one works.
+		if err := push(ref("expire"), mine.Username, mine.Password); statusOf(err) != http.StatusUnauthorized {
+			t.Errorf("push with the expired credential: %v", err)
+		}
+		fresh := credentials(t, srv, 15, "push", "pull")
+		if err := push(ref("expire"), fresh.Username, fresh.Password); err != nil {
+			t.Errorf("push with fresh credentials: %v", err)
+		}
+	})
 }
 
 func clearRegistry(t *testing.T, srv *cftest.Server) {

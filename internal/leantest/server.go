@@ -39,6 +39,9 @@ const (
 	FailCrash Failure = "crash" // close every POST connection without an answer, as a dying server does
 	FailHang  Failure = "hang"  // read the request and never answer
 	FailWrong Failure = "wrong" // evaluate, then answer one more than the right number
+	// FailNoPort is a container that starts but never listens on its port. The double itself cannot
+	// act it out; the local edge (internal/cftest/edge) does, by not starting a double for the image.
+	FailNoPort Failure = "noport"
 )
 
 // Options configures a Server. Zero values mean the documented defaults.

@@ -37,6 +37,9 @@ type Options struct {
 	Wait WaitPolicy
 	// LatencyRequests is how many warm requests measure p50/p95 after verification. Default 5.
 	LatencyRequests int
+	// CancelGrace bounds the rollback of a run cancelled during promotion (SIGINT or SIGTERM, e.g. a
+	// cancelled workflow): the previous version is put back within it. Default 60 s.
+	CancelGrace time.Duration
 	// Progress, when set, hears stage starts and ends and long-running progress lines. It must not block.
 	Progress func(Event)
 }
@@ -336,7 +339,7 @@ func (r *run) stage(ctx context.Context, name string, fn func(context.Context) (
 	if err != nil {
 		sr.Status, sr.Detail = "failed", err.Error()
 		if ctx.Err() != nil {
-			sr.Detail = fmt.Sprintf("cancelled: %v", err)
+			sr.Detail = (&cancelledError{err: err}).Error()
 		}
 	}
 	r.res.Stages = append(r.res.Stages, sr)
@@ -353,6 +356,9 @@ func (r *run) stage(ctx context.Context, name string, fn func(context.Context) (
 		if errors.As(err, &fe) {
 			se.Err, se.Fix = fe.err, fe.fix
 		}
+		if ctx.Err() != nil {
+			se.Err = &cancelledError{err: se.Err}
+		}
 		return se
 	}
 	return nil
@@ -360,8 +366,17 @@ func (r *run) stage(ctx context.Context, name string, fn func(context.Context) (
 
 // rollback returns the Worker to what served before, and proves it answers again.
 func (r *run) rollback(ctx context.Context, existed bool, prevVersion string, prev *Status, stubVersion string) {
-	// A cancelled run still rolls back: the previous version must keep serving.
-	ctx = context.WithoutCancel(ctx)
+	// A cancelled run still rolls back, within a grace period: the previous version must keep serving.
+	if ctx.Err() != nil {
+		grace := r.opts.CancelGrace
+		if grace <= 0 {
+			grace = time.Minute
+		}
+		r.event(StageRollback, "info", fmt.Sprintf("cancelled: putting the previous version back (up to %s)", grace))
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), grace)
+		defer cancel()
+	}
 	url := r.res.URL
 	_ = r.stage(ctx, StageRollback, func(ctx context.Context) (string, error) {
 		switch {
@@ -435,3 +450,15 @@ func (e *fixError) Error() string { return e.err.Error() }
 func (e *fixError) Unwrap() error { return e.err }
 
 func withFix(err error, fix string) error { return &fixError{err: err, fix: fix} }
+
+// cancelledError marks a stage stopped by cancellation (SIGINT, SIGTERM), whatever error it surfaced as;
+// it unwraps to both the stage's error and context.Canceled.
+type cancelledError struct{ err error }
+
+func (e *cancelledError) Error() string {
+	if errors.Is(e.err, context.Canceled) && e.err.Error() == context.Canceled.Error() {
+		return "cancelled"
+	}
+	return "cancelled: " + e.err.Error()
+}
+func (e *cancelledError) Unwrap() []error { return []error{e.err, context.Canceled} }

@@ -26,6 +26,9 @@ type world struct {
 	readyErrs   []error // WaitReady answers, in order; nil entries succeed
 	rollbackErr error
 	oldServing  int // how many Serving checks still see an old instance
+
+	onWait     func()                    // called by WaitReady before it answers
+	onRollback func(ctx context.Context) // called by Rollback
 }
 
 func newWorld() *world { return &world{fits: true, pushFits: true} }
@@ -57,8 +60,11 @@ func (w *world) DeployContainer(_ context.Context, s ContainerSpec) (Deployed, e
 	w.log("deploy-container %s %s %s max=%d", s.Name, s.Image, s.InstanceType, s.MaxInstances)
 	return Deployed{URL: "https://" + s.Name + ".acct.workers.dev", VersionID: "new-v"}, nil
 }
-func (w *world) Rollback(_ context.Context, name, version, image string) error {
+func (w *world) Rollback(ctx context.Context, name, version, image string) error {
 	w.log("rollback %s %s %s", name, version, image)
+	if w.onRollback != nil {
+		w.onRollback(ctx)
+	}
 	return w.rollbackErr
 }
 func (w *world) Status(_ context.Context, name string) (Status, error) {
@@ -87,6 +93,9 @@ func (w *world) CheckStub(_ context.Context, url string) error {
 }
 func (w *world) WaitReady(_ context.Context, url string, _ WaitPolicy) (Ready, error) {
 	w.log("wait-ready %s", url)
+	if w.onWait != nil {
+		w.onWait()
+	}
 	var err error
 	if len(w.readyErrs) > 0 {
 		err, w.readyErrs = w.readyErrs[0], w.readyErrs[1:]
@@ -287,4 +296,48 @@ func TestRunRecordsStageTimings(t *testing.T) {
 	if res.Ready == nil || res.Ready.ColdStart.D() <= 0 || res.Latency == nil || res.Latency.N != 3 || res.Status == nil {
 		t.Fatalf("result = %+v", res)
 	}
+}
+
+// A run cancelled during promotion (SIGTERM) still puts the previous version back, on a context that is
+// not cancelled but bounded by CancelGrace, and reports the cancelled stage.
+func TestCancelledPromotionRollsBackWithinGrace(t *testing.T) {
+	w := newWorld()
+	w.exists, w.liveVersion, w.liveImage = true, "old-v", "registry.local/acct/lean@sha256:old"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	waits := 0
+	w.onWait = func() {
+		if waits++; waits == 1 {
+			cancel()
+			w.readyErrs = []error{context.Canceled}
+		}
+	}
+	var rbErr error
+	var rbDeadline time.Time
+	w.onRollback = func(ctx context.Context) { rbErr, rbDeadline = ctx.Err(), deadlineOf(ctx) }
+	o := opts("all")
+	o.CancelGrace = 5 * time.Second
+	start := time.Now()
+	res, err := w.pipeline().Run(ctx, o)
+	var se *StageError
+	if !errors.As(err, &se) || se.Stage != StagePromote || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v; want the promote stage cancelled", err)
+	}
+	if rbErr != nil {
+		t.Fatalf("the rollback ran on a cancelled context: %v", rbErr)
+	}
+	if rbDeadline.IsZero() || rbDeadline.After(start.Add(6*time.Second)) {
+		t.Fatalf("rollback deadline %v; want within the 5 s grace", rbDeadline)
+	}
+	if res.Outcome != "rolled-back" || !res.RolledBack {
+		t.Fatalf("outcome %q rolledBack %v", res.Outcome, res.RolledBack)
+	}
+	if st := res.Stages[len(res.Stages)-2]; st.Name != StagePromote || !strings.HasPrefix(st.Detail, "cancelled") {
+		t.Fatalf("promote stage = %+v; want its detail to say it was cancelled", st)
+	}
+}
+
+func deadlineOf(ctx context.Context) time.Time {
+	d, _ := ctx.Deadline()
+	return d
 }

@@ -39,6 +39,9 @@ type Options struct {
 	// StartTimeout is how long a container request waits for its instance to finish starting (the
 	// Worker's own wait for port 8000). Default 120 s.
 	StartTimeout time.Duration
+	// PortTimeout is how long the platform waits for a started container to listen on its port before
+	// a request gets 500 "Failed to start container" (TIMEOUT_TO_GET_PORTS_MS). Default 20 s.
+	PortTimeout time.Duration
 	// RetryAfter is the Retry-After, in seconds, of the 503 a container request gets while no instance
 	// can be had. Default 10, as the Worker's own answer.
 	RetryAfter int
@@ -80,6 +83,9 @@ func Start(opts Options) (*Edge, error) {
 	}
 	if opts.RetryAfter <= 0 {
 		opts.RetryAfter = 10
+	}
+	if opts.PortTimeout <= 0 {
+		opts.PortTimeout = 20 * time.Second
 	}
 	e := &Edge{opts: opts, procs: map[string]*worker{}, leans: map[string]*leantest.Server{}, done: make(chan struct{})}
 	if e.opts.Dir == "" {
@@ -306,6 +312,17 @@ func (e *Edge) gate(app string, w http.ResponseWriter, r *http.Request) {
 			noInstance(err.Error())
 			return
 		}
+	}
+	if e.opts.Lean != nil && e.opts.Lean(inst.Image).Fail == leantest.FailNoPort {
+		// The platform's port-ready wait runs out, and the container class answers 500.
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(e.opts.PortTimeout):
+		}
+		e.logf("edge: gate %s: 500: %s never listens on port 8000", app, inst.Image)
+		http.Error(w, "Failed to start container: the container is not listening in the TCP address 10.0.0.1:8000", http.StatusInternalServerError)
+		return
 	}
 	lean, err := e.lean(inst.Image)
 	if err != nil {

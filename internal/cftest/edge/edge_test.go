@@ -40,14 +40,18 @@ type rig struct {
 	tool wrangler.Tool
 }
 
-func newRig(t *testing.T, api cftest.Options, lean func(string) leantest.Options) *rig {
+func newRig(t *testing.T, api cftest.Options, lean func(string) leantest.Options, tweak ...func(*Options)) *rig {
 	t.Helper()
 	root, tool := project(t)
 	srv, err := cftest.New(api)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := Start(Options{API: srv, Workerd: filepath.Join(root, "worker", "node_modules", "workerd", "bin", "workerd"), Lean: lean, StartTimeout: 20 * time.Second})
+	opts := Options{API: srv, Workerd: filepath.Join(root, "worker", "node_modules", "workerd", "bin", "workerd"), Lean: lean, StartTimeout: 20 * time.Second}
+	for _, f := range tweak {
+		f(&opts)
+	}
+	e, err := Start(opts)
 	if err != nil {
 		srv.Close()
 		t.Fatal(err)
@@ -164,6 +168,18 @@ func TestEdgeContainerWaitsForProvisioningThenAnswers(t *testing.T) {
 	}
 	if code, body = r.do(t, "GET", base+"/health", ""); code != 200 || !strings.Contains(body, `"version": "Lean (version 4.24.0`) {
 		t.Fatalf("GET /health = %d %q", code, body)
+	}
+}
+
+// A container that never listens: the request waits out the port timeout and gets the class's 500.
+func TestEdgeContainerThatNeverListens(t *testing.T) {
+	r := newRig(t, cftest.Options{}, func(string) leantest.Options { return leantest.Options{Fail: leantest.FailNoPort} },
+		func(o *Options) { o.PortTimeout = 500 * time.Millisecond })
+	image := r.push(t, "lean")
+	r.deploy(t, wrangler.Options{Mode: wrangler.ModeContainer, WorkerName: "lean", Image: image})
+	code, body := r.do(t, "POST", "https://lean."+r.api.Subdomain()+".workers.dev/", "#eval 1 + 1")
+	if code != http.StatusInternalServerError && code != http.StatusBadGateway || !strings.Contains(body, "not listening") {
+		t.Fatalf("POST / = %d %q; want the platform's 500 'Failed to start container ... not listening'", code, body)
 	}
 }
 
