@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +50,11 @@ const workersOnlyToken = "workers-only-token"
 // TestScripts runs the end-to-end scripts in testdata/script: the real lean4-cf binary and the project's
 // pinned wrangler against a local Cloudflare started per script.
 func TestScripts(t *testing.T) {
+	testscript.Run(t, scriptParams(t, filepath.Join("testdata", "script"), nil))
+}
+
+// scriptParams runs the scripts in dir against a world each; env adds variables to every script.
+func scriptParams(t *testing.T, dir string, env map[string]string) testscript.Params {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
@@ -69,8 +76,8 @@ func TestScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testscript.Run(t, testscript.Params{
-		Dir:                 filepath.Join("testdata", "script"),
+	return testscript.Params{
+		Dir:                 dir,
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		Setup: func(e *testscript.Env) error {
@@ -82,7 +89,7 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			w := &world{api: srv, faulty: map[string]leantest.Failure{}}
-			w.edge, err = edge.Start(edge.Options{API: srv, Workerd: workerd, RetryAfter: 1, StartTimeout: 10 * time.Second,
+			w.edge, err = edge.Start(edge.Options{API: srv, Workerd: workerd, RetryAfter: 1, StartTimeout: 10 * time.Second, PortTimeout: 2 * time.Second,
 				Lean: func(image string) leantest.Options {
 					w.mu.Lock()
 					defer w.mu.Unlock()
@@ -127,27 +134,34 @@ func TestScripts(t *testing.T) {
 			e.Setenv("LEAN4CF_NODE", node)
 			e.Setenv("HOME", filepath.Join(e.WorkDir, ".home"))
 			e.Setenv("ROOT", root)
+			for k, v := range env {
+				e.Setenv(k, v)
+			}
 			e.Values[worldKey{}] = w
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"cf-writes":      cfWrites,
-			"cf-reset":       func(ts *testscript.TestScript, _ bool, _ []string) { the(ts).api.ResetJournal() },
-			"cf-fault":       cfFault,
-			"registry-fault": registryFault,
-			"lean-fail":      leanFail,
-			"cf-active":      cfActive,
-			"cf-app-image":   cfAppImage,
-			"edge-eval":      edgeEval,
-			"wait-for":       waitFor,
-			"signal":         signalRun,
+			"cf-writes":         cfWrites,
+			"cf-reset":          func(ts *testscript.TestScript, _ bool, _ []string) { the(ts).api.ResetJournal() },
+			"cf-fault":          cfFault,
+			"registry-fault":    registryFault,
+			"lean-fail":         leanFail,
+			"cf-active":         cfActive,
+			"cf-app-image":      cfAppImage,
+			"edge-eval":         edgeEval,
+			"wait-for":          waitFor,
+			"signal":            signalRun,
+			"cf-endpoints":      cfEndpoints,
+			"cf-faults-pending": cfFaultsPending,
+			"cf-faults-fired":   cfFaultsFired,
+			"cf-worker":         cfWorker,
 			"sleep": func(ts *testscript.TestScript, _ bool, args []string) {
 				d, err := time.ParseDuration(args[0])
 				ts.Check(err)
 				time.Sleep(d)
 			},
 		},
-	})
+	}
 }
 
 func the(ts *testscript.TestScript) *world { return ts.Value(worldKey{}).(*world) }
@@ -331,5 +345,47 @@ func signalRun(ts *testscript.TestScript, _ bool, args []string) {
 	}
 	if sent == 0 {
 		ts.Fatalf("no running lean4-cf in %s", work)
+	}
+}
+
+// cf-endpoints FILE: write the endpoint patterns journaled so far (sorted, unique) to FILE, one a line.
+func cfEndpoints(ts *testscript.TestScript, _ bool, args []string) {
+	seen := map[string]bool{}
+	for _, r := range the(ts).api.Journal() {
+		if r.Endpoint != "" {
+			seen[r.Endpoint] = true
+		}
+	}
+	eps := slices.Sorted(maps.Keys(seen))
+	ts.Check(os.WriteFile(args[0], []byte(strings.Join(eps, "\n")+"\n"), 0o644))
+}
+
+// cf-faults-pending: some injected API fault has not fired yet; negated, every one has.
+func cfFaultsPending(ts *testscript.TestScript, neg bool, _ []string) {
+	pending := the(ts).api.PendingFaults()
+	if (len(pending) > 0) == neg {
+		ts.Fatalf("pending faults: %v (negated %v)", pending, neg)
+	}
+}
+
+// cf-worker NAME: the Worker exists; negated, it does not.
+func cfWorker(ts *testscript.TestScript, neg bool, args []string) {
+	if _, ok := the(ts).api.Worker(args[0]); ok == neg {
+		ts.Fatalf("Worker %s exists: %v (negated %v)", args[0], ok, neg)
+	}
+}
+
+// cf-faults-fired ENDPOINT N: at least N requests to ENDPOINT were answered by an injected fault.
+func cfFaultsFired(ts *testscript.TestScript, neg bool, args []string) {
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	n := 0
+	for _, r := range the(ts).api.Journal() {
+		if r.Endpoint == args[0] && r.Fault != "" {
+			n++
+		}
+	}
+	if (n >= want) == neg {
+		ts.Fatalf("%d faulted answers on %s; want at least %d (negated %v)", n, args[0], want, neg)
 	}
 }

@@ -49,6 +49,7 @@ const (
 	codeSecretsChanged  = 10220 // rollback to a version with different secrets
 	codeBadRequest      = 10001
 	codeUnknown         = 10013 // An unknown error has occurred (used by injected faults)
+	codeRateLimited     = 971   // Please wait and consider throttling your request speed (injected 429s)
 )
 
 // reply is a handler's successful answer: result, and result_info for list endpoints.

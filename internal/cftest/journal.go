@@ -88,7 +88,8 @@ type Fault struct {
 	// Reset closes the connection without a response (a TCP reset): clients see a network error.
 	Reset bool
 	// Status answers with this HTTP status and a v4 error envelope carrying Errors
-	// (default [{10013, "An unknown error has occurred"}]). 0: no error answer (Latency only).
+	// (default for 429 [{971, "Please wait and consider throttling your request speed"}], otherwise
+	// [{10013, "An unknown error has occurred"}]). 0: no error answer (Latency only).
 	Status int
 	Errors []APIError
 	// Body, when set, is written instead of the envelope (e.g. HTML from a proxy: "malformed response").
@@ -118,6 +119,20 @@ func (s *Server) Inject(f Fault) error {
 	s.faults = append(s.faults, &faultRule{Fault: f, left: left})
 	s.mu.Unlock()
 	return nil
+}
+
+// PendingFaults lists the injected faults with uses left ("ENDPOINT xN"); a fault for every request
+// (Count 0) is never pending. Tests use it to prove each injected fault fired.
+func (s *Server) PendingFaults() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, f := range s.faults {
+		if f.left > 0 {
+			out = append(out, fmt.Sprintf("%s x%d", f.Endpoint, f.left))
+		}
+	}
+	return out
 }
 
 // ClearFaults removes every injected fault.
@@ -171,7 +186,11 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, pattern stri
 			return true
 		}
 		errs := f.Errors
-		if len(errs) == 0 {
+		switch {
+		case len(errs) > 0:
+		case f.Status == http.StatusTooManyRequests:
+			errs = []APIError{{Code: codeRateLimited, Message: "Please wait and consider throttling your request speed"}}
+		default:
 			errs = []APIError{{Code: codeUnknown, Message: "An unknown error has occurred"}}
 		}
 		writeEnvelope(w, f.Status, envelope{Errors: errs})

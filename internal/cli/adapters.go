@@ -35,23 +35,59 @@ type wranglerDeployer struct {
 	userConfig  []byte            // the user's wrangler.jsonc to patch, for the container Worker
 	managed     string            // CLOUDFLARE_CONTAINER_REGISTRY, which wrangler treats as managed
 	log         func(string)      // progress lines, e.g. retries
+	rollouts    rolloutEnsurer    // repairs a rollout lost to a failed attempt; nil skips the repair
+}
+
+// rolloutEnsurer creates a container application's missing rollout (see cloudflare.Client.EnsureRollout).
+type rolloutEnsurer interface {
+	EnsureRollout(ctx context.Context, appID string) (bool, error)
 }
 
 // transientWrangler reports a wrangler failure that another attempt may not meet: rate limits, 5xx,
-// dropped connections, and the containers client's bare "Generic Error".
+// dropped connections, the containers client's bare "Generic Error", and a just-uploaded version not yet
+// readable (code 100146, cloudflare/workers-sdk#14410) after wrangler's own retries.
 func transientWrangler(err error) bool {
 	var we *wrangler.Error
 	if !errors.As(err, &we) {
 		return false
 	}
+	if f := we.Failure; f != nil {
+		switch {
+		case f.RetryAfterMS > 0,
+			f.Code == 971,    // rate limited: "Please wait and consider throttling your request speed"
+			f.Code == 10013,  // "An unknown error has occurred", the API's answer to an internal failure
+			f.Code == 100146: // a just-uploaded version not yet readable
+			return true
+		}
+	}
 	msg := strings.ToLower(we.Message)
 	for _, s := range []string{"fetch failed", "generic error", "429", "too many requests", "500", "502", "503", "504",
-		"internal server error", "bad gateway", "service unavailable", "timed out", "econnreset", "socket hang up", "other side closed"} {
+		"internal server error", "bad gateway", "service unavailable", "timed out", "econnreset", "socket hang up", "other side closed",
+		"100146", "unknown error", "throttling your request"} {
 		if strings.Contains(msg, s) {
 			return true
 		}
 	}
 	return false
+}
+
+// retryWrangler runs fn up to three times while it fails transiently (see transientWrangler), pausing
+// 2 s, then 4 s. Every wrangler call lean4-cf makes is safe to repeat.
+func retryWrangler[T any](ctx context.Context, log func(string), what string, fn func() (T, error)) (T, error) {
+	for attempt, pause := 1, 2*time.Second; ; attempt, pause = attempt+1, pause*2 {
+		v, err := fn()
+		if err == nil || attempt == 3 || !transientWrangler(err) || ctx.Err() != nil {
+			return v, err
+		}
+		if log != nil {
+			log(fmt.Sprintf("%s failed (%v); trying again in %s", what, err, pause))
+		}
+		select {
+		case <-ctx.Done():
+			return v, ctx.Err()
+		case <-time.After(pause):
+		}
+	}
 }
 
 // workerModules returns the installed worker/node_modules that holds the wrangler being run (rendered
@@ -67,48 +103,40 @@ func workerModules(tool wrangler.Tool) (string, error) {
 	return "", usagef("the Worker's node_modules was not found next to wrangler %s: run `make toolchain`, or point --wrangler at worker/node_modules/.bin/wrangler", tool.Path)
 }
 
-func (d *wranglerDeployer) deploy(ctx context.Context, o wrangler.Options, extra ...string) (pipeline.Deployed, error) {
+// deploy renders the Worker for o and runs wrangler deploy, retrying transient failures; attempts says
+// how many runs it took.
+func (d *wranglerDeployer) deploy(ctx context.Context, o wrangler.Options, extra ...string) (_ pipeline.Deployed, attempts int, _ error) {
 	dir, err := os.MkdirTemp(d.work, string(o.Mode)+"-")
 	if err != nil {
-		return pipeline.Deployed{}, fmt.Errorf("creating a folder for the %s Worker: %w", o.Mode, err)
+		return pipeline.Deployed{}, attempts, fmt.Errorf("creating a folder for the %s Worker: %w", o.Mode, err)
 	}
 	if err := os.Remove(dir); err != nil { // Render wants a new or empty folder of its own
-		return pipeline.Deployed{}, err
+		return pipeline.Deployed{}, attempts, err
 	}
 	r, err := wrangler.Render(dir, o, d.nodeModules)
 	if err != nil {
-		return pipeline.Deployed{}, fmt.Errorf("rendering the %s Worker: %w", o.Mode, err)
+		return pipeline.Deployed{}, attempts, fmt.Errorf("rendering the %s Worker: %w", o.Mode, err)
 	}
 	run := d.runner
 	run.Dir = r.Dir
-	var res wrangler.Result
 	// wrangler retries uploads itself, but not its containers calls: a 429 or 5xx there ends the deploy
 	// ("Generic Error"). Deploying the same configuration again is safe, so transient failures are retried.
-	for attempt, pause := 1, 2*time.Second; ; attempt, pause = attempt+1, pause*2 {
-		res, err = run.Run(ctx, append([]string{"deploy", "--config", r.Config}, extra...)...)
-		if err == nil || attempt == 3 || !transientWrangler(err) || ctx.Err() != nil {
-			break
-		}
-		if d.log != nil {
-			d.log(fmt.Sprintf("wrangler deploy failed (%v); trying again in %s", err, pause))
-		}
-		select {
-		case <-ctx.Done():
-			return pipeline.Deployed{}, ctx.Err()
-		case <-time.After(pause):
-		}
-	}
+	res, err := retryWrangler(ctx, d.log, "wrangler deploy", func() (wrangler.Result, error) {
+		attempts++
+		return run.Run(ctx, append([]string{"deploy", "--config", r.Config}, extra...)...)
+	})
 	if err != nil {
-		return pipeline.Deployed{}, err
+		return pipeline.Deployed{}, attempts, err
 	}
 	if res.Deploy == nil || res.Deploy.VersionID == nil || len(res.Deploy.Targets) == 0 {
-		return pipeline.Deployed{}, errors.New("wrangler deploy reported no version id or URL in its output file")
+		return pipeline.Deployed{}, attempts, errors.New("wrangler deploy reported no version id or URL in its output file")
 	}
-	return pipeline.Deployed{URL: res.Deploy.Targets[0], VersionID: *res.Deploy.VersionID}, nil
+	return pipeline.Deployed{URL: res.Deploy.Targets[0], VersionID: *res.Deploy.VersionID}, attempts, nil
 }
 
 func (d *wranglerDeployer) DeployStub(ctx context.Context, name string) (pipeline.Deployed, error) {
-	return d.deploy(ctx, wrangler.Options{Mode: wrangler.ModeStub, WorkerName: name})
+	dep, _, err := d.deploy(ctx, wrangler.Options{Mode: wrangler.ModeStub, WorkerName: name})
+	return dep, err
 }
 
 func (d *wranglerDeployer) DeployContainer(ctx context.Context, spec pipeline.ContainerSpec) (pipeline.Deployed, error) {
@@ -118,7 +146,24 @@ func (d *wranglerDeployer) DeployContainer(ctx context.Context, spec pipeline.Co
 		Vars: d.vars, ManagedRegistry: d.managed, UserConfig: d.userConfig,
 	}
 	// One step: the new image must answer before the run reports success, so no partial rollout is left.
-	return d.deploy(ctx, o, "--containers-rollout", "immediate")
+	dep, attempts, err := d.deploy(ctx, o, "--containers-rollout", "immediate")
+	if err != nil || attempts == 1 || d.rollouts == nil {
+		return dep, err
+	}
+	// An earlier attempt may have changed the application and then failed to create its rollout; this
+	// attempt then saw "no changes". Without the rollout the old image would serve for good.
+	app, ok, err := d.application(ctx, spec.Name)
+	if err != nil || !ok {
+		return dep, err
+	}
+	did, err := d.rollouts.EnsureRollout(ctx, app.ID)
+	if err != nil {
+		return dep, fmt.Errorf("checking the rollout of %s after a retried deploy: %w", app.Name, err)
+	}
+	if did && d.log != nil {
+		d.log(fmt.Sprintf("created the rollout of %s that a failed attempt left out", app.Name))
+	}
+	return dep, nil
 }
 
 // Rollback puts the previous image back on the container application (by deploying it), then returns
@@ -130,11 +175,27 @@ func (d *wranglerDeployer) Rollback(ctx context.Context, name, version, image st
 			return fmt.Errorf("restoring image %s: %w", image, err)
 		}
 	}
-	return d.runner.Rollback(ctx, name, version, "lean4-cf: verification failed, back to "+version)
+	_, err := retryWrangler(ctx, d.log, "wrangler rollback", func() (struct{}, error) {
+		return struct{}{}, d.runner.Rollback(ctx, name, version, "lean4-cf: verification failed, back to "+version)
+	})
+	return err
+}
+
+// application reads the container application through `wrangler containers list`, retrying transient failures.
+func (d *wranglerDeployer) application(ctx context.Context, name string) (wrangler.Application, bool, error) {
+	type found struct {
+		app wrangler.Application
+		ok  bool
+	}
+	f, err := retryWrangler(ctx, d.log, "wrangler containers list", func() (found, error) {
+		app, ok, err := d.runner.ContainersList(ctx, wrangler.ApplicationName(name, wrangler.ClassName))
+		return found{app, ok}, err
+	})
+	return f.app, f.ok, err
 }
 
 func (d *wranglerDeployer) Status(ctx context.Context, name string) (pipeline.Status, error) {
-	app, ok, err := d.runner.ContainersList(ctx, wrangler.ApplicationName(name, wrangler.ClassName))
+	app, ok, err := d.application(ctx, name)
 	if err != nil || !ok {
 		return pipeline.Status{}, err
 	}
@@ -143,14 +204,16 @@ func (d *wranglerDeployer) Status(ctx context.Context, name string) (pipeline.St
 
 // Serving checks, through wrangler, that the running instances all run the application's latest version.
 func (d *wranglerDeployer) Serving(ctx context.Context, name string) (bool, string, error) {
-	app, ok, err := d.runner.ContainersList(ctx, wrangler.ApplicationName(name, wrangler.ClassName))
+	app, ok, err := d.application(ctx, name)
 	if err != nil {
 		return false, "", err
 	}
 	if !ok {
 		return false, "the container application is not listed yet", nil
 	}
-	rows, err := d.runner.Instances(ctx, app.ID)
+	rows, err := retryWrangler(ctx, d.log, "wrangler containers instances", func() ([]wrangler.Instance, error) {
+		return d.runner.Instances(ctx, app.ID)
+	})
 	if err != nil {
 		return false, "", err
 	}

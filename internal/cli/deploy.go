@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -120,6 +121,8 @@ func deployResult(ctx context.Context, env Env, o *deployOptions, ports imagePor
 		}
 	}
 	run := c.wr
+	clock := &stageClock{spent: map[string]time.Duration{}}
+	run.Observe = clock.add
 	if !o.json {
 		run.Stderr = prefixWriter(env.Stderr, "  wrangler: ")
 	}
@@ -140,7 +143,7 @@ func deployResult(ctx context.Context, env Env, o *deployOptions, ports imagePor
 	p := &pipeline.Pipeline{
 		Preflighter: preflightFunc(ports.preflight),
 		Account:     c.api,
-		Deployer:    &wranglerDeployer{runner: run, work: work, nodeModules: nm, userConfig: userConfig, managed: managed, log: func(s string) { logf("  %s", s) }},
+		Deployer:    &wranglerDeployer{runner: run, work: work, nodeModules: nm, userConfig: userConfig, managed: managed, log: func(s string) { logf("  %s", s) }, rollouts: c.api},
 		Pusher:      pusher,
 		Verifier:    &prober{client: client, apiKey: env.Getenv("LEAN_API_KEY"), extra: o.url, log: func(s string) { logf("  verify: %s", s) }},
 	}
@@ -152,6 +155,12 @@ func deployResult(ctx context.Context, env Env, o *deployOptions, ports imagePor
 		},
 		Wait: pipeline.WaitPolicy{Timeout: o.timeout},
 		Progress: func(e pipeline.Event) {
+			switch e.Kind {
+			case "start":
+				clock.enter(e.Stage)
+			case "done", "failed":
+				clock.enter("") // wrangler runs between stages belong to none
+			}
 			if stage != nil {
 				stage(e)
 			}
@@ -167,7 +176,38 @@ func deployResult(ctx context.Context, env Env, o *deployOptions, ports imagePor
 			}
 		},
 	})
+	if res != nil {
+		for i := range res.Stages {
+			res.Stages[i].Wrangler = report.Ms(clock.spentIn(res.Stages[i].Name))
+		}
+	}
 	return res, runErr
+}
+
+// stageClock adds up the time wrangler runs take in each stage, so a report can tell wrangler's time
+// from lean4-cf's own.
+type stageClock struct {
+	mu    sync.Mutex
+	stage string
+	spent map[string]time.Duration
+}
+
+func (c *stageClock) enter(stage string) {
+	c.mu.Lock()
+	c.stage = stage
+	c.mu.Unlock()
+}
+
+func (c *stageClock) add(_ []string, took time.Duration) {
+	c.mu.Lock()
+	c.spent[c.stage] += took
+	c.mu.Unlock()
+}
+
+func (c *stageClock) spentIn(stage string) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.spent[stage]
 }
 
 // preflightFunc adapts a function to the pipeline's Preflighter.

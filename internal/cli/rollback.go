@@ -83,7 +83,7 @@ the earlier digest-pinned image (lean4-cf status shows the current one) to put i
 					return err
 				}
 				defer os.RemoveAll(work)
-				d := &wranglerDeployer{runner: run, work: work, nodeModules: nm, managed: env.Getenv("CLOUDFLARE_CONTAINER_REGISTRY")}
+				d := &wranglerDeployer{runner: run, work: work, nodeModules: nm, managed: env.Getenv("CLOUDFLARE_CONTAINER_REGISTRY"), rollouts: c.api}
 				if _, err := d.DeployContainer(ctx, pipeline.ContainerSpec{Name: o.name, Image: o.image}); err != nil {
 					return fmt.Errorf("restoring image %s: %w", o.image, err)
 				}

@@ -134,6 +134,52 @@ func (c *Client) DeleteWorker(ctx context.Context, name string) error {
 	return nil
 }
 
+// EnsureRollout creates the rollout a container application's latest version is missing, and reports
+// whether it had to. That happens when a deploy changed the application (PATCH) but its rollout POST
+// failed: another `wrangler deploy` then sees "no changes" and creates none, and the instances keep the
+// old image for good. The rollout is the one wrangler sends: rolling, full_auto, 100 % in one step.
+func (c *Client) EnsureRollout(ctx context.Context, appID string) (bool, error) {
+	base := fmt.Sprintf("accounts/%s/containers/applications/%s", c.account, appID)
+	var app struct {
+		Result struct {
+			Version       int            `json:"version"`
+			Configuration map[string]any `json:"configuration"`
+		} `json:"result"`
+	}
+	if err := c.api.Get(ctx, base, nil, &app); err != nil {
+		return false, fmt.Errorf("reading container application %s: %w", appID, Explain(err))
+	}
+	var ros struct {
+		Result []struct {
+			TargetVersion int `json:"target_version"`
+		} `json:"result"`
+	}
+	if err := c.api.Get(ctx, base+"/rollouts", nil, &ros); err != nil {
+		return false, fmt.Errorf("reading the rollouts of container application %s: %w", appID, Explain(err))
+	}
+	covered := 1 // version 1 is the application as created, deployed without a rollout
+	for _, ro := range ros.Result {
+		covered = max(covered, ro.TargetVersion)
+	}
+	if app.Result.Version <= covered {
+		return false, nil
+	}
+	target := map[string]any{}
+	for _, k := range []string{"image", "instance_type", "vcpu", "memory_mib", "disk"} {
+		if v, ok := app.Result.Configuration[k]; ok {
+			target[k] = v
+		}
+	}
+	body := map[string]any{
+		"description": fmt.Sprintf("lean4-cf: roll out version %d (its deploy's rollout failed)", app.Result.Version),
+		"strategy":    "rolling", "kind": "full_auto", "step_percentage": 100, "target_configuration": target,
+	}
+	if err := c.api.Post(ctx, base+"/rollouts", body, nil); err != nil {
+		return false, fmt.Errorf("rolling out version %d of container application %s: %w", app.Result.Version, appID, Explain(err))
+	}
+	return true, nil
+}
+
 // Credentials are push/pull credentials for the managed registry.
 type Credentials struct {
 	Registry string    `json:"registry_host"`

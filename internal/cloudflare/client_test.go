@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -145,5 +146,47 @@ func TestNewNeedsCredentials(t *testing.T) {
 	}
 	if _, err := New(Options{Token: "x"}); err == nil || !strings.Contains(err.Error(), "CLOUDFLARE_ACCOUNT_ID") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestEnsureRollout(t *testing.T) {
+	app := "GET /client/v4/accounts/" + acct + "/containers/applications/a1"
+	ros := app + "/rollouts"
+	post := "POST /client/v4/accounts/" + acct + "/containers/applications/a1/rollouts"
+	cfg := `"configuration":{"image":"registry.cloudflare.com/` + acct + `/lean@sha256:2","instance_type":"standard-1","observability":{"logs":{"enabled":true}}}`
+	for _, tc := range []struct {
+		name     string
+		version  int
+		rollouts string
+		want     bool
+	}{
+		{"as created, no rollout needed", 1, `[]`, false},
+		{"latest version rolled out", 3, `[{"target_version":3},{"target_version":2}]`, false},
+		{"a PATCH whose rollout failed", 3, `[{"target_version":2}]`, true},
+		{"a second version never rolled out", 2, `[]`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var body map[string]any
+			routes := map[string]func(http.ResponseWriter, *http.Request){
+				app: ok(`{"id":"a1","version":` + strconv.Itoa(tc.version) + `,` + cfg + `}`),
+				ros: ok(tc.rollouts),
+			}
+			if tc.want {
+				routes[post] = func(w http.ResponseWriter, r *http.Request) {
+					_ = json.NewDecoder(r.Body).Decode(&body)
+					ok(`{"id":"r9"}`)(w, r)
+				}
+			}
+			did, err := api(t, routes).EnsureRollout(context.Background(), "a1")
+			if err != nil || did != tc.want {
+				t.Fatalf("EnsureRollout = %v, %v; want %v", did, err, tc.want)
+			}
+			if tc.want {
+				target, _ := body["target_configuration"].(map[string]any)
+				if body["kind"] != "full_auto" || body["step_percentage"] != 100.0 || target["image"] != "registry.cloudflare.com/"+acct+"/lean@sha256:2" || target["instance_type"] != "standard-1" || target["observability"] != nil {
+					t.Fatalf("rollout body %v", body)
+				}
+			}
+		})
 	}
 }

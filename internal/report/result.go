@@ -52,7 +52,10 @@ type StageResult struct {
 	Status   string    `json:"status"` // ok or failed
 	Started  time.Time `json:"started"`
 	Duration Ms        `json:"durationMs"`
-	Detail   string    `json:"detail,omitempty"`
+	// Wrangler is the part of Duration spent in wrangler processes; the rest is lean4-cf's own work and
+	// waiting on the platform.
+	Wrangler Ms     `json:"wranglerMs,omitempty"`
+	Detail   string `json:"detail,omitempty"`
 }
 
 // Preflight is what the preflight stage measured and chose.

@@ -30,6 +30,9 @@ type Runner struct {
 	Stdout, Stderr io.Writer
 	// StopGrace is how long wrangler gets after SIGTERM when ctx ends before it is killed. Default 10 s.
 	StopGrace time.Duration
+	// Observe, when set, hears each finished invocation and how long it took (e.g. to tell wrangler's
+	// time from the caller's own). It must not block.
+	Observe func(args []string, took time.Duration)
 }
 
 // Result is what one wrangler invocation reported.
@@ -88,6 +91,10 @@ func (e *Error) Error() string {
 // Run runs wrangler with args and returns what it reported. A non-zero exit is an *Error carrying
 // wrangler's own message.
 func (r Runner) Run(ctx context.Context, args ...string) (Result, error) {
+	if r.Observe != nil {
+		start := time.Now()
+		defer func() { r.Observe(args, time.Since(start)) }()
+	}
 	var res Result
 	outDir, err := os.MkdirTemp("", "lean4cf-wrangler-")
 	if err != nil {
@@ -131,6 +138,9 @@ func (r Runner) Run(ctx context.Context, args ...string) (Result, error) {
 		e := &Error{Args: args, ExitCode: exitErr.ExitCode(), Failure: res.Failure}
 		if res.Failure != nil && res.Failure.Message != "" {
 			e.Message = res.Failure.Message
+			if res.Failure.Code != 0 && !strings.Contains(e.Message, "[code: ") {
+				e.Message += fmt.Sprintf(" [code: %d]", res.Failure.Code)
+			}
 		} else {
 			e.Message = lastLines(stderrTail.String(), 5)
 		}

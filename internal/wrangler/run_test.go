@@ -113,3 +113,18 @@ func TestRunnerCancelStopsTheWholeGroup(t *testing.T) {
 	}
 	t.Fatalf("child %d of wrangler still runs after cancel", pid)
 }
+
+func TestRunnerObserveHearsEachRun(t *testing.T) {
+	tool := fakeWrangler(t, "sleep 0.2\nexit 3\n")
+	var heard []string
+	var took time.Duration
+	r := Runner{Tool: tool, Env: []string{"PATH=/usr/bin:/bin"}, Observe: func(args []string, d time.Duration) {
+		heard, took = args, d
+	}}
+	if _, err := r.Run(context.Background(), "containers", "list"); err == nil {
+		t.Fatal("want the exit 3 error")
+	}
+	if strings.Join(heard, " ") != "containers list" || took < 200*time.Millisecond {
+		t.Fatalf("observed %q in %s; want the failed run's args and at least its 200 ms", heard, took)
+	}
+}
