@@ -152,8 +152,14 @@ func deployResult(ctx context.Context, env Env, o *deployOptions, ports imagePor
 		},
 		Wait: pipeline.WaitPolicy{Timeout: o.timeout},
 		Progress: func(e pipeline.Event) {
+			// stage hears a start before its line and the end after its line, so a stage's lines stay
+			// inside what stage opens (the Action's log group) and closes.
 			if stage != nil {
-				stage(e)
+				if e.Kind == "done" || e.Kind == "failed" {
+					defer stage(e)
+				} else {
+					stage(e)
+				}
 			}
 			switch e.Kind {
 			case "start":
