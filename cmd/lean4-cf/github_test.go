@@ -87,12 +87,13 @@ func ghCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string
 	}
 }
 
-// gh-event FIXTURE: write the ghtest event fixture to $WORK/event.json and point GITHUB_EVENT_NAME and
-// GITHUB_EVENT_PATH at it. For an issue_comment fixture the comment is first posted to the double (so
-// reactions land on a real comment) and the payload carries its id, also stored in $COMMENT_ID.
+// gh-event FIXTURE [BODY]: write the ghtest event fixture to $WORK/event.json and point GITHUB_EVENT_NAME
+// and GITHUB_EVENT_PATH at it. For an issue_comment fixture the comment (its body replaced by BODY when
+// given) is first posted to the double, so reactions land on a real comment, and the payload carries its
+// id, also stored in $COMMENT_ID.
 func ghEvent(ts *testscript.TestScript, _ bool, args []string) {
-	if len(args) != 1 {
-		ts.Fatalf("usage: gh-event FIXTURE")
+	if len(args) != 1 && len(args) != 2 {
+		ts.Fatalf("usage: gh-event FIXTURE [BODY]")
 	}
 	b, err := ghtest.EventPayload(args[0])
 	ts.Check(err)
@@ -110,6 +111,9 @@ func ghEvent(ts *testscript.TestScript, _ bool, args []string) {
 	if c, ok := ev["comment"].(map[string]any); ok {
 		issue := int(ev["issue"].(map[string]any)["number"].(float64))
 		user := c["user"].(map[string]any)["login"].(string)
+		if len(args) == 2 {
+			c["body"] = args[1]
+		}
 		id := theGH(ts).srv.AddComment(issue, user, c["body"].(string))
 		c["id"] = id
 		ts.Setenv("COMMENT_ID", strconv.FormatInt(id, 10))

@@ -53,7 +53,7 @@ func CommandComment(worker, command string, ok bool, output, runURL string) stri
 	if !ok {
 		mark = "❌"
 	}
-	fmt.Fprintf(&b, "### lean4-cf: `%s` %s %s\n\n", worker, mdInline(command), mark)
+	fmt.Fprintf(&b, "### lean4-cf: `%s` on `%s` %s\n\n", strings.ReplaceAll(mdInline(command), "`", "'"), worker, mark)
 	output = strings.TrimSpace(output)
 	if len(output) > MaxCommentChars/2 {
 		output = "…" + output[len(output)-MaxCommentChars/2:]
