@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -262,6 +263,18 @@ func runAction(ctx context.Context, env Env) error {
 		if resume != nil {
 			resume()
 			resume = nil
+		}
+	}
+	// The registry password is issued mid-push, with commands stopped: it is masked in a short resume.
+	var maskMu sync.Mutex
+	ports.push.secret = func(pw string) {
+		maskMu.Lock()
+		defer maskMu.Unlock()
+		stopped := resume != nil
+		resumeCommands()
+		gh.Mask(pw)
+		if stopped {
+			stopCommands()
 		}
 	}
 	open := false
