@@ -250,8 +250,9 @@ func runAction(ctx context.Context, env Env) error {
 			gh.Warning("could not create the GitHub deployment: " + err.Error())
 		}
 	}
-	// From the first stage on, workflow commands stay stopped (wrangler's and the registry's messages pass
-	// through the log) except for the instant lean4-cf opens or closes a stage's group.
+	// Workflow commands are stopped while a stage runs (wrangler's and the registry's messages pass through
+	// the log) and whenever anything else is printed before the pipeline returns; lean4-cf resumes them
+	// only to open or close a stage's group and to mask a registry password.
 	var resume func()
 	var stopErr error // only a failing random source
 	stopCommands := func() {
@@ -291,6 +292,7 @@ func runAction(ctx context.Context, env Env) error {
 				gh.EndGroup()
 				open = false
 			}
+		default: // a progress line outside a stage's group
 			stopCommands()
 		}
 	})
