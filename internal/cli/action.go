@@ -267,7 +267,7 @@ func runAction(ctx context.Context, env Env) error {
 		}
 	}
 	// The registry password is issued mid-push, with commands stopped: it is masked in a short resume.
-	var maskMu sync.Mutex
+	var maskMu sync.Mutex // guards resume between the push's goroutines and the pipeline's events
 	ports.push.secret = func(pw string) {
 		maskMu.Lock()
 		defer maskMu.Unlock()
@@ -280,6 +280,8 @@ func runAction(ctx context.Context, env Env) error {
 	}
 	open := false
 	res, runErr := deployResult(ctx, aenv, o, ports, func(e pipeline.Event) {
+		maskMu.Lock() // the push may renew its password while the pipeline reports
+		defer maskMu.Unlock()
 		switch e.Kind {
 		case "start":
 			resumeCommands()
