@@ -37,7 +37,7 @@ func main() {
 	asJSON := flag.Bool("json", false, "print one JSON object with the figures instead of the report")
 	flag.Parse()
 	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "load: unexpected argument %q: use flags only (-clients, -duration, -direct-duration, -json)\n", flag.Arg(0))
+		fmt.Fprintf(os.Stderr, "load: unexpected argument %q: use flags only (-clients, -duration, -direct-duration, -serial-duration, -json)\n", flag.Arg(0))
 		os.Exit(2)
 	}
 	if o.Clients < 1 || o.Duration <= 0 || o.DirectDuration <= 0 || o.SerialDuration < 0 {
@@ -58,6 +58,7 @@ func main() {
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		_ = enc.Encode(rep)
 	} else {
 		printReport(os.Stdout, rep)
