@@ -54,8 +54,8 @@ fuzz:
 
 ## load: CLIENTS clients (default 200) for DURATION (default 60s) through the Worker's container entry point
 ## in workerd, LEAN_ORIGIN -> the Lean double, key and limits on; every answer checked (not in test);
-## LOAD_ARGS adds flags, e.g. LOAD_ARGS=-json
+## LOAD_ARGS adds flags, e.g. LOAD_ARGS=-json (stdout is then the JSON object alone)
 CLIENTS  ?= 200
 DURATION ?= 60s
 load: toolchain
-	$(GO) run ./bench/load -clients $(CLIENTS) -duration $(DURATION) $(LOAD_ARGS)
+	@$(GO) run ./bench/load -clients $(CLIENTS) -duration $(DURATION) $(LOAD_ARGS)
