@@ -2,7 +2,7 @@
 GO        ?= go
 STATICCHECK = $(GO) tool -modfile=tools/go.mod staticcheck
 
-.PHONY: test lint fmt-check vet staticcheck go-test worker-test toolchain build run bench-preflight bench-push fuzz
+.PHONY: test lint fmt-check vet staticcheck go-test worker-test toolchain build run bench-preflight bench-push fuzz load
 
 ## test: everything CI runs: the toolchain, lint, Go tests, Worker tests
 test: toolchain lint go-test worker-test
@@ -51,3 +51,11 @@ bench-preflight:
 FUZZTIME ?= 20s
 fuzz:
 	@FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+## load: CLIENTS clients (default 200) for DURATION (default 60s) through the Worker's container entry point
+## in workerd, LEAN_ORIGIN -> the Lean double, key and limits on; every answer checked (not in test);
+## LOAD_ARGS adds flags, e.g. LOAD_ARGS=-json (stdout is then the JSON object alone)
+CLIENTS  ?= 200
+DURATION ?= 60s
+load: toolchain
+	@$(GO) run ./bench/load -clients $(CLIENTS) -duration $(DURATION) $(LOAD_ARGS)

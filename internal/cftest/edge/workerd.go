@@ -202,3 +202,35 @@ const main :Workerd.Worker = (
 );
 `, strconv.Quote(filepath.Join(dir, "do")), strings.Join(modules, ", "), strconv.Quote(date), strings.Join(flags, ", "), strings.Join(bindings, ", "), storage)), nil
 }
+
+// Process is one Worker version served by workerd on its own, without an Edge in front (for benchmarks
+// that time the Worker alone).
+type Process struct{ w *worker }
+
+// RunVersion starts workerd serving v on a loopback port of its own; leanOrigin, when set, becomes the
+// LEAN_ORIGIN text binding. dir receives the modules and the config. Close stops it.
+func RunVersion(workerd, dir string, v cftest.Version, leanOrigin string) (*Process, error) {
+	w, err := startWorker(workerd, dir, v, leanOrigin)
+	if err != nil {
+		return nil, err
+	}
+	return &Process{w: w}, nil
+}
+
+// URL is the base URL, e.g. http://127.0.0.1:41234.
+func (p *Process) URL() string { return "http://" + p.w.addr }
+
+// Alive reports whether workerd is still running.
+func (p *Process) Alive() bool { return p.w.alive() }
+
+// Logs is what workerd printed, once it has exited; empty while it runs.
+func (p *Process) Logs() string {
+	if p.w.alive() {
+		return ""
+	}
+	<-p.w.waited
+	return p.w.logs.String()
+}
+
+// Close stops workerd (SIGTERM, then SIGKILL after 3 s).
+func (p *Process) Close() { p.w.stop() }

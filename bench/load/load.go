@@ -1,0 +1,490 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	randv2 "math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tailscale/hujson"
+
+	"github.com/org/lean4-cf-action/internal/cftest"
+	"github.com/org/lean4-cf-action/internal/cftest/edge"
+	"github.com/org/lean4-cf-action/internal/leantest"
+	"github.com/org/lean4-cf-action/internal/wrangler"
+)
+
+// The Worker's limits during the load. Every load request is far within them: a body of at most 45 bytes
+// (`#eval A + B` with A, B < 2^64) and X-Lean-Timeout 5.
+const (
+	maxBodyBytes   = 1024
+	maxLeanTimeout = 10
+	requestTimeout = 5 // X-Lean-Timeout of every load request
+)
+
+// Options configures a run. Zero values mean the documented defaults.
+type Options struct {
+	// Clients is how many clients send at once, each one request after another. Default 200.
+	Clients int
+	// Duration is how long the clients send through the Worker. Default 60 s.
+	Duration time.Duration
+	// DirectDuration is how long they send straight to the Lean double. Default 10 s.
+	DirectDuration time.Duration
+	// SerialDuration is how long one client alone sends, straight and then through the Worker, to show
+	// the Worker's own cost without queueing. Default 3 s; negative skips it.
+	SerialDuration time.Duration
+	// RequestTimeout is how long a client waits for one answer before counting it lost. Default 30 s.
+	RequestTimeout time.Duration
+	// Lean configures the Lean double (e.g. a failure mode). Default: healthy.
+	Lean leantest.Options
+	// Root is the lean4-cf checkout with `make toolchain` done. Default: found from the working directory up.
+	Root string
+	// Progress receives a line per step. Default: silent.
+	Progress io.Writer
+
+	// afterGuards, in tests, changes the double once the auth and limit checks have passed.
+	afterGuards func(*leantest.Server)
+}
+
+// Report is the outcome of a run; -json prints it.
+type Report struct {
+	Clients  int    `json:"clients"`
+	Settings string `json:"settings"`
+	Guards   string `json:"guards"`
+	Direct   Phase  `json:"direct"`
+	Worker   Phase  `json:"worker"`
+	// AddedP50 and AddedP95 are the Worker's p50 and p95 minus the direct ones, in milliseconds.
+	AddedP50 float64 `json:"addedP50Ms"`
+	AddedP95 float64 `json:"addedP95Ms"`
+	// Serial is the same with one client (no queueing), when it ran.
+	Serial *Serial `json:"serial,omitempty"`
+	// Examples are a few failed requests, for a reader to see what went wrong.
+	Examples []string `json:"examples,omitempty"`
+	// Pass is true when no request of any phase was lost, mismatched or answered with an error.
+	Pass bool `json:"pass"`
+}
+
+// Serial is the one-client pair of phases.
+type Serial struct {
+	Direct   Phase   `json:"direct"`
+	Worker   Phase   `json:"worker"`
+	AddedP50 float64 `json:"addedP50Ms"`
+	AddedP95 float64 `json:"addedP95Ms"`
+}
+
+// Phase is what one phase's clients saw. Latencies are in milliseconds, over answered requests.
+type Phase struct {
+	Name       string  `json:"name"`
+	Clients    int     `json:"clients"`
+	Seconds    float64 `json:"seconds"`
+	Sent       int64   `json:"sent"`
+	Answered   int64   `json:"answered"`
+	Lost       int64   `json:"lost"`
+	Mismatched int64   `json:"mismatched"`
+	Errors     int64   `json:"errors"`
+	Limited    int64   `json:"limited"`
+	Throughput float64 `json:"requestsPerSecond"`
+	P50        float64 `json:"p50Ms"`
+	P95        float64 `json:"p95Ms"`
+	P99        float64 `json:"p99Ms"`
+	examples   []string
+}
+
+func (p Phase) clean() bool { return p.Lost == 0 && p.Mismatched == 0 && p.Errors == 0 }
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Clients <= 0 {
+		o.Clients = 200
+	}
+	if o.Duration <= 0 {
+		o.Duration = 60 * time.Second
+	}
+	if o.DirectDuration <= 0 {
+		o.DirectDuration = 10 * time.Second
+	}
+	if o.SerialDuration == 0 {
+		o.SerialDuration = 3 * time.Second
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 30 * time.Second
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	if o.Root == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return o, fmt.Errorf("finding the checkout: %w", err)
+		}
+		o.Root = findRoot(wd)
+		if o.Root == "" {
+			return o, fmt.Errorf("no worker/node_modules/workerd above %s: run `make toolchain` in the lean4-cf checkout", wd)
+		}
+	}
+	return o, nil
+}
+
+func workerdPath(root string) string {
+	return filepath.Join(root, "worker", "node_modules", "workerd", "bin", "workerd")
+}
+
+// findRoot is the nearest folder at or above dir with the pinned workerd installed, or "".
+func findRoot(dir string) string {
+	for {
+		if _, err := os.Stat(workerdPath(dir)); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// Run bundles the Worker, starts the Lean double and workerd, and runs the direct and Worker phases.
+func Run(ctx context.Context, o Options) (Report, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return Report{}, err
+	}
+	dir, err := os.MkdirTemp("", "lean4cf-load-")
+	if err != nil {
+		return Report{}, fmt.Errorf("creating a work folder: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	key, err := newKey()
+	if err != nil {
+		return Report{}, err
+	}
+	fmt.Fprintln(o.Progress, "bundling the Worker (container entry point) with the pinned wrangler ...")
+	v, err := bundle(ctx, o.Root, filepath.Join(dir, "bundle"), key)
+	if err != nil {
+		return Report{}, err
+	}
+	return runBundle(ctx, o, v, key, filepath.Join(dir, "workerd"))
+}
+
+// runBundle runs both phases against a bundled Worker version.
+func runBundle(ctx context.Context, o Options, v cftest.Version, key, dir string) (Report, error) {
+	lean, err := leantest.Start(o.Lean)
+	if err != nil {
+		return Report{}, fmt.Errorf("starting the Lean double: %w", err)
+	}
+	defer lean.Close()
+	proc, err := edge.RunVersion(workerdPath(o.Root), dir, v, lean.URL())
+	if err != nil {
+		return Report{}, fmt.Errorf("starting the Worker in workerd: %w", err)
+	}
+	defer proc.Close()
+	fmt.Fprintf(o.Progress, "workerd serves the Worker on %s, LEAN_ORIGIN=%s\n", proc.URL(), lean.URL())
+
+	client := newClient(o.Clients, o.RequestTimeout)
+	defer client.CloseIdleConnections()
+	guards, err := checkGuards(ctx, client, proc.URL(), key)
+	if err != nil {
+		return Report{}, err
+	}
+	if o.afterGuards != nil {
+		o.afterGuards(lean)
+	}
+	rep := Report{
+		Clients:  o.Clients,
+		Settings: fmt.Sprintf("LEAN_API_KEY set, MAX_BODY_BYTES=%d (load bodies <= 45 B), MAX_LEAN_TIMEOUT=%d (load sends X-Lean-Timeout: %d)", maxBodyBytes, maxLeanTimeout, requestTimeout),
+		Guards:   guards,
+	}
+	var ids atomic.Uint64
+	phases := []*Phase{&rep.Direct, &rep.Worker}
+	if o.SerialDuration > 0 {
+		fmt.Fprintf(o.Progress, "serial: 1 client for %v straight to the Lean double, then %v through the Worker ...\n", o.SerialDuration, o.SerialDuration)
+		s := &Serial{
+			Direct: runPhase(ctx, "direct", client, lean.URL(), key, 1, o.SerialDuration, &ids),
+			Worker: runPhase(ctx, "worker", client, proc.URL(), key, 1, o.SerialDuration, &ids),
+		}
+		s.AddedP50, s.AddedP95 = round2(s.Worker.P50-s.Direct.P50), round2(s.Worker.P95-s.Direct.P95)
+		rep.Serial = s
+		phases = append(phases, &s.Direct, &s.Worker)
+	}
+	fmt.Fprintf(o.Progress, "direct: %d clients for %v straight to the Lean double ...\n", o.Clients, o.DirectDuration)
+	rep.Direct = runPhase(ctx, "direct", client, lean.URL(), key, o.Clients, o.DirectDuration, &ids)
+	fmt.Fprintf(o.Progress, "worker: %d clients for %v through the Worker ...\n", o.Clients, o.Duration)
+	rep.Worker = runPhase(ctx, "worker", client, proc.URL(), key, o.Clients, o.Duration, &ids)
+	if err := ctx.Err(); err != nil {
+		return rep, fmt.Errorf("interrupted: %w", err)
+	}
+	if !proc.Alive() {
+		return rep, fmt.Errorf("workerd exited during the load: %s", strings.TrimSpace(proc.Logs()))
+	}
+	rep.AddedP50 = round2(rep.Worker.P50 - rep.Direct.P50)
+	rep.AddedP95 = round2(rep.Worker.P95 - rep.Direct.P95)
+	rep.Pass = true
+	for _, p := range phases {
+		rep.Examples = append(rep.Examples, p.examples...)
+		rep.Pass = rep.Pass && p.clean()
+	}
+	return rep, nil
+}
+
+func newKey() (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("making an API key: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// newClient keeps one connection per client open to workerd (the double closes each one, as the real
+// server does), and never uses a proxy from the environment.
+func newClient(clients int, timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConns:        2 * clients,
+		MaxIdleConnsPerHost: clients,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}}
+}
+
+// bundle renders the Worker in container mode with the load's limits, bundles it with the pinned
+// wrangler (`deploy --dry-run`, offline) and returns it as the version wrangler would upload: the bundle,
+// the configuration's compatibility settings and variables, the Durable Object binding and the key.
+func bundle(ctx context.Context, root, dir, key string) (cftest.Version, error) {
+	tool, err := wrangler.Locate(wrangler.LocateOptions{Getenv: func(string) string { return "" }, Roots: []string{root}})
+	if err != nil {
+		return cftest.Version{}, fmt.Errorf("locating wrangler: %w", err)
+	}
+	if tool.Source != wrangler.SourceProject {
+		return cftest.Version{}, errors.New("the project's wrangler is missing: run `make toolchain`")
+	}
+	const image = "registry.cloudflare.com/0123456789abcdef0123456789abcdef/lean4-server@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"
+	r, err := wrangler.Render(filepath.Join(dir, "project"), wrangler.Options{
+		Mode: wrangler.ModeContainer, WorkerName: "lean4-load", Image: image,
+		Vars: map[string]string{"MAX_BODY_BYTES": strconv.Itoa(maxBodyBytes), "MAX_LEAN_TIMEOUT": strconv.Itoa(maxLeanTimeout)},
+	}, filepath.Join(root, "worker", "node_modules"))
+	if err != nil {
+		return cftest.Version{}, fmt.Errorf("rendering the Worker: %w", err)
+	}
+	home := filepath.Join(dir, "home")
+	env := append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "WRANGLER_LOG_PATH="+filepath.Join(home, "logs"))
+	dist := filepath.Join(dir, "dist")
+	run := wrangler.Runner{Tool: tool, Dir: r.Dir, Env: env}
+	if _, err := run.Run(ctx, "deploy", "--dry-run", "--outdir", dist, "--config", r.Config); err != nil {
+		return cftest.Version{}, fmt.Errorf("bundling the Worker: %w", err)
+	}
+	main := strings.TrimSuffix(filepath.Base(r.Main), ".ts") + ".js"
+	code, err := os.ReadFile(filepath.Join(dist, main))
+	if err != nil {
+		return cftest.Version{}, fmt.Errorf("reading the bundle: %w", err)
+	}
+	raw, err := os.ReadFile(r.Config)
+	if err != nil {
+		return cftest.Version{}, fmt.Errorf("reading the rendered configuration: %w", err)
+	}
+	std, err := hujson.Standardize(raw)
+	if err != nil {
+		return cftest.Version{}, fmt.Errorf("parsing the rendered configuration: %w", err)
+	}
+	var cfg struct {
+		CompatibilityDate  string            `json:"compatibility_date"`
+		CompatibilityFlags []string          `json:"compatibility_flags"`
+		Vars               map[string]string `json:"vars"`
+	}
+	if err := json.Unmarshal(std, &cfg); err != nil {
+		return cftest.Version{}, fmt.Errorf("parsing the rendered configuration: %w", err)
+	}
+	v := cftest.Version{
+		ID: "load", Script: "lean4-load", MainModule: main,
+		Modules:           []cftest.Module{{Name: main, ContentType: "application/javascript+module", Content: code}},
+		CompatibilityDate: cfg.CompatibilityDate, CompatibilityFlags: cfg.CompatibilityFlags,
+		Bindings: []cftest.Binding{
+			{Type: "durable_object_namespace", Name: wrangler.BindingName, ClassName: wrangler.ClassName},
+			{Type: "secret_text", Name: "LEAN_API_KEY", Text: key},
+		},
+	}
+	for _, k := range slices.Sorted(maps.Keys(cfg.Vars)) {
+		v.Bindings = append(v.Bindings, cftest.Binding{Type: "plain_text", Name: k, Text: cfg.Vars[k]})
+	}
+	return v, nil
+}
+
+// checkGuards shows that auth and limits are on: no key and a wrong key get 401, a body one byte over
+// MAX_BODY_BYTES gets 413, and a good request gets its answer.
+func checkGuards(ctx context.Context, c *http.Client, base, key string) (string, error) {
+	checks := []struct {
+		what, key, body string
+		want            int
+	}{
+		{"no key", "", "#eval 1 + 1", http.StatusUnauthorized},
+		{"wrong key", key + "x", "#eval 1 + 1", http.StatusUnauthorized},
+		{fmt.Sprintf("%d-byte body", maxBodyBytes+1), key, "--" + strings.Repeat("x", maxBodyBytes-1), http.StatusRequestEntityTooLarge},
+		{"the key", key, "#eval 1 + 1", http.StatusOK},
+	}
+	var seen []string
+	for _, ch := range checks {
+		code, body, err := post(ctx, c, base, ch.key, ch.body)
+		if err != nil {
+			return "", fmt.Errorf("checking auth and limits (%s): %w", ch.what, err)
+		}
+		if code != ch.want {
+			return "", fmt.Errorf("checking auth and limits: %s got %d %q, want %d: the Worker's auth or limits are not on", ch.what, code, truncate(body), ch.want)
+		}
+		seen = append(seen, fmt.Sprintf("%s -> %d", ch.what, code))
+	}
+	return strings.Join(seen, ", "), nil
+}
+
+func post(ctx context.Context, c *http.Client, base, key, program string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/", strings.NewReader(program))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	req.Header.Set("X-Lean-Timeout", strconv.Itoa(requestTimeout))
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, "", err
+	}
+	return resp.StatusCode, string(b), nil
+}
+
+// outcome classifies one request.
+type outcome int
+
+const (
+	answeredOK outcome = iota
+	lost
+	mismatched
+	errored
+	limited
+)
+
+// classify checks an answer against the request's expected stdout.
+func classify(code int, body, want string) outcome {
+	switch code {
+	case http.StatusOK:
+		var a struct {
+			OK     bool   `json:"ok"`
+			Stdout string `json:"stdout"`
+		}
+		if json.Unmarshal([]byte(body), &a) != nil || !a.OK || a.Stdout != want {
+			return mismatched
+		}
+		return answeredOK
+	case http.StatusTooManyRequests:
+		return limited
+	default:
+		return errored
+	}
+}
+
+// runPhase runs clients for d, each sending `#eval A + B` with numbers of its own one after another;
+// requests in flight when d ends are waited for.
+func runPhase(ctx context.Context, name string, c *http.Client, base, key string, clients int, d time.Duration, ids *atomic.Uint64) Phase {
+	p := Phase{Name: name, Clients: clients}
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		wg        sync.WaitGroup
+		counts    [5]atomic.Int64
+		sent      atomic.Int64
+	)
+	start := time.Now()
+	stop := start.Add(d)
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := randv2.New(randv2.NewPCG(uint64(i), uint64(start.UnixNano())))
+			var own []time.Duration
+			for time.Now().Before(stop) && ctx.Err() == nil {
+				a := ids.Add(1) * 1000 // unique per request, so the sum is too
+				b := rng.Uint64N(1000)
+				want := strconv.FormatUint(a+b, 10) + "\n"
+				sent.Add(1)
+				t0 := time.Now()
+				code, body, err := post(ctx, c, base, key, fmt.Sprintf("#eval %d + %d", a, b))
+				lat := time.Since(t0)
+				o := lost
+				if err == nil {
+					o = classify(code, body, want)
+					own = append(own, lat)
+				}
+				counts[o].Add(1)
+				if o != answeredOK {
+					mu.Lock()
+					if len(p.examples) < 3 {
+						what := fmt.Sprintf("%s: #eval %d + %d: ", name, a, b)
+						if err != nil {
+							what += "no answer: " + err.Error()
+						} else {
+							what += fmt.Sprintf("%d %s, want stdout %q", code, truncate(body), want)
+						}
+						p.examples = append(p.examples, what)
+					}
+					mu.Unlock()
+				}
+			}
+			mu.Lock()
+			latencies = append(latencies, own...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	p.Seconds = round2(elapsed.Seconds())
+	p.Sent = sent.Load()
+	p.Lost = counts[lost].Load()
+	p.Answered = p.Sent - p.Lost
+	p.Mismatched = counts[mismatched].Load()
+	p.Errors = counts[errored].Load()
+	p.Limited = counts[limited].Load()
+	p.Throughput = round2(float64(p.Answered) / elapsed.Seconds())
+	slices.Sort(latencies)
+	p.P50, p.P95, p.P99 = pct(latencies, 50), pct(latencies, 95), pct(latencies, 99)
+	return p
+}
+
+// pct is the nearest-rank percentile of sorted latencies, in milliseconds.
+func pct(sorted []time.Duration, q int) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := (q*len(sorted)+99)/100 - 1
+	return round2(float64(sorted[max(i, 0)]) / float64(time.Millisecond))
+}
+
+func round2(f float64) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(f, 'f', 2, 64), 64)
+	return v
+}
+
+func truncate(s string) string {
+	if len(s) > 160 {
+		return s[:160] + "..."
+	}
+	return s
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/org/lean4-cf-action/internal/leantest"
+)
+
+// TestHarness runs the real Worker in workerd at a small scale against a healthy Lean double, one that
+// answers wrongly and one that drops every request: the harness passes the first, and counts every
+// request of the others as mismatched, or as an error (through the Worker) and lost (direct).
+func TestHarness(t *testing.T) {
+	wd, _ := os.Getwd()
+	root := findRoot(wd)
+	if root == "" {
+		t.Fatal("worker/node_modules/workerd is missing: run `make toolchain`")
+	}
+	key, err := newKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	v, err := bundle(ctx, root, filepath.Join(t.TempDir(), "bundle"), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("bundled in %v", time.Since(start).Round(time.Millisecond))
+
+	tests := []struct {
+		name  string
+		fail  leantest.Failure
+		check func(t *testing.T, r Report)
+	}{
+		{"healthy", leantest.FailNone, func(t *testing.T, r Report) {
+			if !r.Pass || r.Worker.Sent == 0 || r.Worker.Answered != r.Worker.Sent || r.Direct.Answered != r.Direct.Sent || r.Worker.Mismatched+r.Worker.Errors+r.Worker.Limited != 0 {
+				t.Fatalf("a healthy run did not pass cleanly: %+v", r)
+			}
+			if r.Worker.P50 <= 0 || r.Worker.P95 < r.Worker.P50 || r.Worker.P99 < r.Worker.P95 || r.Direct.P50 <= 0 {
+				t.Fatalf("percentiles out of order: %+v", r)
+			}
+			if !strings.Contains(r.Guards, "no key -> 401") || !strings.Contains(r.Guards, "1025-byte body -> 413") {
+				t.Fatalf("guards = %q", r.Guards)
+			}
+		}},
+		{"wrong answers", leantest.FailWrong, func(t *testing.T, r Report) {
+			if r.Pass || r.Worker.Sent == 0 || r.Worker.Mismatched != r.Worker.Sent || r.Direct.Mismatched != r.Direct.Sent || len(r.Examples) == 0 {
+				t.Fatalf("wrong answers were not all counted as mismatched: %+v", r)
+			}
+		}},
+		{"dropped requests", leantest.FailCrash, func(t *testing.T, r Report) {
+			if r.Pass || r.Worker.Sent == 0 || r.Worker.Errors != r.Worker.Sent || r.Direct.Lost != r.Direct.Sent || r.Direct.Answered != 0 {
+				t.Fatalf("dropped requests were not counted as errors (Worker) and lost (direct): %+v", r)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The guards' good request must pass, so the failure starts once they have run.
+			o, err := Options{Clients: 10, Duration: time.Second, DirectDuration: 300 * time.Millisecond, SerialDuration: -1, Root: root, Lean: leantest.Options{}}.withDefaults()
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.afterGuards = func(l *leantest.Server) { l.SetFailure(tt.fail) }
+			r, err := runBundle(ctx, o, v, key, filepath.Join(t.TempDir(), "workerd"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, r)
+			if b, _ := json.Marshal(r); strings.Contains(string(b), key) {
+				t.Fatal("the report holds the API key")
+			}
+		})
+	}
+}
+
+func TestClassify(t *testing.T) {
+	const want = "5042\n"
+	tests := []struct {
+		name string
+		code int
+		body string
+		out  outcome
+	}{
+		{"its own answer", 200, `{"ok": true, "stdout": "5042\n", "stderr": "", "exitCode": 0, "elapsed": 0.0}`, answeredOK},
+		{"another request's answer", 200, `{"ok": true, "stdout": "6017\n", "stderr": "", "exitCode": 0, "elapsed": 0.0}`, mismatched},
+		{"two answers run together", 200, `{"ok": true, "stdout": "5042\n6017\n"}`, mismatched},
+		{"ok false", 200, `{"ok": false, "stdout": "5042\n"}`, mismatched},
+		{"not JSON", 200, `5042`, mismatched},
+		{"rate limited", 429, `{"ok": false, "error": "limited"}`, limited},
+		{"origin unreachable", 502, `{"ok": false, "error": "origin_unreachable"}`, errored},
+		{"unauthorized", 401, `{"ok": false}`, errored},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := classify(tt.code, tt.body, want); got != tt.out {
+				t.Fatalf("classify = %d, want %d", got, tt.out)
+			}
+		})
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var ds []time.Duration
+	for i := 1; i <= 200; i++ {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	for q, want := range map[int]float64{50: 100, 95: 190, 99: 198} {
+		if got := pct(ds, q); got != want {
+			t.Errorf("p%d = %v, want %v", q, got, want)
+		}
+	}
+	if pct(nil, 50) != 0 || pct(ds[:1], 99) != 1 {
+		t.Error("edge cases")
+	}
+}
