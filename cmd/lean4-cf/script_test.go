@@ -168,6 +168,12 @@ func scriptParams(t *testing.T, dir string, env map[string]string) testscript.Pa
 			"cf-faults-pending": cfFaultsPending,
 			"cf-faults-fired":   cfFaultsFired,
 			"cf-worker":         cfWorker,
+			"registry-fired":    registryFired,
+			"cf-provision-delay": func(ts *testscript.TestScript, _ bool, args []string) {
+				d, err := time.ParseDuration(args[0])
+				ts.Check(err)
+				the(ts).api.SetProvisionDelay(d)
+			},
 			"sleep": func(ts *testscript.TestScript, _ bool, args []string) {
 				d, err := time.ParseDuration(args[0])
 				ts.Check(err)
@@ -246,7 +252,8 @@ func cfFault(ts *testscript.TestScript, _ bool, args []string) {
 	ts.Check(the(ts).api.Inject(f))
 }
 
-// registry-fault KIND COUNT: drop-blob-upload, drop-blob-download or fail-blob-commit.
+// registry-fault KIND COUNT: drop-blob-upload, drop-blob-download, fail-blob-commit or expire-credentials;
+// COUNT 0 means every matching request.
 func registryFault(ts *testscript.TestScript, _ bool, args []string) {
 	if len(args) != 2 {
 		ts.Fatalf("usage: registry-fault KIND COUNT")
@@ -404,5 +411,18 @@ func cfFaultsFired(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if (n >= want) == neg {
 		ts.Fatalf("%d faulted answers on %s; want at least %d (negated %v)", n, args[0], want, neg)
+	}
+}
+
+// registry-fired KIND...: each registry fault kind answered at least one request.
+func registryFired(ts *testscript.TestScript, _ bool, args []string) {
+	fired := map[string]bool{}
+	for _, r := range the(ts).api.RegistryJournal() {
+		fired[r.Fault] = true
+	}
+	for _, k := range args {
+		if !fired[k] {
+			ts.Fatalf("registry fault %s never fired", k)
+		}
 	}
 }

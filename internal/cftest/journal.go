@@ -211,3 +211,11 @@ func resetConn(w http.ResponseWriter) {
 	}
 	_ = conn.Close()
 }
+
+// SetProvisionDelay changes how long new application versions take to provision from now on (a slow
+// first provisioning, as the platform's can take minutes).
+func (s *Server) SetProvisionDelay(d time.Duration) {
+	s.mu.Lock()
+	s.opts.ProvisionDelay = d
+	s.mu.Unlock()
+}
