@@ -2,7 +2,7 @@
 GO        ?= go
 STATICCHECK = $(GO) tool -modfile=tools/go.mod staticcheck
 
-.PHONY: test lint fmt-check vet staticcheck go-test worker-test toolchain build run bench-preflight bench-push fuzz load
+.PHONY: test lint fmt-check vet staticcheck go-test worker-test toolchain build run bench-preflight bench-push bench-pipeline fuzz load hardening
 
 ## test: everything CI runs: the toolchain, lint, Go tests, Worker tests
 test: toolchain lint go-test worker-test
@@ -59,3 +59,13 @@ CLIENTS  ?= 200
 DURATION ?= 60s
 load: toolchain
 	@$(GO) run ./bench/load -clients $(CLIENTS) -duration $(DURATION) $(LOAD_ARGS)
+
+## bench-pipeline: lean4-cf's own time in a deploy beyond the time wrangler takes, in the sandbox (not in test)
+bench-pipeline: toolchain
+	$(GO) run ./bench/pipeline $(BENCH_ARGS)
+
+## hardening: the hardening figures in one run: bad inputs, fault drills and secret scans, fuzzing
+## (HARDENING_FUZZTIME per target, default 10s), load (CLIENTS, DURATION); not part of `make test`
+HARDENING_FUZZTIME ?= 10s
+hardening: toolchain
+	@FUZZTIME=$(HARDENING_FUZZTIME) CLIENTS=$(CLIENTS) DURATION=$(DURATION) scripts/hardening.sh

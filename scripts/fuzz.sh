@@ -16,6 +16,8 @@ targets=(
   "./internal/verify FuzzParseResolveRule"
   "./internal/image FuzzParseRef"
   "./internal/leantest FuzzParseTimeout"
+  "./internal/wrangler FuzzSleepAfter"
+  "./internal/github FuzzParseCommand"
 )
 printf '%-26s %-22s %12s %8s\n' target package execs corpus
 for t in "${targets[@]}"; do

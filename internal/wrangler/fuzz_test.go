@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tailscale/hujson"
 )
@@ -161,6 +162,33 @@ func FuzzParseContainersList(f *testing.F) {
 		}
 		if len(apps) > 0 && !reflect.DeepEqual(apps, again) {
 			t.Fatalf("round trip changed %v into %v", apps, again)
+		}
+	})
+}
+
+// FuzzSleepAfter: a sleep-after the options accept is a positive whole duration the container class
+// reads ("90" seconds, "30s", "2m", "1h"); anything else is refused with a one-line error that names it.
+func FuzzSleepAfter(f *testing.F) {
+	for _, s := range []string{"2m", "30s", "1h", "90", "0", "-1m", "1.5m", "2 m", "2mm", "1d", "05m", "9999999999999999999h"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if s == "" {
+			return // empty means the default
+		}
+		err := Options{Mode: ModeStub, SleepAfter: s}.validate()
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "sleep after") {
+				t.Fatalf("error %q is not one line naming sleep after", err)
+			}
+			return
+		}
+		d := s
+		if !strings.ContainsAny(s, "smh") {
+			d += "s"
+		}
+		if v, perr := time.ParseDuration(d); perr != nil || v <= 0 {
+			t.Fatalf("accepted sleep after %q is not a positive duration: %v %v", s, v, perr)
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -157,7 +158,7 @@ func (o Options) validate() error {
 	if o.Instances > 0 && o.MaxInstances > 0 && o.Instances > o.MaxInstances {
 		return fmt.Errorf("instances %d is more than max instances %d: requests would wait for instances that cannot start; lower instances or raise max instances", o.Instances, o.MaxInstances)
 	}
-	if o.SleepAfter != "" && !sleepAfterRE.MatchString(o.SleepAfter) {
+	if o.SleepAfter != "" && (!sleepAfterRE.MatchString(o.SleepAfter) || !validDuration(o.SleepAfter)) {
 		return fmt.Errorf("sleep after %q: use a duration like 30s, 2m or 1h", o.SleepAfter)
 	}
 	if o.CompatibilityDate != "" && !compatDateRE.MatchString(o.CompatibilityDate) {
@@ -257,4 +258,14 @@ func checkImage(ref, managed string) error {
 		}
 	}
 	return fmt.Errorf("image %q: Cloudflare cannot pull from %s; copy the image to registry.cloudflare.com first (lean4-cf does this when it deploys)", ref, host)
+}
+
+// validDuration reports whether a sleep-after value (a bare number means seconds) is a duration that
+// does not overflow.
+func validDuration(s string) bool {
+	if !strings.ContainsAny(s, "smh") {
+		s += "s"
+	}
+	d, err := time.ParseDuration(s)
+	return err == nil && d > 0
 }

@@ -1,0 +1,167 @@
+// Command pipeline measures lean4-cf's own time in a deploy, beyond the time the wrangler processes it
+// runs take (the named peer: wrangler itself, measured in the same runs).
+//
+// It starts the sandbox (the local Cloudflare, with provisioning and cold start set to zero so that no
+// platform wait is counted), then deploys its source image -runs times in each scenario:
+//
+//   - first:    a Worker that does not exist yet (stub under the production name, push, promote)
+//   - redeploy: the same Worker and image again (stub under <name>-stub, verified and deleted, nothing
+//     pushed, wrangler reports no container changes)
+//
+// Each run's result (`deploy --json`) carries every stage's duration and the part of it spent in
+// wrangler (wranglerMs). The report prints medians per scenario: wall time, wrangler time, lean4-cf's
+// own time (wall minus wrangler) and own/wrangler, then the own time per stage. Run it with
+// `make bench-pipeline`.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/org/lean4-cf-action/internal/cli"
+)
+
+func main() {
+	runs := flag.Int("runs", 3, "deploys per scenario")
+	flag.Parse()
+	if err := run(*runs); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-pipeline:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	Outcome string `json:"outcome"`
+	Stages  []struct {
+		Name       string  `json:"name"`
+		DurationMs float64 `json:"durationMs"`
+		WranglerMs float64 `json:"wranglerMs"`
+	} `json:"stages"`
+}
+
+type sample struct {
+	wall, wrangler time.Duration
+	ownByStage     map[string]time.Duration
+}
+
+func run(runs int) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir, err := os.MkdirTemp("", "bench-pipeline-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	envFile := filepath.Join(dir, "sandbox.env")
+	sandboxDone := make(chan int, 1)
+	go func() {
+		sandboxDone <- cli.Main(ctx, []string{"sandbox", "--env-file", envFile, "--provision-delay", "0s", "--start-delay", "0s"},
+			cli.Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: os.Getenv})
+	}()
+	vars, err := waitForEnv(envFile, sandboxDone)
+	if err != nil {
+		return err
+	}
+	vars["HOME"] = dir
+	getenv := func(k string) string {
+		if v, ok := vars[k]; ok {
+			return v
+		}
+		return os.Getenv(k)
+	}
+	deploy := func(name string) (sample, error) {
+		var out, errb bytes.Buffer
+		start := time.Now()
+		code := cli.Main(ctx, []string{"deploy", "--image", vars["LEAN4CF_SOURCE_IMAGE"], "--name", name, "--json"},
+			cli.Env{Stdout: &out, Stderr: &errb, Getenv: getenv})
+		wall := time.Since(start)
+		var res result
+		if err := json.Unmarshal(out.Bytes(), &res); err != nil || code != 0 || res.Outcome != "deployed" {
+			return sample{}, fmt.Errorf("deploy %s: exit %d, outcome %q: %s", name, code, res.Outcome, strings.TrimSpace(errb.String()))
+		}
+		s := sample{wall: wall, ownByStage: map[string]time.Duration{}}
+		for _, st := range res.Stages {
+			w := time.Duration(st.WranglerMs * float64(time.Millisecond))
+			s.wrangler += w
+			s.ownByStage[st.Name] = time.Duration(st.DurationMs*float64(time.Millisecond)) - w
+		}
+		return s, nil
+	}
+	scenarios := map[string][]sample{}
+	for i := range runs {
+		name := "bench-" + strconv.Itoa(i)
+		for _, sc := range []string{"first", "redeploy"} {
+			s, err := deploy(name)
+			if err != nil {
+				return err
+			}
+			scenarios[sc] = append(scenarios[sc], s)
+		}
+	}
+	cancel()
+	<-sandboxDone
+
+	fmt.Printf("lean4-cf's own time in a deploy, beyond wrangler's (medians of %d runs; local Cloudflare, no platform wait)\n\n", runs)
+	fmt.Printf("%-9s %9s %9s %9s %13s\n", "scenario", "wall", "wrangler", "own", "own/wrangler")
+	for _, sc := range []string{"first", "redeploy"} {
+		ss := scenarios[sc]
+		wall := median(ss, func(s sample) time.Duration { return s.wall })
+		wr := median(ss, func(s sample) time.Duration { return s.wrangler })
+		own := median(ss, func(s sample) time.Duration { return s.wall - s.wrangler })
+		fmt.Printf("%-9s %9s %9s %9s %12.2fx\n", sc, sec(wall), sec(wr), sec(own), own.Seconds()/wr.Seconds())
+	}
+	fmt.Printf("\nown time per stage (stage duration minus its wrangler time; probes, push, API calls):\n")
+	for _, sc := range []string{"first", "redeploy"} {
+		var parts []string
+		for _, st := range []string{"preflight", "stub", "push", "promote", "status"} {
+			parts = append(parts, fmt.Sprintf("%s %s", st, sec(median(scenarios[sc], func(s sample) time.Duration { return s.ownByStage[st] }))))
+		}
+		fmt.Printf("  %-9s %s\n", sc, strings.Join(parts, ", "))
+	}
+	return nil
+}
+
+func waitForEnv(file string, done <-chan int) (map[string]string, error) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		select {
+		case code := <-done:
+			return nil, fmt.Errorf("the sandbox stopped (exit %d) before it was up: run `make toolchain` first", code)
+		case <-time.After(50 * time.Millisecond):
+		}
+		b, err := os.ReadFile(file)
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		vars := map[string]string{}
+		for _, l := range strings.Split(string(b), "\n") {
+			k, v, ok := strings.Cut(strings.TrimPrefix(l, "export "), "=")
+			if ok {
+				vars[k] = strings.Trim(v, "'")
+			}
+		}
+		return vars, nil
+	}
+	return nil, fmt.Errorf("the sandbox did not write %s within 2 minutes", file)
+}
+
+func median(ss []sample, f func(sample) time.Duration) time.Duration {
+	v := make([]time.Duration, len(ss))
+	for i, s := range ss {
+		v[i] = f(s)
+	}
+	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+	return v[len(v)/2]
+}
+
+func sec(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
