@@ -9,7 +9,7 @@
 //     pushed, wrangler reports no container changes)
 //
 // Each run's result (`deploy --json`) carries every stage's duration and the part of it spent in
-// wrangler (wranglerMs). The report prints medians per scenario: wall time, wrangler time, lean4-cf's
+// wrangler (wranglerMs), and the run's whole wrangler time (between stages too). The report prints medians per scenario: wall time, wrangler time, lean4-cf's
 // own time (wall minus wrangler) and own/wrangler, then the own time per stage. Run it with
 // `make bench-pipeline`.
 package main
@@ -41,8 +41,9 @@ func main() {
 }
 
 type result struct {
-	Outcome string `json:"outcome"`
-	Stages  []struct {
+	Outcome    string  `json:"outcome"`
+	WranglerMs float64 `json:"wranglerMs"`
+	Stages     []struct {
 		Name       string  `json:"name"`
 		DurationMs float64 `json:"durationMs"`
 		WranglerMs float64 `json:"wranglerMs"`
@@ -89,11 +90,9 @@ func run(runs int) error {
 		if err := json.Unmarshal(out.Bytes(), &res); err != nil || code != 0 || res.Outcome != "deployed" {
 			return sample{}, fmt.Errorf("deploy %s: exit %d, outcome %q: %s", name, code, res.Outcome, strings.TrimSpace(errb.String()))
 		}
-		s := sample{wall: wall, ownByStage: map[string]time.Duration{}}
+		s := sample{wall: wall, wrangler: ms(res.WranglerMs), ownByStage: map[string]time.Duration{}}
 		for _, st := range res.Stages {
-			w := time.Duration(st.WranglerMs * float64(time.Millisecond))
-			s.wrangler += w
-			s.ownByStage[st.Name] = time.Duration(st.DurationMs*float64(time.Millisecond)) - w
+			s.ownByStage[st.Name] = ms(st.DurationMs) - ms(st.WranglerMs)
 		}
 		return s, nil
 	}
@@ -163,5 +162,7 @@ func median(ss []sample, f func(sample) time.Duration) time.Duration {
 	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
 	return v[len(v)/2]
 }
+
+func ms(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
 
 func sec(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
@@ -58,5 +59,19 @@ func TestRetryWranglerStopsOnPermanentErrors(t *testing.T) {
 	})
 	if err != nil || v != 7 || calls != 2 {
 		t.Fatalf("calls %d v %d err %v; want the second attempt's 7", calls, v, err)
+	}
+}
+
+func TestStageClockAttributesWranglerTime(t *testing.T) {
+	c := &stageClock{spent: map[string]time.Duration{}}
+	c.enter("stub")
+	c.add(nil, 2*time.Second)
+	c.enter("")
+	c.add(nil, time.Second) // between stages: in the total only
+	c.enter("promote")
+	c.add(nil, 3*time.Second)
+	c.add(nil, time.Second)
+	if c.spentIn("stub") != 2*time.Second || c.spentIn("promote") != 4*time.Second || c.total() != 7*time.Second {
+		t.Fatalf("stub %s promote %s total %s; want 2s, 4s, 7s", c.spentIn("stub"), c.spentIn("promote"), c.total())
 	}
 }

@@ -189,6 +189,7 @@ func deployResult(ctx context.Context, env Env, o *deployOptions, ports imagePor
 		for i := range res.Stages {
 			res.Stages[i].Wrangler = report.Ms(clock.spentIn(res.Stages[i].Name))
 		}
+		res.Wrangler = report.Ms(clock.total())
 	}
 	return res, runErr
 }
@@ -211,6 +212,16 @@ func (c *stageClock) add(_ []string, took time.Duration) {
 	c.mu.Lock()
 	c.spent[c.stage] += took
 	c.mu.Unlock()
+}
+
+func (c *stageClock) total() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var t time.Duration
+	for _, d := range c.spent {
+		t += d
+	}
+	return t
 }
 
 func (c *stageClock) spentIn(stage string) time.Duration {

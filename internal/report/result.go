@@ -43,6 +43,8 @@ type Result struct {
 	RolledBack  bool          `json:"rolledBack"`
 	// Commit is the git commit the run was for (the Action's pushed commit or pull-request head), when known.
 	Commit string `json:"commit,omitempty"`
+	// Wrangler is the time spent in wrangler processes over the whole run, between stages included.
+	Wrangler Ms `json:"wranglerMs,omitempty"`
 	// Outcome is deployed, stopped-after-<stage>, failed or rolled-back.
 	Outcome string `json:"outcome"`
 	Error   string `json:"error,omitempty"`
