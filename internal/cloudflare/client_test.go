@@ -61,6 +61,7 @@ func TestVerifyToken(t *testing.T) {
 	active := ok(`{"id":"t1","status":"active"}`)
 	me := "GET /client/v4/accounts/" + acct + "/containers/me"
 	limits := ok(`{"limits":{"vcpu_per_deployment":4}}`)
+	subdomain := "GET /client/v4/accounts/" + acct + "/workers/subdomain"
 	tests := []struct {
 		name    string
 		routes  map[string]func(http.ResponseWriter, *http.Request)
@@ -68,8 +69,10 @@ func TestVerifyToken(t *testing.T) {
 	}{
 		{"account token", map[string]func(http.ResponseWriter, *http.Request){acctVerify: active, me: limits}, ""},
 		{"user token", map[string]func(http.ResponseWriter, *http.Request){acctVerify: fail(401, 1000, "Invalid API Token"), userVerify: active, me: limits}, ""},
-		{"no containers scope", map[string]func(http.ResponseWriter, *http.Request){acctVerify: active, me: fail(401, 10000, "Unauthorized")}, "add the Containers write permission"},
-		{"invalid", map[string]func(http.ResponseWriter, *http.Request){acctVerify: fail(401, 1000, "Invalid API Token"), userVerify: fail(401, 1000, "Invalid API Token")}, "Invalid API Token [code 1000]"},
+		{"no containers scope", map[string]func(http.ResponseWriter, *http.Request){acctVerify: active, me: fail(401, 10000, "Unauthorized"), subdomain: ok(`{"subdomain":"x"}`)}, "add the Containers write permission"},
+		{"no containers scope, no subdomain", map[string]func(http.ResponseWriter, *http.Request){acctVerify: active, me: fail(401, 10000, "Unauthorized"), subdomain: fail(404, 10007, "no subdomain")}, "add the Containers write permission"},
+		{"wrong account", map[string]func(http.ResponseWriter, *http.Request){acctVerify: fail(403, 10000, "Authentication error"), userVerify: active, me: fail(403, 10000, "Authentication error"), subdomain: fail(403, 10000, "Authentication error")}, "check CLOUDFLARE_ACCOUNT_ID"},
+		{"invalid", map[string]func(http.ResponseWriter, *http.Request){acctVerify: fail(401, 1000, "Invalid API Token"), userVerify: fail(401, 1000, "Invalid API Token")}, "Invalid API Token [code 1000]: check CLOUDFLARE_API_TOKEN"},
 		{"disabled", map[string]func(http.ResponseWriter, *http.Request){acctVerify: ok(`{"id":"t1","status":"disabled"}`), userVerify: fail(401, 1000, "Invalid API Token")}, "disabled, not active"},
 	}
 	for _, tt := range tests {
@@ -99,7 +102,7 @@ func TestWorker(t *testing.T) {
 		t.Fatalf("missing Worker = %q, %v, %v", v, exists, err)
 	}
 	denied := api(t, map[string]func(http.ResponseWriter, *http.Request){deploys: fail(403, 10000, "Authentication error")})
-	if _, _, err := denied.Worker(context.Background(), "lean"); err == nil || !strings.Contains(err.Error(), "Authentication error [code 10000]") {
+	if _, _, err := denied.Worker(context.Background(), "lean"); err == nil || !strings.Contains(err.Error(), "Authentication error [code 10000]: check CLOUDFLARE_API_TOKEN") {
 		t.Fatalf("denied = %v", err)
 	}
 }
