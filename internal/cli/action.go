@@ -62,6 +62,9 @@ func runAction(ctx context.Context, env Env) error {
 	if command == "" {
 		command = "deploy"
 	}
+	if err := validateActionInputs(env, command); err != nil {
+		return err
+	}
 	vals := map[string]string{}
 	for _, in := range append(inputFlags(), [2]string{"resolve"}) {
 		vals[in[0]] = input(env, in[0])
@@ -164,7 +167,7 @@ func runAction(ctx context.Context, env Env) error {
 	fs.SetOutput(io.Discard)
 	o.addFlags(fs)
 	if err := fs.Parse(args); err != nil {
-		return usagef("%s", inputError(err.Error()))
+		return usagef("%s", inputError(describeFlagError(fs, "lean4-cf deploy", err).Error()))
 	}
 	if err := o.validate(); err != nil {
 		return &UsageError{Err: errors.New(inputError(err.Error()))}
@@ -196,6 +199,10 @@ func runAction(ctx context.Context, env Env) error {
 		gh.EndGroup()
 	}
 	if res == nil {
+		var ue *UsageError
+		if errors.As(runErr, &ue) { // nothing ran: name the input, not the flag
+			return &UsageError{Err: errors.New(inputError(runErr.Error()))}
+		}
 		return runErr
 	}
 	var se *pipeline.StageError
@@ -242,6 +249,7 @@ func inputError(msg string) string {
 	for _, in := range append(inputFlags(), [2]string{"resolve", "--resolve"}) {
 		msg = strings.ReplaceAll(msg, in[1]+" ", "input "+in[0]+" ")
 		msg = strings.ReplaceAll(msg, in[1]+":", "input "+in[0]+":")
+		msg = strings.ReplaceAll(msg, "("+in[1]+")", "(input "+in[0]+")")
 	}
 	return msg
 }

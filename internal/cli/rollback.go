@@ -51,6 +51,14 @@ the earlier digest-pinned image (lean4-cf status shows the current one) to put i
 			if err != nil {
 				return usagef("--resolve: %v", err)
 			}
+			if o.to != "" && !versionIDRE.MatchString(o.to) {
+				return usagef("--to %q is not a version id: give a Worker version id like 4f8c2a6e-1b3d-4e5f-8a9b-0c1d2e3f4a5b (wrangler versions list shows them)", o.to)
+			}
+			if o.image != "" {
+				if _, err := wrangler.Config(wrangler.Options{Mode: wrangler.ModeContainer, WorkerName: o.name, Image: o.image, ManagedRegistry: env.Getenv("CLOUDFLARE_CONTAINER_REGISTRY")}); err != nil {
+					return usagef("--image: %v", err)
+				}
+			}
 			c, err := newCloud(env, o.wrangler)
 			if err != nil {
 				return err
@@ -67,7 +75,7 @@ the earlier digest-pinned image (lean4-cf status shows the current one) to put i
 				return err
 			}
 			if !exists {
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("no Worker %q on this account: nothing to roll back", o.name)}
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("no Worker %q on this account: nothing to roll back; check --name and CLOUDFLARE_ACCOUNT_ID", o.name)}
 			}
 			url, err := c.api.WorkersDevURL(ctx, o.name)
 			if err != nil {

@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestFlagErrors: pflag's and cobra's own errors name the flag first and say what to give.
+func TestFlagErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"deploy", "--max-instances", "abc"}, `lean4-cf: --max-instances "abc" is not a whole number: use one like 5` + "\n"},
+		{[]string{"deploy", "--max-instances", "99999999999999999999"}, `lean4-cf: --max-instances "99999999999999999999" is too large: use a small whole number, like 5` + "\n"},
+		{[]string{"deploy", "--timeout", "5"}, `lean4-cf: --timeout "5" is not a duration: use a number with a unit (s, m or h), like 15m` + "\n"},
+		{[]string{"rollback", "--timeout", "soon"}, `lean4-cf: --timeout "soon" is not a duration: use a number with a unit (s, m or h), like 5m` + "\n"},
+		{[]string{"status", "--json=maybe"}, `lean4-cf: --json "maybe" is not true or false: use --json or --json=false` + "\n"},
+		{[]string{"deploy", "--force"}, "lean4-cf: unknown flag: --force: run lean4-cf deploy --help for the flags\n"},
+		{[]string{"deploy", "--image"}, "lean4-cf: flag needs an argument: --image: give it a value (run lean4-cf deploy --help for the flags)\n"},
+		{[]string{"deploy", "now"}, `lean4-cf: deploy takes no arguments, got "now": pass options as flags (run lean4-cf deploy --help)` + "\n"},
+		{[]string{"deploi"}, `lean4-cf: unknown command "deploi": run lean4-cf --help for the commands (Did you mean this? deploy)` + "\n"},
+		{[]string{"deploy", "--name", strings.Repeat("x", 5000)}, `lean4-cf: --name "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…(5002 characters)…xxxxxxx" is not a Worker name`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := Main(context.Background(), tt.args, Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }})
+			if code != ExitUsage {
+				t.Errorf("exit %d, want %d", code, ExitUsage)
+			}
+			if !strings.HasPrefix(stderr.String(), tt.want) || strings.Count(stderr.String(), "\n") != 1 {
+				t.Errorf("stderr %q\nwant one line starting %q", stderr.String(), tt.want)
+			}
+		})
+	}
+}
+
+// TestValidateActionInputs: the Action inputs that are not deploy flags are checked before anything runs.
+func TestValidateActionInputs(t *testing.T) {
+	good := map[string]string{
+		"INPUT_CLOUDFLARE-API-TOKEN": "s3cr3t", "INPUT_CLOUDFLARE-ACCOUNT-ID": "0123456789abcdef0123456789abcdef",
+		"INPUT_COMMENT": "auto", "INPUT_ALLOW-FORKS": "false", "INPUT_ENVIRONMENT": "production", "INPUT_API-KEY": "k3y",
+	}
+	tests := []struct {
+		name    string
+		command string
+		set     map[string]string
+		want    string // "" = valid
+	}{
+		{"good", "deploy", nil, ""},
+		{"preflight needs no credentials", "preflight", map[string]string{"INPUT_CLOUDFLARE-API-TOKEN": "", "INPUT_CLOUDFLARE-ACCOUNT-ID": ""}, ""},
+		{"token from the environment", "deploy", map[string]string{"INPUT_CLOUDFLARE-API-TOKEN": "", "CLOUDFLARE_API_TOKEN": "s3cr3t"}, ""},
+		{"no token", "status", map[string]string{"INPUT_CLOUDFLARE-API-TOKEN": ""}, "input cloudflare-api-token is empty"},
+		{"no account", "rollback", map[string]string{"INPUT_CLOUDFLARE-ACCOUNT-ID": ""}, "input cloudflare-account-id is empty"},
+		{"bad account", "deploy", map[string]string{"INPUT_CLOUDFLARE-ACCOUNT-ID": "xyz"}, `input cloudflare-account-id "xyz" is not an account id`},
+		{"token with a line break", "deploy", map[string]string{"INPUT_CLOUDFLARE-API-TOKEN": "a\nb"}, "input cloudflare-api-token holds spaces"},
+		{"api key with a space", "deploy", map[string]string{"INPUT_API-KEY": "a b"}, "input api-key holds spaces"},
+		{"comment", "deploy", map[string]string{"INPUT_COMMENT": "sometimes"}, `input comment "sometimes" is not a comment mode: use auto, always or never`},
+		{"allow-forks", "deploy", map[string]string{"INPUT_ALLOW-FORKS": "yes"}, `input allow-forks "yes" is not true or false`},
+		{"environment on two lines", "deploy", map[string]string{"INPUT_ENVIRONMENT": "a\nb"}, "input environment is not an environment name"},
+		{"environment too long", "deploy", map[string]string{"INPUT_ENVIRONMENT": strings.Repeat("e", 256)}, "input environment is not an environment name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vals := map[string]string{}
+			for k, v := range good {
+				vals[k] = v
+			}
+			for k, v := range tt.set {
+				vals[k] = v
+			}
+			err := validateActionInputs(Env{Getenv: func(k string) string { return vals[k] }}, tt.command)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("validateActionInputs = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || exitCode(err) != ExitUsage || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("validateActionInputs = %v, want a usage error containing %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "k3y") {
+				t.Fatalf("the error shows a secret: %v", err)
+			}
+		})
+	}
+}
