@@ -282,6 +282,7 @@ const (
 	cfgBadContainers = "{\n  \"name\": \"lean\",\n  \"containers\": { \"class_name\": \"LeanContainer\" }\n}\n"
 	cfgBadBinding    = "{\n  \"containers\": [{ \"class_name\": \"LeanContainer\", \"image\": \"./Dockerfile\" }],\n  \"durable_objects\": { \"bindings\": [{ \"name\": \"LEAN\", \"class_name\": \"LeanContainer\" }] }\n}\n"
 	cfgKVMigration   = "{\n  \"containers\": [{ \"class_name\": \"LeanContainer\", \"image\": \"./Dockerfile\" }],\n  \"migrations\": [{ \"tag\": \"v1\", \"new_classes\": [\"LeanContainer\"] }]\n}\n"
+	cfgSecondClass   = "{\n  \"containers\": [\n    { \"class_name\": \"LeanContainer\", \"image\": \"ghcr.io/ldct/lean4-server:v4.24.0\" },\n    { \"class_name\": \"Helper\", \"image\": \"ghcr.io/me/helper:1\" }\n  ]\n}\n"
 	cfgInstances     = "{\n  \"containers\": [{ \"class_name\": \"LeanContainer\", \"image\": \"./Dockerfile\", \"max_instances\": 2 }]\n}\n"
 	// a good configuration except for the image: wrangler pulls only from Cloudflare's and a few registries,
 	// and only a digest pins what rolls out.
@@ -369,6 +370,7 @@ func badCases(account, token string) []badCase {
 		cfg("no-containers", cfgNoContainers, `--config .*wrangler.jsonc has no containers`),
 		cfg("other-class", cfgOtherClass, `--config .*wrangler.jsonc: containers name class "MyContainer"`),
 		cfg("containers-object", cfgBadContainers, `--config .*wrangler.jsonc does not look like a wrangler configuration`),
+		cfg("second-class-unpullable-image", cfgSecondClass, `--config .*wrangler.jsonc: containers also name class "Helper" \(image "ghcr.io/me/helper:1"\)`),
 		cfg("binding-name", cfgBadBinding, `--config .*wrangler.jsonc binds LeanContainer as "LEAN"`),
 		cfg("kv-migration", cfgKVMigration, `--config .*wrangler.jsonc migration "v1" declares LeanContainer in new_classes`),
 

@@ -151,6 +151,13 @@ func containerOps(src string, o Options, u userConfig) ([]op, error) {
 		}
 		return nil, fmt.Errorf("%s: containers name class %s, but lean4-cf's Worker exports %q: set \"class_name\": %q", src, strings.Join(names, ", "), ClassName, ClassName)
 	}
+	// Another container class cannot deploy with lean4-cf's Worker, which exports only LeanContainer:
+	// wrangler would fail on it at promote, after the stub and the push, whatever its image.
+	for j, c := range *u.Containers {
+		if j != i {
+			return nil, fmt.Errorf("%s: containers also name class %q (image %q), but lean4-cf's Worker exports only %q: remove that entry, or deploy it from a Worker of your own", src, c["class_name"], c["image"], ClassName)
+		}
+	}
 	var ops []op
 	set := func(path string, v any) { ops = append(ops, add(path, v)) }
 	at := fmt.Sprintf("/containers/%d", i)
