@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -38,13 +37,16 @@ type badCase struct {
 	want  string            // regexp the error line must match: it names the input
 }
 
+// limitedToken is a token without the Containers scope.
+const limitedToken = "bad-input-workers-only-token"
+
 // Rules every case must keep (each is checked in check below):
 //   - the exit code is the case's: 2 for a usage error (nothing contacted), 1 for a runtime failure;
 //   - stderr holds exactly one error line, `lean4-cf: ...`, and it is the last line. A usage error prints
 //     nothing else on stderr at all. A runtime failure of deploy may print its stage progress before it
 //     (lines starting with "==> " or indented) and "warning: " lines. In Actions mode lean4-cf writes
 //     progress, `::add-mask::`, `::group::` and `::error` workflow commands to stdout, so stderr is the
-//     one error line there too;
+//     one error line there too, and stdout carries an `::error` annotation;
 //   - the error line matches the case's regexp (the flag, input or variable it names) and says what to do
 //     (fixRE), and stays under maxErrorLine bytes even for huge inputs;
 //   - no panic, goroutine dump or Go source position on stdout or stderr;
@@ -75,7 +77,7 @@ func TestBadInputs(t *testing.T) {
 	}
 
 	api, err := cftest.New(cftest.Options{
-		Tokens: []cftest.Token{{Value: cftest.DefaultToken}, {Value: workersOnlyToken, Scopes: []string{cftest.ScopeWorkers}}},
+		Tokens: []cftest.Token{{Value: cftest.DefaultToken}, {Value: limitedToken, Scopes: []string{cftest.ScopeWorkers}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +161,6 @@ func TestBadInputs(t *testing.T) {
 			}
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			start := time.Now()
 			err := cmd.Run()
 			code := cmd.ProcessState.ExitCode()
 			if err != nil && code < 0 {
@@ -173,9 +174,6 @@ func TestBadInputs(t *testing.T) {
 				if r.Method != "GET" && r.Method != "HEAD" {
 					t.Errorf("the run wrote to the local Cloudflare's registry: %s %s", r.Method, r.Path)
 				}
-			}
-			if el := time.Since(start); el > 20*time.Second {
-				t.Errorf("the run took %s; a bad input must fail fast", el.Round(time.Millisecond))
 			}
 		})
 		if ran {
@@ -262,6 +260,9 @@ func check(t *testing.T, c badCase, code int, stdout, stderr, token string) {
 	}
 	if !fixRE.MatchString(line) {
 		t.Errorf("the error line does not say what to do: %q", truncate(line, 300))
+	}
+	if c.args[0] == "action" && !regexp.MustCompile(`(?m)^::error `).MatchString(stdout) {
+		t.Errorf("Actions mode: no ::error annotation on stdout")
 	}
 }
 
@@ -384,7 +385,7 @@ func badCases(account, token string) []badCase {
 		// runtime: the API or the registry refuses; nothing may be written.
 		withEnv(deploy("account-wrong", 1, `CLOUDFLARE_ACCOUNT_ID`), "CLOUDFLARE_ACCOUNT_ID", otherAccount),
 		withEnv(deploy("token-invalid", 1, `CLOUDFLARE_API_TOKEN`), "CLOUDFLARE_API_TOKEN", "not-a-token"),
-		withEnv(deploy("token-no-containers-scope", 1, `Containers`), "CLOUDFLARE_API_TOKEN", workersOnlyToken),
+		withEnv(deploy("token-no-containers-scope", 1, `Containers`), "CLOUDFLARE_API_TOKEN", limitedToken),
 		deploy("image-missing-tag", 1, `lean4-server:missing`, "--image", "$MISSING"),
 		deploy("image-unreachable-registry", 1, `127\.0\.0\.1:1/`, "--image", "127.0.0.1:1/ldct/lean4-server:v1"),
 		deploy("image-too-big-for-type", 1, `--instance-type`, "--instance-type", "lite"),
@@ -471,7 +472,7 @@ func badCases(account, token string) []badCase {
 		action("account-empty", 2, `input cloudflare-account-id is empty`, "INPUT_CLOUDFLARE-ACCOUNT-ID", ""),
 		action("account-malformed", 2, `input cloudflare-account-id "xyz" is not an account id`, "INPUT_CLOUDFLARE-ACCOUNT-ID", "xyz"),
 		action("account-wrong", 1, `CLOUDFLARE_ACCOUNT_ID|cloudflare-account-id`, "INPUT_CLOUDFLARE-ACCOUNT-ID", otherAccount),
-		action("token-no-containers-scope", 1, `Containers`, "INPUT_CLOUDFLARE-API-TOKEN", workersOnlyToken),
+		action("token-no-containers-scope", 1, `Containers`, "INPUT_CLOUDFLARE-API-TOKEN", limitedToken),
 		action("api-key-whitespace", 2, `input api-key`, "INPUT_API-KEY", "two words"),
 		action("github-token-whitespace", 2, `input github-token`, "INPUT_GITHUB-TOKEN", "ghs_abc\ndef"),
 		action("comment-unknown", 2, `input comment "sometimes"`, "INPUT_COMMENT", "sometimes"),

@@ -37,7 +37,12 @@ func newActionCmd(env Env) *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runAction(cmd.Context(), env)
+			err := runAction(cmd.Context(), env)
+			var ue *UsageError
+			if errors.As(err, &ue) { // bad input: annotate it too, so it shows on the run's page, not only in the log
+				github.NewActions(env.Stdout, env.Getenv).Error("lean4-cf: bad input", describeError(oneLine(err.Error())))
+			}
+			return err
 		},
 	}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 )
@@ -86,5 +87,31 @@ func TestValidateActionInputs(t *testing.T) {
 				t.Fatalf("the error shows a secret: %v", err)
 			}
 		})
+	}
+}
+
+// TestActionBadInputAnnotated: in Actions mode a bad input is also an error annotation, and nothing runs.
+func TestActionBadInputAnnotated(t *testing.T) {
+	event := t.TempDir() + "/event.json"
+	if err := os.WriteFile(event, []byte(`{"after":"abc","ref":"refs/heads/main"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vals := map[string]string{
+		"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "push", "GITHUB_EVENT_PATH": event,
+		"INPUT_CLOUDFLARE-API-TOKEN": "s3cr3t", "INPUT_CLOUDFLARE-ACCOUNT-ID": "0123456789abcdef0123456789abcdef", "INPUT_COMMENT": "sometimes",
+	}
+	var stdout, stderr bytes.Buffer
+	code := Main(context.Background(), []string{"action"}, Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return vals[k] }})
+	if code != ExitUsage {
+		t.Errorf("exit %d, want %d", code, ExitUsage)
+	}
+	if want := `lean4-cf: input comment "sometimes" is not a comment mode: use auto, always or never` + "\n"; stderr.String() != want {
+		t.Errorf("stderr %q, want %q", stderr.String(), want)
+	}
+	if want := "::error title=lean4-cf%3A bad input::input comment \"sometimes\" is not a comment mode"; !strings.Contains(stdout.String(), want) {
+		t.Errorf("stdout %q\nwant the annotation %q", stdout.String(), want)
+	}
+	if strings.Contains(strings.ReplaceAll(stdout.String(), "::add-mask::s3cr3t\n", "")+stderr.String(), "s3cr3t") {
+		t.Errorf("the token is printed")
 	}
 }
