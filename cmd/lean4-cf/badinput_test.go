@@ -115,6 +115,8 @@ func TestBadInputs(t *testing.T) {
 	base["LEAN4CF_NODE"] = node
 	base["HOME"] = home
 
+	seedWorker(t, base, node, wrangler)
+
 	token := cftest.DefaultToken
 	cases := badCases(api.AccountID(), token)
 	tried, passed := 0, 0
@@ -190,6 +192,34 @@ func TestBadInputs(t *testing.T) {
 		t.Errorf("only %d bad inputs: the hardening issue asks for at least 40", tried)
 	}
 	t.Logf("bad inputs: %d tried, %d passed", tried, passed)
+}
+
+// seeded is a Worker deployed twice before the cases run (a stub with no container), so status and
+// rollback have something to read and an earlier version to return to.
+const seeded = "seeded"
+
+func seedWorker(t *testing.T, env map[string]string, node, wrangler string) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"wrangler.jsonc": `{"name": "` + seeded + `", "main": "index.js", "compatibility_date": "2025-06-01", "workers_dev": true}`,
+		"index.js":       `export default { fetch() { return new Response("ok"); } };`,
+	}
+	for f, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		cmd := exec.Command(node, wrangler, "deploy", "--config", "wrangler.jsonc")
+		cmd.Dir = dir
+		cmd.Env = []string{"CI=true", "WRANGLER_SEND_METRICS=false"}
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("seeding Worker %s with wrangler deploy: %v\n%s", seeded, err, out)
+		}
+	}
 }
 
 // actionEnv makes env an Actions step on a push to main, with the credentials as inputs.
@@ -409,6 +439,7 @@ func badCases(account, token string) []badCase {
 		{name: "status/json-not-bool", args: []string{"status", "--json=2"}, code: 2, want: `--json "2"`},
 		withEnv(badCase{name: "status/account-wrong", args: []string{"status"}, code: 1, want: `CLOUDFLARE_ACCOUNT_ID`}, "CLOUDFLARE_ACCOUNT_ID", otherAccount),
 		withEnv(badCase{name: "status/token-invalid", args: []string{"status"}, code: 1, want: `CLOUDFLARE_API_TOKEN`}, "CLOUDFLARE_API_TOKEN", "not-a-token"),
+		withEnv(badCase{name: "status/token-no-containers-scope", args: []string{"status", "--name", seeded}, code: 1, want: `Containers`}, "CLOUDFLARE_API_TOKEN", limitedToken),
 		{name: "status/no-such-worker", args: []string{"status", "--name", "nobody-here"}, code: 1, want: `"nobody-here"`},
 
 		// rollback.
@@ -418,6 +449,8 @@ func badCases(account, token string) []badCase {
 		{name: "rollback/image-by-tag", args: []string{"rollback", "--image", "registry.cloudflare.com/" + account + "/lean4-server:v1"}, code: 2, want: `--image: image .*: pin it by digest`},
 		{name: "rollback/resolve", args: []string{"rollback", "--resolve", "a:b:c"}, code: 2, want: `--resolve.*"a:b:c"`},
 		{name: "rollback/name-invalid", args: []string{"rollback", "--name", "UPPER"}, code: 2, want: `--name "UPPER" is not a Worker name`},
+		withEnv(badCase{name: "rollback/token-no-containers-scope", args: []string{"rollback", "--name", seeded}, code: 1, want: `Containers`}, "CLOUDFLARE_API_TOKEN", limitedToken),
+		{name: "rollback/to-unknown-version", args: []string{"rollback", "--name", seeded, "--to", "4f8c2a6e-1b3d-4e5f-8a9b-0c1d2e3f4a5b"}, code: 1, want: `--to|4f8c2a6e-1b3d-4e5f-8a9b-0c1d2e3f4a5b`},
 		{name: "rollback/no-such-worker", args: []string{"rollback", "--name", "nobody-here"}, code: 1, want: `"nobody-here"`},
 		withEnv(badCase{name: "rollback/account-wrong", args: []string{"rollback"}, code: 1, want: `CLOUDFLARE_ACCOUNT_ID`}, "CLOUDFLARE_ACCOUNT_ID", otherAccount),
 
@@ -481,6 +514,7 @@ func badCases(account, token string) []badCase {
 		action("environment-huge", 2, `input environment`, "INPUT_ENVIRONMENT", "$HUGE"),
 		action("status-worker-name", 2, `input worker-name "Bad" is not a Worker name`, "INPUT_COMMAND", "status", "INPUT_WORKER-NAME", "Bad"),
 		action("status-account-wrong", 1, `CLOUDFLARE_ACCOUNT_ID|cloudflare-account-id`, "INPUT_COMMAND", "status", "INPUT_CLOUDFLARE-ACCOUNT-ID", otherAccount),
+		action("status-token-no-containers-scope", 1, `Containers`, "INPUT_COMMAND", "status", "INPUT_WORKER-NAME", seeded, "INPUT_CLOUDFLARE-API-TOKEN", limitedToken),
 		action("rollback-timeout", 2, `input timeout "soon"`, "INPUT_COMMAND", "rollback", "INPUT_TIMEOUT", "soon"),
 		action("preflight-image", 2, `input image`, "INPUT_COMMAND", "preflight", "INPUT_IMAGE", "Not A/Ref::tag"),
 		action("event-missing", 2, `GITHUB_EVENT_PATH|event`, "GITHUB_EVENT_PATH", "$DIR/no-event.json"),

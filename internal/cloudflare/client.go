@@ -144,6 +144,17 @@ func (c *Client) Worker(ctx context.Context, name string) (string, bool, error) 
 	return best.VersionID, true, nil
 }
 
+// HasVersion reports whether the Worker has a version with this id.
+func (c *Client) HasVersion(ctx context.Context, name, id string) (bool, error) {
+	if _, err := c.api.Workers.Scripts.Versions.Get(ctx, name, id, workers.ScriptVersionGetParams{AccountID: cf.F(c.account)}); err != nil {
+		if IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("reading version %s of Worker %q: %w", id, name, c.explainDenied(err))
+	}
+	return true, nil
+}
+
 // DeleteWorker deletes a Worker and what is bound only to it. A Worker that is already gone is not an error.
 func (c *Client) DeleteWorker(ctx context.Context, name string) error {
 	_, err := c.api.Workers.Scripts.Delete(ctx, name, workers.ScriptDeleteParams{AccountID: cf.F(c.account), Force: cf.F(true)})

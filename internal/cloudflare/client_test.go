@@ -150,3 +150,21 @@ func TestNewNeedsCredentials(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestHasVersion(t *testing.T) {
+	path := "GET /client/v4/accounts/" + acct + "/workers/scripts/lean/versions/"
+	c := api(t, map[string]func(http.ResponseWriter, *http.Request){
+		path + "v1": ok(`{"id":"v1","number":1,"metadata":{},"resources":{}}`),
+		path + "v9": fail(404, 10007, "This version does not exist."),
+		path + "vx": fail(403, 10000, "Authentication error"),
+	})
+	if ok, err := c.HasVersion(context.Background(), "lean", "v1"); !ok || err != nil {
+		t.Errorf("HasVersion(v1) = %v, %v; want true", ok, err)
+	}
+	if ok, err := c.HasVersion(context.Background(), "lean", "v9"); ok || err != nil {
+		t.Errorf("HasVersion(v9) = %v, %v; want false, nil", ok, err)
+	}
+	if _, err := c.HasVersion(context.Background(), "lean", "vx"); err == nil || !strings.Contains(err.Error(), "check CLOUDFLARE_API_TOKEN") {
+		t.Errorf("HasVersion(vx) = %v; want a refusal naming the credentials", err)
+	}
+}
