@@ -42,9 +42,9 @@ const limitedToken = "bad-input-workers-only-token"
 
 // Rules every case must keep (each is checked in check below):
 //   - the exit code is the case's: 2 for a usage error (nothing contacted), 1 for a runtime failure;
-//   - stderr holds exactly one error line, `lean4-cf: ...`, and it is the last line. A usage error prints
-//     nothing else on stderr at all. A runtime failure of deploy may print its stage progress before it
-//     (lines starting with "==> " or indented) and "warning: " lines. In Actions mode lean4-cf writes
+//   - stderr holds exactly one error line, `lean4-cf: ...`, and it is the last line. Before it there may be
+//     "warning: " lines (e.g. a wrangler whose version cannot be told), and, for a runtime failure of
+//     deploy only, its stage progress (lines starting with "==> " or indented). In Actions mode lean4-cf writes
 //     progress, `::add-mask::`, `::group::` and `::error` workflow commands to stdout, so stderr is the
 //     one error line there too, and stdout carries an `::error` annotation;
 //   - the error line matches the case's regexp (the flag, input or variable it names) and says what to do
@@ -269,10 +269,11 @@ func check(t *testing.T, c badCase, code int, stdout, stderr, token string) {
 			continue
 		}
 		lines = append(lines, l)
-		progress := strings.HasPrefix(l, "==> ") || strings.HasPrefix(l, " ") || strings.HasPrefix(l, "warning: ")
-		if !progress || code == 2 {
-			errs = append(errs, l)
+		progress := strings.HasPrefix(l, "==> ") || strings.HasPrefix(l, " ")
+		if strings.HasPrefix(l, "warning: ") || progress && code != 2 {
+			continue
 		}
+		errs = append(errs, l)
 	}
 	if len(errs) != 1 || len(lines) == 0 || lines[len(lines)-1] != errs[0] {
 		t.Fatalf("stderr holds %d error lines (want exactly one, last)", len(errs))
@@ -391,6 +392,11 @@ func badCases(account, token string) []badCase {
 		deploy("resolve-port", 2, `--resolve.*not a port`, "--resolve", "lean.example.com:99999:127.0.0.1"),
 		deploy("json-not-bool", 2, `--json "maybe"`, "--json=maybe"),
 		deploy("wrangler-missing", 2, `--wrangler`, "--wrangler", "$DIR/no-such-wrangler"),
+		deploy("wrangler-directory", 2, `--wrangler`, "--wrangler", "$DIR"),
+		deploy("wrangler-not-wrangler", 2, `--wrangler`, "--wrangler", "/bin/true"),
+		withEnv(deploy("registry-env-malformed", 2, `CLOUDFLARE_CONTAINER_REGISTRY`), "CLOUDFLARE_CONTAINER_REGISTRY", "not a host/"),
+		withEnv(deploy("ssl-cert-file-missing", 2, `SSL_CERT_FILE`), "SSL_CERT_FILE", "$DIR/missing.pem"),
+		withEnv(deploy("node-missing", 2, `LEAN4CF_NODE`), "LEAN4CF_NODE", "$DIR/node"),
 		deploy("argument", 2, `argument.*"now"`, "now"),
 		deploy("unknown-flag", 2, `--force`, "--force"),
 		deploy("config-missing", 2, `--config ".*/missing.jsonc" is not a readable file`, "--config", "$DIR/missing.jsonc"),

@@ -115,3 +115,29 @@ func TestActionBadInputAnnotated(t *testing.T) {
 		t.Errorf("the token is printed")
 	}
 }
+
+// TestEnvironmentErrors: variables that point lean4-cf elsewhere are checked before anything is contacted.
+func TestEnvironmentErrors(t *testing.T) {
+	base := map[string]string{"CLOUDFLARE_API_TOKEN": "s3cr3t", "CLOUDFLARE_ACCOUNT_ID": testAccount}
+	tests := []struct{ key, value, want string }{
+		{"CLOUDFLARE_CONTAINER_REGISTRY", "https://registry.example.com/v2", `CLOUDFLARE_CONTAINER_REGISTRY "https://registry.example.com/v2" is not a registry host: set it to a host[:port]`},
+		{"CLOUDFLARE_CONTAINER_REGISTRY", "not a host", `CLOUDFLARE_CONTAINER_REGISTRY "not a host" is not a registry host`},
+		{"CLOUDFLARE_API_BASE_URL", "api.cloudflare.com", `CLOUDFLARE_API_BASE_URL "api.cloudflare.com" is not an http(s) URL: unset it`},
+		{"CLOUDFLARE_ACCOUNT_ID", "C0FFEE", `CLOUDFLARE_ACCOUNT_ID "C0FFEE" is not an account id: set it to the 32 hex digits`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
+			vals := map[string]string{tt.key: tt.value}
+			for k, v := range base {
+				if _, set := vals[k]; !set {
+					vals[k] = v
+				}
+			}
+			var stdout, stderr bytes.Buffer
+			code := Main(context.Background(), []string{"status"}, Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return vals[k] }})
+			if code != ExitUsage || !strings.HasPrefix(stderr.String(), "lean4-cf: "+tt.want) || strings.Count(stderr.String(), "\n") != 1 {
+				t.Errorf("exit %d, stderr %q; want exit 2 and one line starting %q", code, stderr.String(), tt.want)
+			}
+		})
+	}
+}

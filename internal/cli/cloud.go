@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 
+	gname "github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/org/lean4-cf-action/internal/cloudflare"
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
@@ -37,6 +39,11 @@ func newCloud(env Env, wranglerFlag string) (*cloud, error) {
 	if base := env.Getenv("CLOUDFLARE_API_BASE_URL"); base != "" {
 		if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return nil, usagef("CLOUDFLARE_API_BASE_URL %q is not an http(s) URL: unset it for Cloudflare's API, or set it like https://api.cloudflare.com/client/v4", base)
+		}
+	}
+	if reg := env.Getenv("CLOUDFLARE_CONTAINER_REGISTRY"); reg != "" {
+		if _, err := gname.NewRegistry(reg, gname.StrictValidation); err != nil || strings.ContainsAny(reg, "/ ") {
+			return nil, usagef("CLOUDFLARE_CONTAINER_REGISTRY %q is not a registry host: set it to a host[:port] like registry.cloudflare.com (no scheme or path), or unset it", reg)
 		}
 	}
 	api, err := cloudflare.New(cloudflare.Options{Token: token, AccountID: account, BaseURL: env.Getenv("CLOUDFLARE_API_BASE_URL")})
