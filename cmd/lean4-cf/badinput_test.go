@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -45,8 +46,10 @@ const limitedToken = "bad-input-workers-only-token"
 //   - stderr holds exactly one error line, `lean4-cf: ...`, and it is the last line. Before it there may be
 //     "warning: " lines (e.g. a wrangler whose version cannot be told), and, for a runtime failure of
 //     deploy only, its stage progress (lines starting with "==> " or indented). In Actions mode lean4-cf writes
-//     progress, `::add-mask::`, `::group::` and `::error` workflow commands to stdout, so stderr is the
-//     one error line there too, and stdout carries an `::error` annotation;
+//     progress, `::add-mask::`, `::group::` and `::error` workflow commands to stdout; stderr holds the error
+//     line between `::stop-commands::` lines (nothing in it may act as a command) and then one line
+//     pointing at it, "lean4-cf: the action failed (exit N); the error is on the line above", with N the
+//     exit code; stdout must carry an `::error` annotation;
 //   - the error line matches the case's regexp (the flag, input or variable it names) and says what to do
 //     (fixRE), and stays under maxErrorLine bytes even for huge inputs;
 //   - no panic, goroutine dump or Go source position on stdout or stderr;
@@ -263,9 +266,10 @@ func check(t *testing.T, c badCase, code int, stdout, stderr, token string) {
 			}
 		}
 	}
+	action := c.args[0] == "action"
 	var lines, errs []string
 	for _, l := range strings.Split(stderr, "\n") {
-		if strings.TrimSpace(l) == "" {
+		if strings.TrimSpace(l) == "" || action && strings.HasPrefix(l, "::") { // stop-commands around the error
 			continue
 		}
 		lines = append(lines, l)
@@ -274,6 +278,12 @@ func check(t *testing.T, c badCase, code int, stdout, stderr, token string) {
 			continue
 		}
 		errs = append(errs, l)
+	}
+	if pointer := fmt.Sprintf("lean4-cf: the action failed (exit %d); the error is on the line above", code); action {
+		if len(errs) != 2 || errs[1] != pointer {
+			t.Fatalf("Actions mode: stderr holds %d lines besides workflow commands (want the error line, then %q)", len(errs), pointer)
+		}
+		errs, lines = errs[:1], lines[:len(lines)-1]
 	}
 	if len(errs) != 1 || len(lines) == 0 || lines[len(lines)-1] != errs[0] {
 		t.Fatalf("stderr holds %d error lines (want exactly one, last)", len(errs))

@@ -10,14 +10,16 @@ import (
 	"github.com/org/lean4-cf-action/internal/cli"
 )
 
-func main() {
+func main() { os.Exit(run()) }
+
+// run runs lean4-cf on the process's arguments and streams and returns its exit code.
+func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Main(ctx, os.Args[1:], cli.Env{
+	defer stop()
+	return cli.Main(ctx, os.Args[1:], cli.Env{
 		Stdin:  os.Stdin,
 		Stdout: os.Stdout,
 		Stderr: os.Stderr,
 		Getenv: os.Getenv,
 	})
-	stop()
-	os.Exit(code)
 }

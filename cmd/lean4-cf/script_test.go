@@ -26,9 +26,9 @@ import (
 	"github.com/org/lean4-cf-action/internal/leantest"
 )
 
-// TestMain lets scripts run this very binary as `exec lean4-cf ...`.
+// TestMain lets scripts run this very binary as `exec lean4-cf ...` (its logs also kept for the secret scan).
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){"lean4-cf": main})
+	testscript.Main(m, map[string]func(){"lean4-cf": teeMain})
 }
 
 // world is what a script runs against: the local Cloudflare (API and registry), its edge, and a source
@@ -68,7 +68,7 @@ func TestScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testscript.Run(t, testscript.Params{
+	params := testscript.Params{
 		Dir:                 filepath.Join("testdata", "script"),
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
@@ -97,11 +97,24 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			source := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+			g, err := setupGitHub(e)
+			if err != nil {
+				return err
+			}
 			e.Defer(func() {
 				w.edge.Close()
 				if u := srv.Unknown(); len(u) > 0 {
 					e.T().Fatal(fmt.Sprintf("unknown API calls (the double drifted from what was called): %v", u))
 				}
+				if u := g.srv.Unknown(); len(u) > 0 {
+					e.T().Fatal(fmt.Sprintf("unknown GitHub API calls: %v", u))
+				}
+				// Every script ends with the secret scan (issue 7): every file the run left under $WORK, every
+				// log (see teeMain) and every body sent to GitHub.
+				if err := scanScript(e, srv, []string{cftest.DefaultToken, workersOnlyToken}, g); err != nil {
+					e.T().Fatal(err.Error())
+				}
+				g.srv.Close()
 				srv.Close()
 				source.Close()
 			})
@@ -139,7 +152,11 @@ func TestScripts(t *testing.T) {
 			"cf-app-image":   cfAppImage,
 			"edge-eval":      edgeEval,
 		},
-	})
+	}
+	for name, cmd := range ghCmds() {
+		params.Cmds[name] = cmd
+	}
+	testscript.Run(t, params)
 }
 
 func the(ts *testscript.TestScript) *world { return ts.Value(worldKey{}).(*world) }

@@ -108,3 +108,11 @@ func cloneVersion(v *Version) Version {
 	c.Annotations = maps.Clone(v.Annotations)
 	return c
 }
+
+// RegistryPasswords returns every registry password the server has issued (POST .../credentials), so a
+// test can check that none of them leaked into logs or files.
+func (s *Server) RegistryPasswords() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.st.creds))
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -38,12 +39,55 @@ func newActionCmd(env Env) *cobra.Command {
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			err := runAction(cmd.Context(), env)
-			var ue *UsageError
-			if errors.As(err, &ue) { // bad input: annotate it too, so it shows on the run's page, not only in the log
-				github.NewActions(env.Stdout, env.Getenv).Error("lean4-cf: bad input", describeError(oneLine(err.Error())))
+			if err == nil {
+				return nil
 			}
-			return err
+			msg := describeError(oneLine(err.Error()))
+			var ue *UsageError
+			if errors.As(err, &ue) { // bad input: an annotation too, so it shows on the run's page, not only in the log
+				github.NewActions(env.Stdout, env.Getenv).Error("lean4-cf: bad input", msg)
+			}
+			// The error may quote wrangler, a registry or a comment's argument: it is printed with workflow
+			// commands stopped, so nothing in it can act as one; the last line only points at it.
+			code := exitCode(err)
+			gh := github.NewActions(env.Stderr, env.Getenv)
+			if resume, serr := gh.StopCommands(); serr == nil {
+				fmt.Fprintf(env.Stderr, "lean4-cf: %s\n", msg)
+				resume()
+			}
+			return &ExitError{Code: code, Err: fmt.Errorf("the action failed (exit %d); the error is on the line above", code)}
 		},
+	}
+}
+
+// Values of the comment input (see commentMode).
+const (
+	commentAuto   = "auto"   // runs about a pull request (pull_request events and /lean4 commands) comment on it
+	commentAlways = "always" // as auto, and push and workflow_dispatch runs comment on the open pull requests whose head is their commit
+	commentNever  = "never"  // no comment at all; a refused command still gets its reaction and a warning in the log
+)
+
+// commentMode reads and checks the comment input; empty means auto.
+func commentMode(env Env) (string, error) {
+	switch m := strings.ToLower(input(env, "comment")); m {
+	case "":
+		return commentAuto, nil
+	case commentAuto, commentAlways, commentNever:
+		return m, nil
+	default:
+		return "", usagef("input comment %q is not a mode: use auto (pull-request runs), always (also pushes to a pull request's head) or never", m)
+	}
+}
+
+// boolInput reads a true/false input; empty is false.
+func boolInput(env Env, name string) (bool, error) {
+	switch v := strings.ToLower(input(env, name)); v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, usagef("input %s %q is not true or false: use true or false", name, v)
 	}
 }
 
@@ -55,6 +99,14 @@ func runAction(ctx context.Context, env Env) error {
 	trigger, err := github.ReadEvent(env.Getenv)
 	if err != nil {
 		return usagef("reading the workflow event: %v", err)
+	}
+	mode, err := commentMode(env)
+	if err != nil {
+		return err
+	}
+	allowForks, err := boolInput(env, "allow-forks")
+	if err != nil {
+		return err
 	}
 	if trigger.Ignore != "" {
 		fmt.Fprintf(env.Stdout, "lean4-cf: nothing to do: %s\n", trigger.Ignore)
@@ -93,10 +145,10 @@ func runAction(ctx context.Context, env Env) error {
 			return usagef("github-token is empty: pull-request runs need it to check permissions and comment")
 		}
 		_ = client.Acknowledge(ctx, trigger)
-		if err := client.Authorize(ctx, trigger, github.GateOptions{AllowForks: input(env, "allow-forks") == "true"}); err != nil {
+		if err := client.Authorize(ctx, trigger, github.GateOptions{AllowForks: allowForks}); err != nil {
 			if ref, ok := github.IsRefusal(err); ok {
 				gh.Warning("lean4-cf refused: " + ref.Error())
-				if _, cerr := client.Refuse(ctx, trigger, worker, ref.Error()); cerr != nil {
+				if _, cerr := client.Refuse(ctx, commentOn(trigger, mode), worker, ref.Error()); cerr != nil {
 					gh.Warning("could not answer in the pull request: " + cerr.Error())
 				}
 				return nil
@@ -146,11 +198,20 @@ func runAction(ctx context.Context, env Env) error {
 	}
 	if command != "deploy" {
 		// The other commands report on the log; their status becomes the status output.
-		root := newRootCmd(aenv)
+		var printed bytes.Buffer // what the command reports, for the sticky comment
+		cenv := aenv
+		cenv.Stdout = io.MultiWriter(env.Stdout, &printed)
+		root := newRootCmd(cenv)
 		root.SetArgs(append([]string{command}, args...))
 		var out bytes.Buffer
 		root.SetOut(&out)
-		err := root.ExecuteContext(ctx)
+		// Their output quotes wrangler and the API: no line of it may act as a workflow command.
+		resume, err := gh.StopCommands()
+		if err != nil {
+			return err
+		}
+		err = root.ExecuteContext(ctx)
+		resume()
 		status := "ok"
 		if err != nil {
 			status = "failed"
@@ -159,6 +220,16 @@ func runAction(ctx context.Context, env Env) error {
 		if env.Getenv("GITHUB_OUTPUT") != "" {
 			if oerr := gh.SetOutputs([]report.Output{{Name: "status", Value: status}}); oerr != nil {
 				return oerr
+			}
+		}
+		if client != nil {
+			line := "/lean4 " + command
+			if trigger.Comment != nil {
+				line = trigger.Comment.Line
+			}
+			body := report.CommandComment(worker, line, err == nil, printed.String(), github.RunURL(env.Getenv))
+			if _, cerr := client.Conclude(ctx, commentOn(trigger, mode), worker, body, err == nil); cerr != nil {
+				gh.Warning("could not update the pull-request comment: " + cerr.Error())
 			}
 		}
 		if err != nil {
@@ -187,21 +258,60 @@ func runAction(ctx context.Context, env Env) error {
 			gh.Warning("could not create the GitHub deployment: " + err.Error())
 		}
 	}
+	// Workflow commands are stopped while a stage runs (wrangler's and the registry's messages pass through
+	// the log) and whenever anything else is printed before the pipeline returns; lean4-cf resumes them
+	// only to open or close a stage's group and to mask a registry password.
+	var resume func()
+	var stopErr error // only a failing random source
+	stopCommands := func() {
+		if resume == nil && stopErr == nil {
+			resume, stopErr = gh.StopCommands()
+		}
+	}
+	resumeCommands := func() {
+		if resume != nil {
+			resume()
+			resume = nil
+		}
+	}
+	// The registry password is issued mid-push, with commands stopped: it is masked in a short resume.
+	var maskMu sync.Mutex // guards resume between the push's goroutines and the pipeline's events
+	ports.push.secret = func(pw string) {
+		maskMu.Lock()
+		defer maskMu.Unlock()
+		stopped := resume != nil
+		resumeCommands()
+		gh.Mask(pw)
+		if stopped {
+			stopCommands()
+		}
+	}
 	open := false
 	res, runErr := deployResult(ctx, aenv, o, ports, func(e pipeline.Event) {
+		maskMu.Lock() // the push may renew its password while the pipeline reports
+		defer maskMu.Unlock()
 		switch e.Kind {
 		case "start":
+			resumeCommands()
 			gh.Group("lean4-cf: " + e.Stage)
 			open = true
+			stopCommands()
 		case "done", "failed":
+			resumeCommands()
 			if open {
 				gh.EndGroup()
 				open = false
 			}
+		default: // a progress line outside a stage's group
+			stopCommands()
 		}
 	})
+	resumeCommands()
 	if open {
 		gh.EndGroup()
+	}
+	if stopErr != nil {
+		return stopErr
 	}
 	if res == nil {
 		var ue *UsageError
@@ -210,6 +320,7 @@ func runAction(ctx context.Context, env Env) error {
 		}
 		return runErr
 	}
+	res.Commit = trigger.SHA
 	var se *pipeline.StageError
 	if errors.As(runErr, &se) {
 		msg := se.Err.Error()
@@ -218,7 +329,9 @@ func runAction(ctx context.Context, env Env) error {
 		}
 		gh.Error("lean4-cf "+se.Stage+" stage failed", msg)
 	}
+	stopCommands()
 	fmt.Fprint(env.Stdout, report.Text(res))
+	resumeCommands()
 	if env.Getenv("GITHUB_OUTPUT") != "" {
 		outs, err := report.Outputs(res)
 		if err != nil {
@@ -238,15 +351,38 @@ func runAction(ctx context.Context, env Env) error {
 			gh.Warning("could not update the GitHub deployment: " + err.Error())
 		}
 	}
-	if mode := input(env, "comment"); client != nil && trigger.PR != 0 && mode != "never" {
-		if _, err := client.Conclude(ctx, trigger, worker, report.Comment(res, github.RunURL(env.Getenv)), runErr == nil); err != nil {
+	if client != nil {
+		body := report.Comment(res, github.RunURL(env.Getenv))
+		if _, err := client.Conclude(ctx, commentOn(trigger, mode), worker, body, runErr == nil); err != nil {
 			gh.Warning("could not update the pull-request comment: " + err.Error())
+		}
+		if mode == commentAlways && trigger.PR == 0 && trigger.SHA != "" {
+			prs, err := client.OpenPullsWithCommit(ctx, trigger.SHA)
+			if err != nil {
+				gh.Warning("could not find the pull requests to comment on: " + err.Error())
+			}
+			for _, pr := range prs {
+				if _, err := client.UpsertComment(ctx, pr, report.Marker(worker), body); err != nil {
+					gh.Warning(fmt.Sprintf("could not update the comment on pull request #%d: %s", pr, err))
+				}
+			}
 		}
 	}
 	if runErr != nil {
 		return &ExitError{Code: ExitFailure, Err: runErr}
 	}
 	return nil
+}
+
+// commentOn is the trigger as Conclude and Refuse should answer it: with comment never, no pull request to
+// comment on (a command's reactions stay).
+func commentOn(t *github.Trigger, mode string) *github.Trigger {
+	if mode != commentNever {
+		return t
+	}
+	c := *t
+	c.PR = 0
+	return &c
 }
 
 // inputError names the Action input instead of the flag in a usage message.

@@ -230,6 +230,7 @@ type registryPusher struct {
 	refit    func(uncompressed int64) (bool, string) // checks the fit again with what was measured
 	measured func() int64                            // total uncompressed bytes measured while pushing
 	progress func(image.PushProgress)
+	secret   func(string) // hears each registry password as soon as it is issued (the Action masks it); may be nil
 }
 
 func (p *registryPusher) Push(ctx context.Context, name string) (pipeline.Pushed, error) {
@@ -250,6 +251,9 @@ func (p *registryPusher) Push(ctx context.Context, name string) (pipeline.Pushed
 			c, err := p.api.RegistryCredentials(ctx, p.registry, 60*time.Minute)
 			if err != nil {
 				return authn.AuthConfig{}, time.Time{}, err
+			}
+			if p.secret != nil {
+				p.secret(c.Password)
 			}
 			return authn.AuthConfig{Username: c.Username, Password: c.Password}, c.Expires, nil
 		},

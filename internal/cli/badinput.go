@@ -145,7 +145,8 @@ func renderInputError(o *renderOptions, err error) error {
 	return &UsageError{Err: err}
 }
 
-// validateActionInputs checks the Action inputs that are not deploy flags, before anything is contacted.
+// validateActionInputs checks the Action inputs that are not deploy flags (credentials, secrets,
+// environment), before anything is contacted.
 // command is the command the run will do.
 func validateActionInputs(env Env, command string) error {
 	if command == "deploy" || command == "status" || command == "rollback" {
@@ -165,16 +166,7 @@ func validateActionInputs(env Env, command string) error {
 			return usagef("input %s holds spaces or line breaks: pass the secret alone, like %s: ${{ secrets.NAME }}", in, in)
 		}
 	}
-	switch v := input(env, "comment"); v {
-	case "", "auto", "always", "never":
-	default:
-		return usagef("input comment %q is not a comment mode: use auto, always or never", v)
-	}
-	switch v := input(env, "allow-forks"); v {
-	case "", "true", "false":
-	default:
-		return usagef("input allow-forks %q is not true or false: use true or false", v)
-	}
+	// comment and allow-forks are checked where they are read (commentMode, boolInput).
 	// GitHub environment names: at most 255 characters, one line.
 	if v := input(env, "environment"); len(v) > 255 || strings.IndexFunc(v, unicode.IsControl) >= 0 {
 		return usagef("input environment is not an environment name: use one line of at most 255 characters, like production")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -131,7 +132,10 @@ func deployResult(ctx context.Context, env Env, o *deployOptions, ports imagePor
 	pusher := ports.push
 	pusher.api, pusher.account, pusher.registry = c.api, c.account, registry
 	var lastTick time.Time
+	var tickMu sync.Mutex // the push reports from one goroutine per upload
 	pusher.progress = func(p image.PushProgress) {
+		tickMu.Lock()
+		defer tickMu.Unlock()
 		if time.Since(lastTick) >= time.Second || p.LayersDone == p.LayersTotal {
 			lastTick = time.Now()
 			logf("  push: %d/%d layers, %s uploaded", p.LayersDone, p.LayersTotal, report.Bytes(p.BytesDone))
@@ -152,8 +156,14 @@ func deployResult(ctx context.Context, env Env, o *deployOptions, ports imagePor
 		},
 		Wait: pipeline.WaitPolicy{Timeout: o.timeout},
 		Progress: func(e pipeline.Event) {
+			// stage hears a start before its line and the end after its line, so a stage's lines stay
+			// inside what stage opens (the Action's log group) and closes.
 			if stage != nil {
-				stage(e)
+				if e.Kind == "done" || e.Kind == "failed" {
+					defer stage(e)
+				} else {
+					stage(e)
+				}
 			}
 			switch e.Kind {
 			case "start":

@@ -2,6 +2,7 @@ package ghtest
 
 import (
 	"embed"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -25,11 +26,20 @@ const FixtureRepo = "octo/lean"
 // Event returns the payload of the named fixture.
 func Event(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := events.ReadFile("testdata/events/" + name + ".json")
+	b, err := EventPayload(name)
 	if err != nil {
-		t.Fatalf("ghtest: no event fixture %q: %v", name, err)
+		t.Fatal(err)
 	}
 	return b
+}
+
+// EventPayload returns the payload of the named fixture, or an error naming a fixture that does not exist.
+func EventPayload(name string) ([]byte, error) {
+	b, err := events.ReadFile("testdata/events/" + name + ".json")
+	if err != nil {
+		return nil, fmt.Errorf("ghtest: no event fixture %q: %w", name, err)
+	}
+	return b, nil
 }
 
 // EventFile writes the named fixture to a temporary file and returns its path, for GITHUB_EVENT_PATH.

@@ -1,7 +1,7 @@
 // Package ghtest is a local double of the GitHub REST API for tests, following
 // /work/shared/reference/github-actions.md §4, §5 and §7 field by field: issue comments (list with Link
 // pagination, create, update, delete), reactions on issue comments, the collaborator permission endpoint, pull
-// requests, commits (GET, for the committer date), deployments and deployment statuses, and GET /user. Every request is logged. A request for a
+// requests, commits (GET, for the committer date; GET .../pulls, the pull requests whose head it is), deployments and deployment statuses, and GET /user. Every request is logged. A request for a
 // route the double does not know fails the test, in the style of cli/cli's HTTP registry.
 package ghtest
 
@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -99,8 +100,8 @@ type Server struct {
 	// change state between two requests, as a concurrent run would.
 	Before func(Request)
 
-	t   testing.TB
-	srv *httptest.Server
+	errorf func(format string, args ...any) // reports a request for an unknown route
+	srv    *httptest.Server
 
 	mu          sync.Mutex
 	log         []Request
@@ -112,17 +113,37 @@ type Server struct {
 	commits     map[string]time.Time
 	deployments []*Deployment
 	fail        map[string]int // "METHOD /path" -> status to answer once
+	unknownLog  []Request
 }
 
-// New starts a double serving repo ("owner/name") and closes it when the test ends.
+// New starts a double serving repo ("owner/name") and closes it when the test ends. A request for a route
+// the double does not know fails t.
 func New(t testing.TB, repo string) *Server {
 	t.Helper()
-	s := &Server{Repo: repo, Login: "github-actions[bot]", DefaultPerPage: 30, t: t, nextID: 1000,
+	s := Start(repo)
+	s.errorf = t.Errorf
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a double serving repo ("owner/name") outside a *testing.T (for example in a testscript
+// Setup). The caller closes it, and checks Unknown for requests the double could not serve.
+func Start(repo string) *Server {
+	s := &Server{Repo: repo, Login: "github-actions[bot]", DefaultPerPage: 30, nextID: 1000,
 		roles: map[string]string{}, pulls: map[int]Pull{}, commits: map[string]time.Time{}, fail: map[string]int{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
-	t.Cleanup(s.srv.Close)
 	return s
+}
+
+// Close stops the double.
+func (s *Server) Close() { s.srv.Close() }
+
+// Unknown returns the requests for routes the double does not serve.
+func (s *Server) Unknown() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.unknownLog)
 }
 
 // SetRole makes user a collaborator with a role: admin, maintain, write, triage or read.
@@ -199,6 +220,14 @@ func (s *Server) Requests() []Request {
 	return slices.Clone(s.log)
 }
 
+// ResetLog forgets the requests logged so far (not the state they made), so a test can check what the
+// next run sends.
+func (s *Server) ResetLog() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.log = nil
+}
+
 // Writes returns the logged requests that change state (anything but GET and HEAD), as "METHOD /path".
 func (s *Server) Writes() []string {
 	var out []string
@@ -225,6 +254,7 @@ var (
 	rePermission    = regexp.MustCompile(`^/collaborators/([^/]+)/permission$`)
 	rePull          = regexp.MustCompile(`^/pulls/(\d+)$`)
 	reCommit        = regexp.MustCompile(`^/commits/([0-9a-f]{7,40})$`)
+	reCommitPulls   = regexp.MustCompile(`^/commits/([0-9a-f]{7,40})/pulls$`)
 	reDeployments   = regexp.MustCompile(`^/deployments$`)
 	reStatuses      = regexp.MustCompile(`^/deployments/(\d+)/statuses$`)
 )
@@ -359,6 +389,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		who := map[string]any{"name": "Dev", "email": "dev@example.com", "date": at.Format(time.RFC3339)}
 		writeJSON(w, http.StatusOK, map[string]any{"sha": m[1], "commit": map[string]any{"author": who, "committer": who, "message": "change"}})
+	case match(http.MethodGet, reCommitPulls):
+		// The pull requests the commit belongs to; the double knows only each pull request's head.
+		out := []any{}
+		for _, n := range slices.Sorted(maps.Keys(s.pulls)) {
+			if p := s.pulls[n]; p.HeadSHA == m[1] {
+				out = append(out, s.pullJSON(p))
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
 	case match(http.MethodPost, reDeployments):
 		s.createDeployment(w, body)
 	case match(http.MethodPost, reStatuses):
@@ -369,7 +408,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) unknown(w http.ResponseWriter, r *http.Request) {
-	s.t.Errorf("ghtest: unexpected request %s %s (no such route in the GitHub double for %s)", r.Method, r.URL.RequestURI(), s.Repo)
+	s.unknownLog = append(s.unknownLog, Request{Method: r.Method, Path: r.URL.RequestURI()})
+	if s.errorf != nil {
+		s.errorf("ghtest: unexpected request %s %s (no such route in the GitHub double for %s)", r.Method, r.URL.RequestURI(), s.Repo)
+	}
 	writeJSON(w, http.StatusNotFound, apiError("Not Found"))
 }
 

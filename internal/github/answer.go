@@ -2,6 +2,9 @@ package github
 
 import (
 	"context"
+	"fmt"
+
+	gh "github.com/google/go-github/v75/github"
 
 	"github.com/org/lean4-cf-action/internal/report"
 )
@@ -55,4 +58,20 @@ func (c *Client) Conclude(ctx context.Context, t *Trigger, worker, body string, 
 		}
 	}
 	return st, nil
+}
+
+// OpenPullsWithCommit returns the numbers of the open pull requests whose head is sha (GET
+// /repos/{o}/{r}/commits/{sha}/pulls), for reporting a push or workflow_dispatch run on them.
+func (c *Client) OpenPullsWithCommit(ctx context.Context, sha string) ([]int, error) {
+	pulls, _, err := c.gh.PullRequests.ListPullRequestsWithCommit(ctx, c.owner, c.repo, sha, &gh.ListOptions{PerPage: 100})
+	if err != nil {
+		return nil, fmt.Errorf("listing the pull requests of commit %s: %w", short(sha), needs(err, "pull-requests: read"))
+	}
+	var out []int
+	for _, p := range pulls {
+		if p.GetState() == "open" && p.GetHead().GetSHA() == sha {
+			out = append(out, p.GetNumber())
+		}
+	}
+	return out, nil
 }

@@ -447,3 +447,28 @@ func TestNewClientValidates(t *testing.T) {
 		})
 	}
 }
+
+// A push's commit is reported on the open pull requests whose head it is, and only those.
+func TestOpenPullsWithCommit(t *testing.T) {
+	s, c := newDouble(t)
+	head := strings.Repeat("c", 40)
+	s.AddPull(ghtest.Pull{Number: 3, HeadSHA: head, HeadRepo: "octo/lean"})
+	s.AddPull(ghtest.Pull{Number: 4, HeadSHA: head, HeadRepo: "octo/lean", State: "closed"})
+	s.AddPull(ghtest.Pull{Number: 5, HeadSHA: strings.Repeat("d", 40), HeadRepo: "octo/lean"})
+	for _, tt := range []struct {
+		sha  string
+		want string
+	}{{head, "[3]"}, {strings.Repeat("e", 40), "[]"}} {
+		got, err := c.OpenPullsWithCommit(context.Background(), tt.sha)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != tt.want {
+			t.Errorf("OpenPullsWithCommit(%s) = %v, want %s", tt.sha[:4], got, tt.want)
+		}
+	}
+	s.FailNext("GET", "/repos/octo/lean/commits/"+head+"/pulls", 403)
+	if _, err := c.OpenPullsWithCommit(context.Background(), head); err == nil || !strings.Contains(err.Error(), "pull-requests: read") {
+		t.Fatalf("a 403 should name the missing permission, got %v", err)
+	}
+}

@@ -43,6 +43,37 @@ func Comment(r *Result, runURL string) string {
 	return capChars(b.String(), MaxCommentChars, tail)
 }
 
+// CommandComment renders the sticky comment for a slash command other than deploy (status, rollback,
+// preflight): the marker, the command and how it ended, and what it printed, in a code block whose fence
+// no line of the output can close. A long output keeps its end.
+func CommandComment(worker, command string, ok bool, output, runURL string) string {
+	var b strings.Builder
+	b.WriteString(Marker(worker) + "\n")
+	mark := "✅"
+	if !ok {
+		mark = "❌"
+	}
+	fmt.Fprintf(&b, "### lean4-cf: `%s` on `%s` %s\n\n", strings.ReplaceAll(mdInline(command), "`", "'"), worker, mark)
+	output = strings.TrimSpace(output)
+	if len(output) > MaxCommentChars/2 {
+		output = "…" + output[len(output)-MaxCommentChars/2:]
+		for len(output) > 0 && !utf8Start(output[0]) {
+			output = output[1:]
+		}
+	}
+	if output != "" {
+		fence := "```"
+		for strings.Contains(output, fence) {
+			fence += "`"
+		}
+		fmt.Fprintf(&b, "%s\n%s\n%s\n", fence, output, fence)
+	}
+	if runURL != "" {
+		fmt.Fprintf(&b, "\n[Workflow run](%s)\n", runURL)
+	}
+	return capChars(b.String(), MaxCommentChars, "\n\n_(comment truncated; see the workflow run)_\n")
+}
+
 // Refusal renders the sticky comment that answers a refused slash command.
 func Refusal(worker, command, why string) string {
 	return fmt.Sprintf("%s\n### lean4-cf: `%s` refused\n\n`%s` was not run: %s\n", Marker(worker), worker, mdInline(command), mdInline(why))
@@ -69,6 +100,9 @@ func writeEssentials(b *strings.Builder, r *Result) {
 	}
 	if r.VersionID != "" {
 		fmt.Fprintf(b, "**Version:** `%s`  \n", r.VersionID)
+	}
+	if r.Commit != "" {
+		fmt.Fprintf(b, "**Commit:** `%s`  \n", mdInline(r.Commit))
 	}
 	if r.Preflight != nil {
 		p := r.Preflight

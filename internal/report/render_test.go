@@ -46,6 +46,7 @@ func fitRows() []FitRow {
 func deployed() *Result {
 	return &Result{
 		Name: "lean4-server", URL: "https://lean4-server.acct.workers.dev", VersionID: "0001-aaaa", FirstDeploy: true, Outcome: "deployed",
+		Commit: "0123456789abcdef0123456789abcdef01234567",
 		Stages: []StageResult{
 			{Name: "preflight", Status: "ok", Started: t0, Duration: ms(850), Detail: "sha256:abc fits standard-1"},
 			{Name: "stub", Status: "ok", Started: t0, Duration: ms(4200), Detail: "lean4-server verified"},
@@ -96,6 +97,20 @@ func TestGolden(t *testing.T) {
 			}
 			golden(t, name+".outputs", b.String())
 		})
+	}
+}
+
+// A slash command other than deploy: its output in a code block no line of it can close.
+func TestCommandComment(t *testing.T) {
+	golden(t, "status.comment.md", CommandComment("lean4-server", "/lean4 status", true,
+		"lean4-server\n  state: active\n```\nnot the end of the block\n", "https://github.com/o/r/actions/runs/1"))
+	failed := CommandComment("w", "/lean4 rollback", false, "", "")
+	if !strings.HasPrefix(failed, Marker("w")+"\n") || !strings.Contains(failed, "`/lean4 rollback` on `w` ❌") || strings.Contains(failed, "```") {
+		t.Fatalf("failed command comment:\n%s", failed)
+	}
+	long := CommandComment("w", "/lean4 status", true, strings.Repeat("é", MaxCommentChars), "")
+	if utf8.RuneCountInString(long) > MaxCommentChars || !utf8.ValidString(long) || !strings.HasPrefix(long, Marker("w")) {
+		t.Fatalf("long output: %d chars, valid UTF-8 %v", utf8.RuneCountInString(long), utf8.ValidString(long))
 	}
 }
 

@@ -41,6 +41,8 @@ type Result struct {
 	Status      *Status       `json:"status,omitempty"`
 	FirstDeploy bool          `json:"firstDeploy"`
 	RolledBack  bool          `json:"rolledBack"`
+	// Commit is the git commit the run was for (the Action's pushed commit or pull-request head), when known.
+	Commit string `json:"commit,omitempty"`
 	// Outcome is deployed, stopped-after-<stage>, failed or rolled-back.
 	Outcome string `json:"outcome"`
 	Error   string `json:"error,omitempty"`
