@@ -42,12 +42,17 @@ func newActionCmd(env Env) *cobra.Command {
 			if err == nil {
 				return nil
 			}
+			msg := describeError(oneLine(err.Error()))
+			var ue *UsageError
+			if errors.As(err, &ue) { // bad input: an annotation too, so it shows on the run's page, not only in the log
+				github.NewActions(env.Stdout, env.Getenv).Error("lean4-cf: bad input", msg)
+			}
 			// The error may quote wrangler, a registry or a comment's argument: it is printed with workflow
 			// commands stopped, so nothing in it can act as one; the last line only points at it.
 			code := exitCode(err)
 			gh := github.NewActions(env.Stderr, env.Getenv)
 			if resume, serr := gh.StopCommands(); serr == nil {
-				fmt.Fprintf(env.Stderr, "lean4-cf: %s\n", oneLine(err.Error()))
+				fmt.Fprintf(env.Stderr, "lean4-cf: %s\n", msg)
 				resume()
 			}
 			return &ExitError{Code: code, Err: fmt.Errorf("the action failed (exit %d); the error is on the line above", code)}
@@ -82,7 +87,7 @@ func boolInput(env Env, name string) (bool, error) {
 	case "true":
 		return true, nil
 	default:
-		return false, usagef("input %s %q is not true or false", name, v)
+		return false, usagef("input %s %q is not true or false: use true or false", name, v)
 	}
 }
 
@@ -113,6 +118,9 @@ func runAction(ctx context.Context, env Env) error {
 	}
 	if command == "" {
 		command = "deploy"
+	}
+	if err := validateActionInputs(env, command); err != nil {
+		return err
 	}
 	vals := map[string]string{}
 	for _, in := range append(inputFlags(), [2]string{"resolve"}) {
@@ -235,7 +243,7 @@ func runAction(ctx context.Context, env Env) error {
 	fs.SetOutput(io.Discard)
 	o.addFlags(fs)
 	if err := fs.Parse(args); err != nil {
-		return usagef("%s", inputError(err.Error()))
+		return usagef("%s", inputError(describeFlagError(fs, "lean4-cf deploy", err).Error()))
 	}
 	if err := o.validate(); err != nil {
 		return &UsageError{Err: errors.New(inputError(err.Error()))}
@@ -306,6 +314,10 @@ func runAction(ctx context.Context, env Env) error {
 		return stopErr
 	}
 	if res == nil {
+		var ue *UsageError
+		if errors.As(runErr, &ue) { // nothing ran: name the input, not the flag
+			return &UsageError{Err: errors.New(inputError(runErr.Error()))}
+		}
 		return runErr
 	}
 	res.Commit = trigger.SHA
@@ -378,6 +390,7 @@ func inputError(msg string) string {
 	for _, in := range append(inputFlags(), [2]string{"resolve", "--resolve"}) {
 		msg = strings.ReplaceAll(msg, in[1]+" ", "input "+in[0]+" ")
 		msg = strings.ReplaceAll(msg, in[1]+":", "input "+in[0]+":")
+		msg = strings.ReplaceAll(msg, "("+in[1]+")", "(input "+in[0]+")")
 	}
 	return msg
 }

@@ -33,6 +33,7 @@ type wranglerDeployer struct {
 	nodeModules string            // the installed worker/node_modules to link into each project
 	vars        map[string]string // further Worker settings
 	userConfig  []byte            // the user's wrangler.jsonc to patch, for the container Worker
+	configName  string            // its path, for errors
 	managed     string            // CLOUDFLARE_CONTAINER_REGISTRY, which wrangler treats as managed
 	log         func(string)      // progress lines, e.g. retries
 	rollouts    rolloutEnsurer    // repairs a rollout lost to a failed attempt; nil skips the repair
@@ -143,7 +144,7 @@ func (d *wranglerDeployer) DeployContainer(ctx context.Context, spec pipeline.Co
 	o := wrangler.Options{
 		Mode: wrangler.ModeContainer, WorkerName: spec.Name, Image: spec.Image, InstanceType: spec.InstanceType,
 		MaxInstances: spec.MaxInstances, Instances: spec.Instances, SleepAfter: spec.SleepAfter,
-		Vars: d.vars, ManagedRegistry: d.managed, UserConfig: d.userConfig,
+		Vars: d.vars, ManagedRegistry: d.managed, UserConfig: d.userConfig, UserConfigName: d.configName,
 	}
 	// One step: the new image must answer before the run reports success, so no partial rollout is left.
 	dep, attempts, err := d.deploy(ctx, o, "--containers-rollout", "immediate")

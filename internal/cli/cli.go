@@ -63,7 +63,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 		return ExitOK
 	}
 	code := exitCode(err)
-	msg := oneLine(err.Error())
+	msg := describeError(oneLine(err.Error()))
 	fmt.Fprintf(env.Stderr, "lean4-cf: %s\n", msg)
 	return code
 }
@@ -115,9 +115,7 @@ Cloudflare's registry, promotes the container Worker, verifies it answers, and r
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return &UsageError{Err: err}
-	})
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newPreflightCmd(env))
 	root.AddCommand(newDeployCmd(env, func(o *deployOptions) (imagePorts, error) { return imagePortsFor(env, o) }))
 	root.AddCommand(newVersionCmd(env))

@@ -2,8 +2,11 @@ package cli
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
+
+	gname "github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/org/lean4-cf-action/internal/cloudflare"
 	"github.com/org/lean4-cf-action/internal/wrangler"
@@ -31,7 +34,17 @@ func newCloud(env Env, wranglerFlag string) (*cloud, error) {
 		return nil, usagef("CLOUDFLARE_ACCOUNT_ID is not set: export your account id (the 32 hex digits in the dashboard's Workers overview)")
 	}
 	if !isHex32(account) {
-		return nil, usagef("CLOUDFLARE_ACCOUNT_ID %q is not an account id: it is 32 hex digits", account)
+		return nil, usagef("CLOUDFLARE_ACCOUNT_ID %q is not an account id: set it to the 32 hex digits in the dashboard's Workers overview", account)
+	}
+	if base := env.Getenv("CLOUDFLARE_API_BASE_URL"); base != "" {
+		if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, usagef("CLOUDFLARE_API_BASE_URL %q is not an http(s) URL: unset it for Cloudflare's API, or set it like https://api.cloudflare.com/client/v4", base)
+		}
+	}
+	if reg := env.Getenv("CLOUDFLARE_CONTAINER_REGISTRY"); reg != "" {
+		if _, err := gname.NewRegistry(reg, gname.StrictValidation); err != nil || strings.ContainsAny(reg, "/ ") {
+			return nil, usagef("CLOUDFLARE_CONTAINER_REGISTRY %q is not a registry host: set it to a host[:port] like registry.cloudflare.com (no scheme or path), or unset it", reg)
+		}
 	}
 	api, err := cloudflare.New(cloudflare.Options{Token: token, AccountID: account, BaseURL: env.Getenv("CLOUDFLARE_API_BASE_URL")})
 	if err != nil {

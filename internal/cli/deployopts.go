@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/org/lean4-cf-action/internal/image"
+	"github.com/org/lean4-cf-action/internal/instance"
 	"github.com/org/lean4-cf-action/internal/verify"
 )
 
@@ -71,6 +73,14 @@ func (o *deployOptions) validate() error {
 	if strings.TrimSpace(o.image) == "" {
 		return usagef("--image is empty: give a registry reference like %s", defaultImage)
 	}
+	if _, err := image.ParseRef(o.image); err != nil {
+		return usagef("--image: %v", err)
+	}
+	if o.instanceType != "auto" {
+		if _, _, err := instance.Lookup(o.instanceType); err != nil {
+			return usagef("--instance-type: %v", err)
+		}
+	}
 	// The stub is deployed as <name>-stub, so the name leaves room for the suffix within 63 characters.
 	if !workerNameRE.MatchString(o.name) {
 		return usagef("--name %q is not a Worker name: use 1-54 lowercase letters, digits and dashes, not starting or ending with a dash", o.name)
@@ -97,6 +107,9 @@ func (o *deployOptions) validate() error {
 		info, err := os.Stat(o.config)
 		if err != nil || info.IsDir() {
 			return usagef("--config %q is not a readable file: give the path of your wrangler.jsonc", o.config)
+		}
+		if err := o.checkUserConfig(); err != nil {
+			return err
 		}
 	}
 	rules, err := verify.ParseResolveRules(o.resolve)

@@ -12,10 +12,16 @@ import (
 )
 
 func TestDeployOptionsValidate(t *testing.T) {
-	cfg := filepath.Join(t.TempDir(), "wrangler.jsonc")
-	if err := os.WriteFile(cfg, []byte("{}"), 0o644); err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
+	cfg := write("wrangler.jsonc", `{ "containers": [{ "class_name": "LeanContainer", "image": "./Dockerfile" }] } // mine
+`)
 	tests := []struct {
 		args []string
 		want string // "" = valid; else a substring of the one-line usage error
@@ -39,6 +45,13 @@ func TestDeployOptionsValidate(t *testing.T) {
 		{[]string{"--url", "https://user:pw@lean.example.com"}, "is not an http(s) URL"},
 		{[]string{"--config", filepath.Join(t.TempDir(), "nope.jsonc")}, "--config"},
 		{[]string{"--resolve", "host:443"}, "--resolve: resolve rule \"host:443\": missing ADDR"},
+		{[]string{"--image", "Not A/Ref"}, `--image: image "Not A/Ref" is not a reference`},
+		{[]string{"--instance-type", "huge"}, `--instance-type: unknown instance type "huge"`},
+		// the user's wrangler.jsonc is patched as promote will, before anything is contacted
+		{[]string{"--config", write("syntax.jsonc", `{ "name": "x" "main": "y" }`)}, "--config " + filepath.Join(dir, "syntax.jsonc") + " is not JSONC"},
+		{[]string{"--config", write("none.jsonc", `{}`)}, "--config " + filepath.Join(dir, "none.jsonc") + " has no containers"},
+		{[]string{"--config", write("other.jsonc", `{ "containers": [{ "class_name": "Mine" }] }`)}, `containers name class "Mine"`},
+		{[]string{"--config", write("type.jsonc", `{ "containers": { "class_name": "LeanContainer" } }`)}, `"containers" is an object where wrangler expects an array`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

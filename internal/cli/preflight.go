@@ -194,13 +194,13 @@ func measureImage(ctx context.Context, env Env, ref image.Ref, exact, quiet bool
 	return img, rep, nil
 }
 
-// imageError keeps the image package's errors (which name the image) on one line.
+// imageError keeps the image package's errors (which name the image) on one line, with what to check.
 func imageError(err error) error {
 	var ue *image.UnusableError
-	if errors.As(err, &ue) {
+	if errors.As(err, &ue) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	return unwrapAll(err)
+	return fmt.Errorf("%w; check the image reference (or the oci: folder, docker-archive: file), that its registry is reachable, and your login to it", unwrapAll(err))
 }
 
 // unwrapAll keeps an error's text on one line.

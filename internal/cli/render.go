@@ -90,14 +90,14 @@ func runRender(env Env, o *renderOptions) error {
 	if o.config != "" {
 		b, err := os.ReadFile(o.config)
 		if err != nil {
-			return &UsageError{Err: fmt.Errorf("reading --config: %w", err)}
+			return usagef("--config %q is not a readable file: give the path of your wrangler.jsonc", o.config)
 		}
 		opts.UserConfig, opts.UserConfigName = b, o.config
 	}
 	r, err := wrangler.Render(o.out, opts, o.nodeModules)
 	var inputErr *wrangler.InputError
 	if errors.As(err, &inputErr) {
-		return &UsageError{Err: err}
+		return renderInputError(o, err)
 	}
 	if err != nil {
 		return fmt.Errorf("rendering into %s: %w", o.out, err)

@@ -98,16 +98,16 @@ func TestRenderUsageErrors(t *testing.T) {
 	}{
 		{"no mode", []string{"render", "--out", out}, "lean4-cf: --mode is required: use --mode stub or --mode container\n"},
 		{"no out", []string{"render", "--mode", "stub"}, "lean4-cf: --out is required: name the directory to write, e.g. --out build/worker\n"},
-		{"bad mode", []string{"render", "--mode", "both", "--out", out}, "lean4-cf: mode \"both\": use stub or container\n"},
-		{"no image", []string{"render", "--mode", "container", "--out", out}, "lean4-cf: image is not set: container mode needs a digest-pinned reference like registry.cloudflare.com/<account>/lean4-server@sha256:<digest>\n"},
+		{"bad mode", []string{"render", "--mode", "both", "--out", out}, "lean4-cf: --mode \"both\": use stub or container\n"},
+		{"no image", []string{"render", "--mode", "container", "--out", out}, "lean4-cf: --image is not set: container mode needs a digest-pinned reference like registry.cloudflare.com/<account>/lean4-server@sha256:<digest>\n"},
 		{"bad var", []string{"render", "--mode", "stub", "--out", out, "--var", "MAX_LEAN_TIMEOUT"}, "lean4-cf: --var \"MAX_LEAN_TIMEOUT\": use KEY=VALUE, e.g. --var MAX_LEAN_TIMEOUT=120\n"},
-		{"secret var", []string{"render", "--mode", "stub", "--out", out, "--var", "LEAN_API_KEY=hunter2"}, "lean4-cf: variable LEAN_API_KEY: the API key is a secret; set it with `wrangler secret put LEAN_API_KEY`, never as a plain variable\n"},
-		{"missing config", []string{"render", "--mode", "stub", "--out", out, "--config", filepath.Join(tmp, "nope.jsonc")}, "lean4-cf: reading --config: open " + filepath.Join(tmp, "nope.jsonc") + ": no such file or directory\n"},
-		{"config not JSONC", []string{"render", "--mode", "stub", "--out", out, "--config", notJSONC}, "lean4-cf: " + notJSONC + " is not JSONC (JSON with comments): "},
-		{"foreign out dir", []string{"render", "--mode", "stub", "--out", foreign}, "lean4-cf: output directory " + foreign + " holds README.md, which lean4-cf did not render: use an empty or new directory\n"},
+		{"secret var", []string{"render", "--mode", "stub", "--out", out, "--var", "LEAN_API_KEY=hunter2"}, "lean4-cf: --var LEAN_API_KEY: the API key is a secret; set it with `wrangler secret put LEAN_API_KEY`, never as a plain variable\n"},
+		{"missing config", []string{"render", "--mode", "stub", "--out", out, "--config", filepath.Join(tmp, "nope.jsonc")}, "lean4-cf: --config \"" + filepath.Join(tmp, "nope.jsonc") + "\" is not a readable file: give the path of your wrangler.jsonc\n"},
+		{"config not JSONC", []string{"render", "--mode", "stub", "--out", out, "--config", notJSONC}, "lean4-cf: --config " + notJSONC + " is not JSONC (JSON with comments): "},
+		{"foreign out dir", []string{"render", "--mode", "stub", "--out", foreign}, "lean4-cf: --out " + foreign + " holds README.md, which lean4-cf did not render: use an empty or new directory\n"},
 		{"bad node_modules", []string{"render", "--mode", "stub", "--out", out, "--node-modules", tmp}, "has no @cloudflare/containers: run `make toolchain` first"},
-		{"bad flag value", []string{"render", "--mode", "stub", "--out", out, "--instances", "many"}, "invalid argument \"many\" for \"--instances\" flag"},
-		{"argument", []string{"render", "--mode", "stub", "--out", out, "extra"}, "unknown command \"extra\""},
+		{"bad flag value", []string{"render", "--mode", "stub", "--out", out, "--instances", "many"}, "lean4-cf: --instances \"many\" is not a whole number: use one like 1\n"},
+		{"argument", []string{"render", "--mode", "stub", "--out", out, "extra"}, "lean4-cf: render takes no arguments, got \"extra\": pass options as flags (run lean4-cf render --help)\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -51,6 +51,14 @@ the earlier digest-pinned image (lean4-cf status shows the current one) to put i
 			if err != nil {
 				return usagef("--resolve: %v", err)
 			}
+			if o.to != "" && !versionIDRE.MatchString(o.to) {
+				return usagef("--to %q is not a version id: give a Worker version id like 4f8c2a6e-1b3d-4e5f-8a9b-0c1d2e3f4a5b (wrangler versions list shows them)", o.to)
+			}
+			if o.image != "" {
+				if _, err := wrangler.Config(wrangler.Options{Mode: wrangler.ModeContainer, WorkerName: o.name, Image: o.image, ManagedRegistry: env.Getenv("CLOUDFLARE_CONTAINER_REGISTRY")}); err != nil {
+					return usagef("--image: %v", err)
+				}
+			}
 			c, err := newCloud(env, o.wrangler)
 			if err != nil {
 				return err
@@ -62,12 +70,24 @@ the earlier digest-pinned image (lean4-cf status shows the current one) to put i
 				}
 			}
 			ctx := cmd.Context()
+			// Nothing is written before the token is known to reach Workers and Containers (the probe
+			// after the rollback reads the container application).
+			if err := c.api.VerifyToken(ctx); err != nil {
+				return err
+			}
 			from, exists, err := c.api.Worker(ctx, o.name)
 			if err != nil {
 				return err
 			}
 			if !exists {
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("no Worker %q on this account: nothing to roll back", o.name)}
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("no Worker %q on this account: nothing to roll back; check --name and CLOUDFLARE_ACCOUNT_ID", o.name)}
+			}
+			if o.to != "" {
+				if ok, err := c.api.HasVersion(ctx, o.name, o.to); err != nil {
+					return err
+				} else if !ok {
+					return &ExitError{Code: ExitFailure, Err: fmt.Errorf("--to %s is not a version of Worker %q: give one that `wrangler versions list --name %s` shows", o.to, o.name, o.name)}
+				}
 			}
 			url, err := c.api.WorkersDevURL(ctx, o.name)
 			if err != nil {

@@ -44,6 +44,9 @@ Credentials come from the environment only: CLOUDFLARE_API_TOKEN and CLOUDFLARE_
 				return err
 			}
 			ctx := cmd.Context()
+			if err := c.api.VerifyToken(ctx); err != nil { // status reads the container application too
+				return err
+			}
 			rep := statusReport{Name: o.name}
 			version, exists, err := c.api.Worker(ctx, o.name)
 			if err != nil {

@@ -26,6 +26,10 @@ func fakeAPI(t *testing.T, exists bool) *httptest.Server {
 				return
 			}
 			io.WriteString(w, `{"success":true,"errors":[],"messages":[],"result":{"deployments":[{"id":"d1","created_on":"2026-11-29T00:00:00Z","source":"wrangler","strategy":"percentage","versions":[{"percentage":100,"version_id":"v-live"}]}]}}`)
+		case "/client/v4/accounts/" + testAccount + "/tokens/verify": // status verifies the token first
+			io.WriteString(w, `{"success":true,"errors":[],"messages":[],"result":{"id":"t1","status":"active"}}`)
+		case "/client/v4/accounts/" + testAccount + "/containers/me":
+			io.WriteString(w, `{"success":true,"errors":[],"messages":[],"result":{}}`)
 		case "/client/v4/accounts/" + testAccount + "/workers/subdomain":
 			io.WriteString(w, `{"success":true,"errors":[],"messages":[],"result":{"subdomain":"acct"}}`)
 		default:

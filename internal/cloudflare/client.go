@@ -84,7 +84,7 @@ func (c *Client) VerifyToken(ctx context.Context) error {
 	case err == nil:
 		return fmt.Errorf("verifying the API token: it is %s, not active", res.Status)
 	}
-	return fmt.Errorf("verifying the API token: %w", Explain(uerr))
+	return fmt.Errorf("verifying the API token: %w", c.explainDenied(uerr))
 }
 
 // checkContainers reads the account's Containers limits: a token without Containers access is refused here.
@@ -94,13 +94,32 @@ func (c *Client) checkContainers(ctx context.Context) error {
 	}
 	if err := c.api.Get(ctx, fmt.Sprintf("accounts/%s/containers/me", c.account), nil, &env); err != nil {
 		e := Explain(err)
-		var ae *APIError
-		if errors.As(e, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden) {
-			return fmt.Errorf("the API token cannot use Containers on account %s (%v): add the Containers write permission to the token", c.account, e)
+		if !isDenied(e) {
+			return fmt.Errorf("reading the account's Containers limits: %w", e)
 		}
-		return fmt.Errorf("reading the account's Containers limits: %w", e)
+		// Refused: a token without Containers access, or an account the token does not reach at all.
+		// A Workers read on the same account tells them apart (a missing subdomain still answers 404).
+		if _, serr := c.api.Workers.Subdomains.Get(ctx, workers.SubdomainGetParams{AccountID: cf.F(c.account)}); serr != nil && isDenied(Explain(serr)) {
+			return fmt.Errorf("the API token cannot use account %s (%v): check CLOUDFLARE_ACCOUNT_ID, and that the token has Workers Scripts edit and Containers write on that account", c.account, e)
+		}
+		return fmt.Errorf("the API token cannot use Containers on account %s (%v): add the Containers write permission to the token", c.account, e)
 	}
 	return nil
+}
+
+// isDenied reports an API error that refuses the credentials (401 or 403).
+func isDenied(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden)
+}
+
+// explainDenied explains err and, when the API refused the credentials, says which ones to check.
+func (c *Client) explainDenied(err error) error {
+	e := Explain(err)
+	if isDenied(e) {
+		return fmt.Errorf("%w: check CLOUDFLARE_API_TOKEN (valid, with Workers Scripts edit) and CLOUDFLARE_ACCOUNT_ID (%s)", e, c.account)
+	}
+	return e
 }
 
 // Worker returns the version serving the Worker now (the newest deployment's main version) and whether
@@ -111,7 +130,7 @@ func (c *Client) Worker(ctx context.Context, name string) (string, bool, error) 
 		if IsNotFound(err) {
 			return "", false, nil
 		}
-		return "", false, fmt.Errorf("reading Worker %q deployments: %w", name, Explain(err))
+		return "", false, fmt.Errorf("reading Worker %q deployments: %w", name, c.explainDenied(err))
 	}
 	if len(res.Deployments) == 0 {
 		return "", true, nil
@@ -123,6 +142,17 @@ func (c *Client) Worker(ctx context.Context, name string) (string, bool, error) 
 		}
 	}
 	return best.VersionID, true, nil
+}
+
+// HasVersion reports whether the Worker has a version with this id.
+func (c *Client) HasVersion(ctx context.Context, name, id string) (bool, error) {
+	if _, err := c.api.Workers.Scripts.Versions.Get(ctx, name, id, workers.ScriptVersionGetParams{AccountID: cf.F(c.account)}); err != nil {
+		if IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("reading version %s of Worker %q: %w", id, name, c.explainDenied(err))
+	}
+	return true, nil
 }
 
 // DeleteWorker deletes a Worker and what is bound only to it. A Worker that is already gone is not an error.

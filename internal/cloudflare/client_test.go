@@ -62,6 +62,7 @@ func TestVerifyToken(t *testing.T) {
 	active := ok(`{"id":"t1","status":"active"}`)
 	me := "GET /client/v4/accounts/" + acct + "/containers/me"
 	limits := ok(`{"limits":{"vcpu_per_deployment":4}}`)
+	subdomain := "GET /client/v4/accounts/" + acct + "/workers/subdomain"
 	tests := []struct {
 		name    string
 		routes  map[string]func(http.ResponseWriter, *http.Request)
@@ -69,8 +70,10 @@ func TestVerifyToken(t *testing.T) {
 	}{
 		{"account token", map[string]func(http.ResponseWriter, *http.Request){acctVerify: active, me: limits}, ""},
 		{"user token", map[string]func(http.ResponseWriter, *http.Request){acctVerify: fail(401, 1000, "Invalid API Token"), userVerify: active, me: limits}, ""},
-		{"no containers scope", map[string]func(http.ResponseWriter, *http.Request){acctVerify: active, me: fail(401, 10000, "Unauthorized")}, "add the Containers write permission"},
-		{"invalid", map[string]func(http.ResponseWriter, *http.Request){acctVerify: fail(401, 1000, "Invalid API Token"), userVerify: fail(401, 1000, "Invalid API Token")}, "Invalid API Token [code 1000]"},
+		{"no containers scope", map[string]func(http.ResponseWriter, *http.Request){acctVerify: active, me: fail(401, 10000, "Unauthorized"), subdomain: ok(`{"subdomain":"x"}`)}, "add the Containers write permission"},
+		{"no containers scope, no subdomain", map[string]func(http.ResponseWriter, *http.Request){acctVerify: active, me: fail(401, 10000, "Unauthorized"), subdomain: fail(404, 10007, "no subdomain")}, "add the Containers write permission"},
+		{"wrong account", map[string]func(http.ResponseWriter, *http.Request){acctVerify: fail(403, 10000, "Authentication error"), userVerify: active, me: fail(403, 10000, "Authentication error"), subdomain: fail(403, 10000, "Authentication error")}, "check CLOUDFLARE_ACCOUNT_ID"},
+		{"invalid", map[string]func(http.ResponseWriter, *http.Request){acctVerify: fail(401, 1000, "Invalid API Token"), userVerify: fail(401, 1000, "Invalid API Token")}, "Invalid API Token [code 1000]: check CLOUDFLARE_API_TOKEN"},
 		{"disabled", map[string]func(http.ResponseWriter, *http.Request){acctVerify: ok(`{"id":"t1","status":"disabled"}`), userVerify: fail(401, 1000, "Invalid API Token")}, "disabled, not active"},
 	}
 	for _, tt := range tests {
@@ -100,7 +103,7 @@ func TestWorker(t *testing.T) {
 		t.Fatalf("missing Worker = %q, %v, %v", v, exists, err)
 	}
 	denied := api(t, map[string]func(http.ResponseWriter, *http.Request){deploys: fail(403, 10000, "Authentication error")})
-	if _, _, err := denied.Worker(context.Background(), "lean"); err == nil || !strings.Contains(err.Error(), "Authentication error [code 10000]") {
+	if _, _, err := denied.Worker(context.Background(), "lean"); err == nil || !strings.Contains(err.Error(), "Authentication error [code 10000]: check CLOUDFLARE_API_TOKEN") {
 		t.Fatalf("denied = %v", err)
 	}
 }
@@ -188,5 +191,23 @@ func TestEnsureRollout(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestHasVersion(t *testing.T) {
+	path := "GET /client/v4/accounts/" + acct + "/workers/scripts/lean/versions/"
+	c := api(t, map[string]func(http.ResponseWriter, *http.Request){
+		path + "v1": ok(`{"id":"v1","number":1,"metadata":{},"resources":{}}`),
+		path + "v9": fail(404, 10007, "This version does not exist."),
+		path + "vx": fail(403, 10000, "Authentication error"),
+	})
+	if ok, err := c.HasVersion(context.Background(), "lean", "v1"); !ok || err != nil {
+		t.Errorf("HasVersion(v1) = %v, %v; want true", ok, err)
+	}
+	if ok, err := c.HasVersion(context.Background(), "lean", "v9"); ok || err != nil {
+		t.Errorf("HasVersion(v9) = %v, %v; want false, nil", ok, err)
+	}
+	if _, err := c.HasVersion(context.Background(), "lean", "vx"); err == nil || !strings.Contains(err.Error(), "check CLOUDFLARE_API_TOKEN") {
+		t.Errorf("HasVersion(vx) = %v; want a refusal naming the credentials", err)
 	}
 }

@@ -102,7 +102,7 @@ func ReadEvent(getenv func(string) string) (*Trigger, error) {
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading the event: %w", err)
+		return nil, fmt.Errorf("reading the event: %w; run lean4-cf action as a GitHub Actions step (the runner writes GITHUB_EVENT_PATH)", err)
 	}
 	t, err := ParseEvent(name, b)
 	if err != nil {

@@ -61,10 +61,10 @@ func CertPool(caFile string, caDirs []string) (*x509.CertPool, error) {
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading CA file (SSL_CERT_FILE) %q: %w", caFile, err)
+			return nil, fmt.Errorf("reading CA file (SSL_CERT_FILE) %q: %w; set SSL_CERT_FILE to a PEM file of CA certificates, or unset it", caFile, err)
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA file (SSL_CERT_FILE) %q holds no PEM certificate", caFile)
+			return nil, fmt.Errorf("CA file (SSL_CERT_FILE) %q holds no PEM certificate: set SSL_CERT_FILE to a PEM file of CA certificates, or unset it", caFile)
 		}
 	}
 	for _, dir := range caDirs {
@@ -73,7 +73,7 @@ func CertPool(caFile string, caDirs []string) (*x509.CertPool, error) {
 		}
 		entries, err := os.ReadDir(dir)
 		if err != nil {
-			return nil, fmt.Errorf("reading CA folder (SSL_CERT_DIR) %q: %w", dir, err)
+			return nil, fmt.Errorf("reading CA folder (SSL_CERT_DIR) %q: %w; list only existing folders in SSL_CERT_DIR, or unset it", dir, err)
 		}
 		for _, e := range entries {
 			if e.IsDir() {

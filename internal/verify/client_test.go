@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -181,7 +182,7 @@ func TestTrustFromCAFileAndDir(t *testing.T) {
 	tests := []struct {
 		name    string
 		getenv  func(string) string
-		wantErr bool // from NewClient
+		wantErr bool // from NewClient, which must then say what to do with the variable
 		wantTLS bool // a certificate error on the request
 	}{
 		{name: "SSL_CERT_FILE", getenv: env(map[string]string{"SSL_CERT_FILE": caFile})},
@@ -197,8 +198,8 @@ func TestTrustFromCAFileAndDir(t *testing.T) {
 			opts.TrustFromEnv(tt.getenv)
 			c, err := NewClient(opts)
 			if tt.wantErr {
-				if err == nil {
-					t.Fatal("want an error for the trust settings")
+				if err == nil || !strings.Contains(err.Error(), "or unset it") {
+					t.Fatalf("NewClient = %v, want an error for the trust settings that says what to do", err)
 				}
 				return
 			}

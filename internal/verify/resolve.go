@@ -21,7 +21,7 @@ type ResolveRule struct {
 
 // ParseResolveRule parses HOST:PORT:ADDR[:ADDRPORT]. IPv6 addresses are written in brackets: [::1].
 func ParseResolveRule(s string) (ResolveRule, error) {
-	const form = "want HOST:PORT:ADDR[:ADDRPORT], e.g. lean4-server.example.workers.dev:443:127.0.0.1:8443"
+	const form = "use HOST:PORT:ADDR[:ADDRPORT], e.g. lean4-server.example.workers.dev:443:127.0.0.1:8443"
 	var r ResolveRule
 	host, rest, ok := strings.Cut(strings.TrimSpace(s), ":")
 	if !ok || host == "" {

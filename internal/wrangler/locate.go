@@ -99,6 +99,11 @@ func Locate(opts LocateOptions) (Tool, error) {
 			return Tool{}, fmt.Errorf("node not found to run wrangler %s: run `make toolchain` for the project's "+
 				"Node 22, or set LEAN4CF_NODE", t.Path)
 		}
+		if p := opts.Getenv("LEAN4CF_NODE"); p != "" && t.Node == p {
+			if info, err := os.Stat(p); err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
+				return Tool{}, fmt.Errorf("LEAN4CF_NODE %q is not an executable: set it to a Node.js 22 binary, or unset it", p)
+			}
+		}
 	}
 	return t, nil
 }
@@ -163,7 +168,7 @@ func fromPath(p, source string) (Tool, error) {
 	if info.IsDir() {
 		js := filepath.Join(real, "bin", "wrangler.js")
 		if _, err := os.Stat(js); err != nil {
-			return Tool{}, fmt.Errorf("wrangler %q (%s) is a folder without bin/wrangler.js", p, source)
+			return Tool{}, fmt.Errorf("wrangler %q (%s) is a folder without bin/wrangler.js: give the wrangler package folder (node_modules/wrangler) or its .bin/wrangler link", p, source)
 		}
 		real = js
 	}

@@ -117,6 +117,8 @@ func TestLocateErrors(t *testing.T) {
 		{"missing env path", "LEAN4CF_WRANGLER", LocateOptions{Getenv: envOf(map[string]string{"LEAN4CF_WRANGLER": filepath.Join(tmp, "nope")}), Roots: []string{tmp}}},
 		{"not found anywhere", "make toolchain", LocateOptions{Getenv: envOf(map[string]string{"PATH": tmp}), Roots: []string{tmp}}},
 		{"no node for a js wrangler", "LEAN4CF_NODE", LocateOptions{Flag: install, Getenv: envOf(map[string]string{"PATH": tmp}), Roots: []string{tmp}}},
+		{"LEAN4CF_NODE missing", `LEAN4CF_NODE "` + filepath.Join(tmp, "node") + `" is not an executable`, LocateOptions{Flag: install, Getenv: envOf(map[string]string{"LEAN4CF_NODE": filepath.Join(tmp, "node")}), Roots: []string{tmp}}},
+		{"folder without wrangler.js", "give the wrangler package folder", LocateOptions{Flag: tmp, Getenv: envOf(nil), Roots: []string{tmp}}},
 		{"neither js nor executable", "neither JavaScript nor executable", LocateOptions{Flag: notExec, Getenv: envOf(nil), Roots: []string{tmp}}},
 	}
 	for _, tt := range tests {

@@ -3,8 +3,10 @@ package wrangler
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -57,16 +59,20 @@ func patch(o Options) ([]byte, error) {
 	// Parse keeps slices of its input and Standardize blanks comments in place: parse two copies.
 	tree, err := hujson.Parse(bytes.Clone(o.UserConfig))
 	if err != nil {
-		return nil, fmt.Errorf("%s is not JSONC (JSON with comments): %w", src, oneLine{err})
+		return nil, fmt.Errorf("%s is not JSONC (JSON with comments): %w; fix the syntax there", src, oneLine{err})
 	}
 	std, _ := hujson.Parse(bytes.Clone(o.UserConfig))
 	std.Standardize()
 	var u userConfig
 	if _, isObject := tree.Value.(*hujson.Object); !isObject {
-		return nil, fmt.Errorf("%s is not a JSON object: a wrangler configuration starts with {", src)
+		return nil, fmt.Errorf("%s is not a JSON object: write the wrangler configuration as one object, starting with {", src)
 	}
 	if err := json.Unmarshal(std.Pack(), &u); err != nil {
-		return nil, fmt.Errorf("%s does not look like a wrangler configuration: %w", src, oneLine{err})
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return nil, fmt.Errorf("%s does not look like a wrangler configuration: %q is %s where wrangler expects %s; correct it", src, te.Field, article(te.Value), kindOf(te.Type))
+		}
+		return nil, fmt.Errorf("%s does not look like a wrangler configuration: %w; correct it", src, oneLine{err})
 	}
 
 	var ops []op
@@ -144,6 +150,13 @@ func containerOps(src string, o Options, u userConfig) ([]op, error) {
 			names = append(names, fmt.Sprintf("%q", c["class_name"]))
 		}
 		return nil, fmt.Errorf("%s: containers name class %s, but lean4-cf's Worker exports %q: set \"class_name\": %q", src, strings.Join(names, ", "), ClassName, ClassName)
+	}
+	// Another container class cannot deploy with lean4-cf's Worker, which exports only LeanContainer:
+	// wrangler would fail on it at promote, after the stub and the push, whatever its image.
+	for j, c := range *u.Containers {
+		if j != i {
+			return nil, fmt.Errorf("%s: containers also name class %q (image %q), but lean4-cf's Worker exports only %q: remove that entry, or deploy it from a Worker of your own", src, c["class_name"], c["image"], ClassName)
+		}
 	}
 	var ops []op
 	set := func(path string, v any) { ops = append(ops, add(path, v)) }
@@ -281,3 +294,31 @@ type oneLine struct{ err error }
 
 func (e oneLine) Error() string { return strings.ReplaceAll(e.err.Error(), "\n", `\n`) }
 func (e oneLine) Unwrap() error { return e.err }
+
+// article names a JSON value kind as json.UnmarshalTypeError reports it ("object", "string", "number").
+func article(kind string) string {
+	if kind == "" {
+		return "a value"
+	}
+	if strings.ContainsRune("aeiou", rune(kind[0])) {
+		return "an " + kind
+	}
+	return "a " + kind
+}
+
+// kindOf names the JSON kind a Go type is decoded from.
+func kindOf(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64, reflect.Float64:
+		return "a number"
+	}
+	return t.String()
+}
