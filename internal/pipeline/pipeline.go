@@ -81,6 +81,8 @@ type (
 		// Worker returns the Worker's live version id and whether it exists.
 		Worker(ctx context.Context, name string) (version string, exists bool, err error)
 		DeleteWorker(ctx context.Context, name string) error
+		// WorkersDevURL is the Worker's https://<name>.<subdomain>.workers.dev URL.
+		WorkersDevURL(ctx context.Context, name string) (string, error)
 	}
 	// Deployer deploys through wrangler.
 	Deployer interface {
@@ -377,8 +379,15 @@ func (r *run) rollback(ctx context.Context, existed bool, prevVersion string, pr
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), grace)
 		defer cancel()
 	}
-	url := r.res.URL
 	_ = r.stage(ctx, StageRollback, func(ctx context.Context) (string, error) {
+		url := r.res.URL
+		if url == "" { // the promotion failed before wrangler reported one
+			u, err := r.p.Account.WorkersDevURL(ctx, r.opts.Name)
+			if err != nil {
+				return "", fmt.Errorf("finding the URL to probe after the rollback: %w", err)
+			}
+			url, r.res.URL = u, u
+		}
 		switch {
 		case existed && prevVersion != "":
 			image := ""

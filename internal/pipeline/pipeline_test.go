@@ -27,6 +27,7 @@ type world struct {
 	rollbackErr error
 	oldServing  int // how many Serving checks still see an old instance
 
+	deployErr  error                     // DeployContainer's answer
 	onWait     func()                    // called by WaitReady before it answers
 	onRollback func(ctx context.Context) // called by Rollback
 }
@@ -39,6 +40,10 @@ func (w *world) VerifyToken(context.Context) error { w.log("verify-token"); retu
 func (w *world) Worker(_ context.Context, name string) (string, bool, error) {
 	w.log("worker %s", name)
 	return w.liveVersion, w.exists, nil
+}
+func (w *world) WorkersDevURL(_ context.Context, name string) (string, error) {
+	w.log("url %s", name)
+	return "https://" + name + ".acct.workers.dev", nil
 }
 func (w *world) DeleteWorker(_ context.Context, name string) error {
 	w.log("delete %s", name)
@@ -58,6 +63,9 @@ func (w *world) DeployStub(_ context.Context, name string) (Deployed, error) {
 }
 func (w *world) DeployContainer(_ context.Context, s ContainerSpec) (Deployed, error) {
 	w.log("deploy-container %s %s %s max=%d", s.Name, s.Image, s.InstanceType, s.MaxInstances)
+	if w.deployErr != nil {
+		return Deployed{}, w.deployErr
+	}
 	return Deployed{URL: "https://" + s.Name + ".acct.workers.dev", VersionID: "new-v"}, nil
 }
 func (w *world) Rollback(ctx context.Context, name, version, image string) error {
@@ -340,4 +348,21 @@ func TestCancelledPromotionRollsBackWithinGrace(t *testing.T) {
 func deadlineOf(ctx context.Context) time.Time {
 	d, _ := ctx.Deadline()
 	return d
+}
+
+// A promotion whose deploy fails before wrangler reports a URL still probes the Worker after the
+// rollback: at its workers.dev URL, not at "".
+func TestFailedPromoteDeployRollsBackAndProbesTheWorkerURL(t *testing.T) {
+	w := newWorld()
+	w.exists, w.liveVersion, w.liveImage = true, "old-v", "registry.local/acct/lean@sha256:old"
+	w.deployErr = errors.New("wrangler deploy failed: Error modifying application")
+	res, err := w.pipeline().Run(context.Background(), opts("all"))
+	if err == nil || !res.RolledBack {
+		t.Fatalf("err %v, rolledBack %v; want a failed promotion, rolled back", err, res.RolledBack)
+	}
+	tail := strings.Join(w.calls[len(w.calls)-3:], " | ")
+	want := "url lean | rollback lean old-v registry.local/acct/lean@sha256:old | wait-ready https://lean.acct.workers.dev"
+	if tail != want {
+		t.Fatalf("last calls %q; want %q", tail, want)
+	}
 }
