@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/google/go-containerregistry/pkg/authn"
 	gname "github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -18,7 +19,6 @@ import (
 
 	"github.com/org/lean4-cf-action/internal/cloudflare"
 	"github.com/org/lean4-cf-action/internal/image"
-
 	"github.com/org/lean4-cf-action/internal/pipeline"
 	"github.com/org/lean4-cf-action/internal/report"
 	"github.com/org/lean4-cf-action/internal/verify"
@@ -75,20 +75,19 @@ func transientWrangler(err error) bool {
 // retryWrangler runs fn up to three times while it fails transiently (see transientWrangler), pausing
 // 2 s, then 4 s. Every wrangler call lean4-cf makes is safe to repeat.
 func retryWrangler[T any](ctx context.Context, log func(string), what string, fn func() (T, error)) (T, error) {
-	for attempt, pause := 1, 2*time.Second; ; attempt, pause = attempt+1, pause*2 {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.Multiplier, b.RandomizationFactor = 2*time.Second, 2, 0
+	return backoff.Retry(ctx, func() (T, error) {
 		v, err := fn()
-		if err == nil || attempt == 3 || !transientWrangler(err) || ctx.Err() != nil {
-			return v, err
+		if err != nil && !transientWrangler(err) {
+			return v, backoff.Permanent(err)
 		}
+		return v, err
+	}, backoff.WithBackOff(b), backoff.WithMaxTries(3), backoff.WithMaxElapsedTime(0), backoff.WithNotify(func(err error, next time.Duration) {
 		if log != nil {
-			log(fmt.Sprintf("%s failed (%v); trying again in %s", what, err, pause))
+			log(fmt.Sprintf("%s failed (%v); trying again in %s", what, err, next))
 		}
-		select {
-		case <-ctx.Done():
-			return v, ctx.Err()
-		case <-time.After(pause):
-		}
-	}
+	}))
 }
 
 // workerModules returns the installed worker/node_modules that holds the wrangler being run (rendered

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,5 +74,21 @@ func TestStageClockAttributesWranglerTime(t *testing.T) {
 	c.add(nil, time.Second)
 	if c.spentIn("stub") != 2*time.Second || c.spentIn("promote") != 4*time.Second || c.total() != 7*time.Second {
 		t.Fatalf("stub %s promote %s total %s; want 2s, 4s, 7s", c.spentIn("stub"), c.spentIn("promote"), c.total())
+	}
+}
+
+func TestRetryWranglerGivesUpAfterThreeAttempts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits the real 2 s + 4 s pauses")
+	}
+	calls := 0
+	var heard []string
+	_, err := retryWrangler(context.Background(), func(s string) { heard = append(heard, s) }, "wrangler deploy", func() (int, error) {
+		calls++
+		return 0, &wrangler.Error{Message: "Generic Error"}
+	})
+	var we *wrangler.Error
+	if calls != 3 || !errors.As(err, &we) || len(heard) != 2 || !strings.Contains(heard[1], "trying again in 4s") {
+		t.Fatalf("calls %d, err %v, heard %q; want 3 calls, the last wrangler error, pauses of 2 s then 4 s", calls, err, heard)
 	}
 }
