@@ -86,13 +86,16 @@ stdout '"outcome": "deployed"'
 cf-endpoints $ENDPOINTS.redeploy
 `
 
-// drillScript holds one script per scenario; %[1]s is the endpoint, %[2]s the second fault.
-var drillScript = map[string]string{
-	"first": `# Faults on %[1]s during a first deploy.
-cf-fault '%[1]s' 429 1 1
+// drillFaults are the three faults a drill injects on one endpoint (%[1]s), the second being %[2]s.
+const drillFaults = `cf-fault '%[1]s' 429 1 1
 cf-fault '%[1]s' %[2]s 1
 cf-fault '%[1]s' slow 1 latency=2s
-exec lean4-cf deploy --image $IMAGE_V1 --timeout 2m --json
+`
+
+// drillScript holds one script per scenario, around the faults; %[1]s is the endpoint.
+var drillScript = map[string]string{
+	"first": `# Faults on %[1]s during a first deploy.
+` + drillFaults + `exec lean4-cf deploy --image $IMAGE_V1 --timeout 2m --json
 stdout '"outcome": "deployed"'
 cf-faults-fired '%[1]s' 2
 edge-eval lean4-server '"stdout": "2\n"'
@@ -101,10 +104,7 @@ cf-app-image lean4-server-leancontainer $DIGEST_V1
 	"redeploy": `# Faults on %[1]s during a redeploy with a new image.
 exec lean4-cf deploy --image $IMAGE_V1 --timeout 2m --json
 stdout '"outcome": "deployed"'
-cf-fault '%[1]s' 429 1 1
-cf-fault '%[1]s' %[2]s 1
-cf-fault '%[1]s' slow 1 latency=2s
-exec lean4-cf deploy --image $IMAGE_V2 --timeout 2m --json
+` + drillFaults + `exec lean4-cf deploy --image $IMAGE_V2 --timeout 2m --json
 stdout '"outcome": "deployed"'
 cf-faults-fired '%[1]s' 2
 edge-eval lean4-server '"stdout": "2\n"'

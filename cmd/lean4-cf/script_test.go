@@ -154,21 +154,20 @@ func scriptParams(t *testing.T, dir string, env map[string]string) testscript.Pa
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"cf-writes":         cfWrites,
-			"cf-reset":          func(ts *testscript.TestScript, _ bool, _ []string) { the(ts).api.ResetJournal() },
-			"cf-fault":          cfFault,
-			"registry-fault":    registryFault,
-			"lean-fail":         leanFail,
-			"cf-active":         cfActive,
-			"cf-app-image":      cfAppImage,
-			"edge-eval":         edgeEval,
-			"wait-for":          waitFor,
-			"signal":            signalRun,
-			"cf-endpoints":      cfEndpoints,
-			"cf-faults-pending": cfFaultsPending,
-			"cf-faults-fired":   cfFaultsFired,
-			"cf-worker":         cfWorker,
-			"registry-fired":    registryFired,
+			"cf-writes":       cfWrites,
+			"cf-reset":        func(ts *testscript.TestScript, _ bool, _ []string) { the(ts).api.ResetJournal() },
+			"cf-fault":        cfFault,
+			"registry-fault":  registryFault,
+			"lean-fail":       leanFail,
+			"cf-active":       cfActive,
+			"cf-app-image":    cfAppImage,
+			"edge-eval":       edgeEval,
+			"wait-for":        waitFor,
+			"signal":          signalRun,
+			"cf-endpoints":    cfEndpoints,
+			"cf-faults-fired": cfFaultsFired,
+			"cf-worker":       cfWorker,
+			"registry-fired":  registryFired,
 			"cf-provision-delay": func(ts *testscript.TestScript, _ bool, args []string) {
 				d, err := time.ParseDuration(args[0])
 				ts.Check(err)
@@ -382,14 +381,6 @@ func cfEndpoints(ts *testscript.TestScript, _ bool, args []string) {
 	}
 	eps := slices.Sorted(maps.Keys(seen))
 	ts.Check(os.WriteFile(args[0], []byte(strings.Join(eps, "\n")+"\n"), 0o644))
-}
-
-// cf-faults-pending: some injected API fault has not fired yet; negated, every one has.
-func cfFaultsPending(ts *testscript.TestScript, neg bool, _ []string) {
-	pending := the(ts).api.PendingFaults()
-	if (len(pending) > 0) == neg {
-		ts.Fatalf("pending faults: %v (negated %v)", pending, neg)
-	}
 }
 
 // cf-worker NAME: the Worker exists; negated, it does not.

@@ -121,20 +121,6 @@ func (s *Server) Inject(f Fault) error {
 	return nil
 }
 
-// PendingFaults lists the injected faults with uses left ("ENDPOINT xN"); a fault for every request
-// (Count 0) is never pending. Tests use it to prove each injected fault fired.
-func (s *Server) PendingFaults() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, f := range s.faults {
-		if f.left > 0 {
-			out = append(out, fmt.Sprintf("%s x%d", f.Endpoint, f.left))
-		}
-	}
-	return out
-}
-
 // ClearFaults removes every injected fault.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
