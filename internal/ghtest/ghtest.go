@@ -303,18 +303,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case match(http.MethodGet, reIssueComments):
 		s.listComments(w, r, atoi(m[1]))
 	case match(http.MethodPost, reIssueComments):
-		var in struct {
-			Body *string `json:"body"`
-		}
-		if json.Unmarshal(body, &in) != nil || in.Body == nil {
-			writeJSON(w, http.StatusUnprocessableEntity, apiError("Invalid request: body is required"))
+		text, ok := commentBody(w, body)
+		if !ok {
 			return
 		}
-		if len([]rune(*in.Body)) > 65536 {
-			writeJSON(w, http.StatusUnprocessableEntity, apiError("Body is too long (maximum is 65536 characters)"))
-			return
-		}
-		writeJSON(w, http.StatusCreated, s.commentJSON(s.addComment(atoi(m[1]), s.Login, *in.Body)))
+		writeJSON(w, http.StatusCreated, s.commentJSON(s.addComment(atoi(m[1]), s.Login, text)))
 	case match(http.MethodPatch, reComment):
 		c := s.comment(atoi64(m[1]))
 		if c == nil {
@@ -325,18 +318,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusForbidden, apiError("Resource not accessible by integration"))
 			return
 		}
-		var in struct {
-			Body *string `json:"body"`
-		}
-		if json.Unmarshal(body, &in) != nil || in.Body == nil {
-			writeJSON(w, http.StatusUnprocessableEntity, apiError("Invalid request: body is required"))
+		text, ok := commentBody(w, body)
+		if !ok {
 			return
 		}
-		if len([]rune(*in.Body)) > 65536 {
-			writeJSON(w, http.StatusUnprocessableEntity, apiError("Body is too long (maximum is 65536 characters)"))
-			return
-		}
-		c.Body = *in.Body
+		c.Body = text
 		c.UpdatedAt = c.UpdatedAt.Add(time.Minute)
 		writeJSON(w, http.StatusOK, s.commentJSON(c))
 	case match(http.MethodDelete, reComment):
@@ -609,3 +595,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
 func atoi64(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
+
+// commentBody reads a comment create or update request's body, answering 422 as GitHub does when it is
+// missing or longer than 65536 characters.
+func commentBody(w http.ResponseWriter, body []byte) (string, bool) {
+	var in struct {
+		Body *string `json:"body"`
+	}
+	if json.Unmarshal(body, &in) != nil || in.Body == nil {
+		writeJSON(w, http.StatusUnprocessableEntity, apiError("Invalid request: body is required"))
+		return "", false
+	}
+	if len([]rune(*in.Body)) > 65536 {
+		writeJSON(w, http.StatusUnprocessableEntity, apiError("Body is too long (maximum is 65536 characters)"))
+		return "", false
+	}
+	return *in.Body, true
+}
