@@ -311,7 +311,8 @@ func edgeEval(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// wait-for api|registry REGEXP [TIMEOUT]: wait until a journaled request ("METHOD /path") matches.
+// wait-for api|registry REGEXP [TIMEOUT]: wait until a request ("METHOD /path") matches: an API
+// request as soon as it arrives (answered or still held), a registry request once answered.
 func waitFor(ts *testscript.TestScript, _ bool, args []string) {
 	if len(args) < 2 {
 		ts.Fatalf("usage: wait-for api|registry REGEXP [TIMEOUT]")
@@ -331,7 +332,7 @@ func waitFor(ts *testscript.TestScript, _ bool, args []string) {
 				seen = append(seen, r.Method+" "+r.Path)
 			}
 		} else {
-			for _, r := range w.api.Journal() {
+			for _, r := range append(w.api.Journal(), w.api.InFlight()...) {
 				seen = append(seen, r.Method+" "+r.Path)
 			}
 		}

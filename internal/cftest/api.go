@@ -90,10 +90,19 @@ func (s *Server) routes() http.Handler {
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start, wall := s.opts.Clock.Now(), time.Now()
+		path := strings.TrimPrefix(r.URL.Path, apiPrefix)
+		arrived := &Request{Time: start, Method: r.Method, Path: path, Query: r.URL.RawQuery}
+		s.mu.Lock()
+		s.inflight[arrived] = struct{}{}
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			delete(s.inflight, arrived)
+			s.mu.Unlock()
+		}()
 		info := &requestInfo{}
 		rec := &statusRecorder{ResponseWriter: w}
 		mux.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), ctxKey{}, info)))
-		path := strings.TrimPrefix(r.URL.Path, apiPrefix)
 		req := Request{
 			Time: start, Method: r.Method, Path: path, Query: r.URL.RawQuery,
 			Status: rec.status, Write: r.Method != http.MethodGet && r.Method != http.MethodHead,

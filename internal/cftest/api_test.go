@@ -291,6 +291,36 @@ func TestFaults(t *testing.T) {
 			t.Errorf("a slow answer beat a 100 ms deadline: %v", err)
 		}
 	})
+	t.Run("a held request is in flight, journaled once answered", func(t *testing.T) {
+		srv.ResetJournal()
+		must(t, srv.Inject(cftest.Fault{Endpoint: ep, Latency: 5 * time.Second, Count: 1}))
+		c, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			_, err := client(srv, srv.Token(), 0).Workers.Subdomains.Get(c, workers.SubdomainGetParams{AccountID: acct})
+			done <- err
+		}()
+		var held []cftest.Request
+		for deadline := time.Now().Add(5 * time.Second); len(held) == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			held = srv.InFlight()
+		}
+		if len(held) != 1 || held[0].Method != "GET" || !strings.HasSuffix(held[0].Path, "/workers/subdomain") {
+			t.Fatalf("in flight while held: %v", held)
+		}
+		if j := srv.Journal(); len(j) != 0 {
+			t.Errorf("journal has an unanswered request: %v", j)
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled request: %v", err)
+		}
+		for deadline := time.Now().Add(5 * time.Second); len(srv.InFlight()) > 0 && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if f, j := srv.InFlight(), srv.Journal(); len(f) != 0 || len(j) != 1 {
+			t.Errorf("after the answer: in flight %v, journal %v", f, j)
+		}
+	})
 	t.Run("malformed body", func(t *testing.T) {
 		must(t, srv.Inject(cftest.Fault{Endpoint: ep, Status: 502, Body: "<html>Bad gateway</html>", Count: 1}))
 		code, _, body := rawGet(t, srv, ep)

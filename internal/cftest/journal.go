@@ -36,6 +36,20 @@ func (s *Server) Journal() []Request {
 	return slices.Clone(s.jr)
 }
 
+// InFlight returns the API requests received and not yet answered, oldest first (Status and Took
+// unset). A test that must act while a request is held, e.g. by a fault's Latency, waits for it here:
+// the journal has it only once it is answered.
+func (s *Server) InFlight() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Request, 0, len(s.inflight))
+	for r := range s.inflight {
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b Request) int { return a.Time.Compare(b.Time) })
+	return out
+}
+
 // Writes returns the journaled requests with Write set, as "METHOD path" strings, oldest first.
 func (s *Server) Writes() []string {
 	var out []string

@@ -77,6 +77,8 @@ type Server struct {
 	st     *state
 	faults []*faultRule
 	jr     []Request
+	// inflight holds the requests received and not yet answered (journaled once answered).
+	inflight map[*Request]struct{}
 
 	regFaults []*registryRule
 	regJr     []RegistryRequest
@@ -113,7 +115,7 @@ func New(opts Options) (*Server, error) {
 	if opts.RegistryAddr == "" {
 		opts.RegistryAddr = "127.0.0.1:0"
 	}
-	s := &Server{opts: opts, st: newState(opts)}
+	s := &Server{opts: opts, st: newState(opts), inflight: map[*Request]struct{}{}}
 	var err error
 	if s.apiL, err = net.Listen("tcp", opts.Addr); err != nil {
 		return nil, fmt.Errorf("starting cftest API listener: %w", err)
