@@ -2,7 +2,7 @@
 GO        ?= go
 STATICCHECK = $(GO) tool -modfile=tools/go.mod staticcheck
 
-.PHONY: test lint fmt-check vet staticcheck go-test worker-test toolchain build run bench-preflight bench-push bench-pipeline fuzz load hardening
+.PHONY: test lint fmt-check vet staticcheck go-test worker-test toolchain build run bench-preflight bench-push bench-pipeline fuzz load hardening test-long
 
 ## test: everything CI runs: the toolchain, lint, Go tests, Worker tests
 test: toolchain lint go-test worker-test
@@ -45,6 +45,9 @@ build:
 ## bench-preflight: naive vs --exact vs default image measurement through a 100 MB/s, 20 ms link (not in test)
 bench-preflight:
 	$(GO) run ./bench/preflight $(BENCH_ARGS)
+
+## test-long: the test suite's long mode: everything in `make test`, then every fuzz target for FUZZTIME
+test-long: test fuzz
 
 ## fuzz: each Go fuzz target for FUZZTIME (default 20s), keeping new corpus entries under testdata/fuzz;
 ## not part of `make test` (the kept corpus replays as ordinary tests there)

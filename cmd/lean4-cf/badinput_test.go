@@ -374,7 +374,7 @@ func badCases(account, token string) []badCase {
 		deploy("image-huge", 2, `--image.*not a reference`, "--image", "$HUGE"),
 		deploy("name-uppercase", 2, `--name "Bad_Name" is not a Worker name`, "--name", "Bad_Name"),
 		deploy("name-empty", 2, `--name "" is not a Worker name`, "--name", ""),
-		deploy("name-too-long", 2, `--name "a{55}" is not a Worker name`, "--name", strings.Repeat("a", 55)),
+		deploy("name-too-long", 2, `--name "a{59}" is not a Worker name`, "--name", strings.Repeat("a", 59)),
 		deploy("name-huge", 2, `--name .* is not a Worker name`, "--name", "$HUGE"),
 		deploy("name-leading-dash", 2, `--name "-lean" is not a Worker name`, "--name=-lean"),
 		deploy("instance-type-unknown", 2, `--instance-type.*"huge"`, "--instance-type", "huge"),

@@ -59,7 +59,9 @@ func (o *deployOptions) addFlags(fs *pflag.FlagSet) {
 }
 
 var (
-	workerNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,52}[a-z0-9])?$`)
+	// A Worker name is the workers.dev host label (at most 63 characters), and the stub is deployed as
+	// <name>-stub, so a name has at most 63-5 = 58.
+	workerNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,56}[a-z0-9])?$`)
 	sleepAfterRE = regexp.MustCompile(`^[1-9][0-9]*(s|m|h)$`)
 )
 
@@ -81,9 +83,8 @@ func (o *deployOptions) validate() error {
 			return usagef("--instance-type: %v", err)
 		}
 	}
-	// The stub is deployed as <name>-stub, so the name leaves room for the suffix within 63 characters.
 	if !workerNameRE.MatchString(o.name) {
-		return usagef("--name %q is not a Worker name: use 1-54 lowercase letters, digits and dashes, not starting or ending with a dash", o.name)
+		return usagef("--name %q is not a Worker name: use 1-58 lowercase letters, digits and dashes, not starting or ending with a dash", o.name)
 	}
 	if o.maxInstances < 1 || o.maxInstances > 1000 {
 		return usagef("--max-instances %d is out of range: use 1 to 1000", o.maxInstances)

@@ -78,11 +78,12 @@ func (c *Client) VerifyToken(ctx context.Context) error {
 	if uerr == nil && ures.Status == user.TokenVerifyResponseStatusActive {
 		return c.checkContainers(ctx)
 	}
+	const renew = "create an active token (Workers Scripts edit, Containers write) and set CLOUDFLARE_API_TOKEN to it"
 	switch {
 	case uerr == nil:
-		return fmt.Errorf("verifying the API token: it is %s, not active", ures.Status)
+		return fmt.Errorf("verifying the API token: it is %s, not active: %s", ures.Status, renew)
 	case err == nil:
-		return fmt.Errorf("verifying the API token: it is %s, not active", res.Status)
+		return fmt.Errorf("verifying the API token: it is %s, not active: %s", res.Status, renew)
 	}
 	return fmt.Errorf("verifying the API token: %w", c.explainDenied(uerr))
 }

@@ -77,6 +77,8 @@ type (
 	}
 	// Account reads and changes account state through the Cloudflare API.
 	Account interface {
+		// VerifyToken checks the token and its Containers access; its error names what to change (the
+		// token, its permissions, the account id), so the stage adds no fix of its own.
 		VerifyToken(ctx context.Context) error
 		// Worker returns the Worker's live version id and whether it exists.
 		Worker(ctx context.Context, name string) (version string, exists bool, err error)
@@ -170,7 +172,7 @@ func (p *Pipeline) Run(ctx context.Context, opts Options) (*Result, error) {
 	// preflight: nothing is written before every input is valid and the token is verified.
 	if err := r.stage(ctx, StagePreflight, func(ctx context.Context) (string, error) {
 		if err := p.Account.VerifyToken(ctx); err != nil {
-			return "", withFix(err, "check CLOUDFLARE_API_TOKEN (Workers Scripts edit and Containers write) and CLOUDFLARE_ACCOUNT_ID")
+			return "", err
 		}
 		pf, err := p.Preflighter.Preflight(ctx)
 		if err != nil {

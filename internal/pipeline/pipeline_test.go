@@ -164,10 +164,12 @@ func TestRun(t *testing.T) {
 			wantOutcome: "deployed",
 		},
 		{
-			name:        "invalid token writes nothing",
-			setup:       func(w *world) { w.tokenErr = errors.New("Invalid API Token") },
+			name: "invalid token writes nothing",
+			setup: func(w *world) {
+				w.tokenErr = errors.New("verifying the API token: Invalid API Token: check CLOUDFLARE_API_TOKEN")
+			},
 			wantCalls:   []string{"verify-token"},
-			wantOutcome: "failed", wantErr: "CLOUDFLARE_API_TOKEN", wantFailed: StagePreflight,
+			wantOutcome: "failed", wantErr: "preflight stage: verifying the API token: Invalid API Token: check CLOUDFLARE_API_TOKEN", wantFailed: StagePreflight,
 		},
 		{
 			name:        "image that does not fit writes nothing",
