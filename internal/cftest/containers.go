@@ -359,13 +359,21 @@ func (s *Server) app(r *http.Request) (*application, *apiErr) {
 	return a, nil
 }
 
-func (s *Server) getApplication(r *http.Request) (*reply, *apiErr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.app(r)
-	if err != nil {
-		return nil, err
+// onApp serves a handler of one existing application: it holds the server's lock and answers 404 when
+// the path's {app} does not exist.
+func (s *Server) onApp(h func(r *http.Request, a *application) (*reply, *apiErr)) handlerFunc {
+	return func(r *http.Request) (*reply, *apiErr) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		a, err := s.app(r)
+		if err != nil {
+			return nil, err
+		}
+		return h(r, a)
 	}
+}
+
+func (s *Server) getApplication(r *http.Request, a *application) (*reply, *apiErr) {
 	return ok(s.renderApp(a))
 }
 
@@ -451,19 +459,8 @@ func (s *Server) createApplication(r *http.Request) (*reply, *apiErr) {
 		}
 	}
 	now := s.opts.Clock.Now()
-	a := &application{
-		id: uuid(), name: *body.Name, createdAt: now, updatedAt: now, schedulingPolicy: "default",
-		maxInstances: 20, constraints: body.Constraints, observability: body.Observability, namespaceID: ns, grace: body.Grace,
-	}
-	if body.SchedulingPolicy != nil {
-		a.schedulingPolicy = *body.SchedulingPolicy
-	}
-	if body.Instances != nil {
-		a.instances = *body.Instances
-	}
-	if body.MaxInstances != nil {
-		a.maxInstances = *body.MaxInstances
-	}
+	a := &application{id: uuid(), createdAt: now, schedulingPolicy: "default", maxInstances: 20, namespaceID: ns}
+	a.apply(body, now)
 	a.versions = []appVersion{{version: 1, config: body.Configuration, readyAt: now.Add(s.opts.ProvisionDelay)}}
 	s.st.apps[a.id] = a
 	return ok(s.renderApp(a))
@@ -474,20 +471,23 @@ func (s *Server) patchApplication(r *http.Request) (*reply, *apiErr) {
 	if err := decodeJSON(r, &body); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.app(r)
-	if err != nil {
-		return nil, err
-	}
-	if body.Configuration != nil {
-		cfg := maps.Clone(a.latest().config)
-		maps.Copy(cfg, body.Configuration)
-		if err := s.checkConfig(cfg); err != nil {
-			return nil, err
+	return s.onApp(func(r *http.Request, a *application) (*reply, *apiErr) {
+		if body.Configuration != nil {
+			cfg := maps.Clone(a.latest().config)
+			maps.Copy(cfg, body.Configuration)
+			if err := s.checkConfig(cfg); err != nil {
+				return nil, err
+			}
+			s.addVersion(a, cfg)
 		}
-		s.addVersion(a, cfg)
-	}
+		a.apply(body, s.opts.Clock.Now())
+		return ok(s.renderApp(a))
+	})(r)
+}
+
+// apply sets the application fields the request carries (create and patch alike; the configuration is
+// versioned by the caller) and marks the application updated at now.
+func (a *application) apply(body appRequest, now time.Time) {
 	if body.Name != nil {
 		a.name = *body.Name
 	}
@@ -509,8 +509,7 @@ func (s *Server) patchApplication(r *http.Request) (*reply, *apiErr) {
 	if body.Observability != nil {
 		a.observability = body.Observability
 	}
-	a.updatedAt = s.opts.Clock.Now()
-	return ok(s.renderApp(a))
+	a.updatedAt = now
 }
 
 func (s *Server) addVersion(a *application, cfg map[string]any) {
@@ -519,13 +518,7 @@ func (s *Server) addVersion(a *application, cfg map[string]any) {
 	a.updatedAt = now
 }
 
-func (s *Server) deleteApplication(r *http.Request) (*reply, *apiErr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.app(r)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) deleteApplication(r *http.Request, a *application) (*reply, *apiErr) {
 	delete(s.st.apps, a.id)
 	return ok(map[string]any{})
 }
@@ -542,68 +535,64 @@ func (s *Server) createRollout(r *http.Request) (*reply, *apiErr) {
 	if err := decodeJSON(r, &body); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.app(r)
-	if err != nil {
-		return nil, err
-	}
-	if body.Strategy != "rolling" {
-		return nil, fail(http.StatusBadRequest, codeBadRequest, "strategy must be \"rolling\"")
-	}
-	if body.Kind == "" {
-		body.Kind = "full_auto"
-	}
-	if body.Target == nil {
-		return nil, fail(http.StatusBadRequest, codeBadRequest, "target_configuration is required")
-	}
-	steps := body.Steps
-	if len(steps) == 0 {
-		p := 100.0
-		if body.StepPercentage != nil {
-			p = *body.StepPercentage
+	return s.onApp(func(r *http.Request, a *application) (*reply, *apiErr) {
+		if body.Strategy != "rolling" {
+			return nil, fail(http.StatusBadRequest, codeBadRequest, "strategy must be \"rolling\"")
 		}
-		if p <= 0 || p > 100 {
-			return nil, fail(http.StatusBadRequest, codeBadRequest, "step_percentage must be in (0, 100]")
+		if body.Kind == "" {
+			body.Kind = "full_auto"
 		}
-		for c := p; ; c += p {
-			c = min(c, 100)
-			steps = append(steps, map[string]any{"step_size": map[string]any{"percentage": c}})
-			if c >= 100 {
-				break
+		if body.Target == nil {
+			return nil, fail(http.StatusBadRequest, codeBadRequest, "target_configuration is required")
+		}
+		steps := body.Steps
+		if len(steps) == 0 {
+			p := 100.0
+			if body.StepPercentage != nil {
+				p = *body.StepPercentage
+			}
+			if p <= 0 || p > 100 {
+				return nil, fail(http.StatusBadRequest, codeBadRequest, "step_percentage must be in (0, 100]")
+			}
+			for c := p; ; c += p {
+				c = min(c, 100)
+				steps = append(steps, map[string]any{"step_size": map[string]any{"percentage": c}})
+				if c >= 100 {
+					break
+				}
 			}
 		}
-	}
-	now := s.opts.Clock.Now()
-	s.advance(a, now)
-	cur := a.latest()
-	cfg := maps.Clone(cur.config)
-	maps.Copy(cfg, body.Target)
-	if err := s.checkConfig(cfg); err != nil {
-		return nil, err
-	}
-	currentVersion := cur.version
-	if imageOf(cfg) != imageOf(cur.config) || str(cfg["instance_type"]) != str(cur.config["instance_type"]) {
-		s.addVersion(a, cfg)
-	} else if len(a.versions) > 1 {
-		currentVersion = a.versions[len(a.versions)-2].version
-	}
-	target := a.latest()
-	ro := &rollout{
-		id: uuid(), description: body.Description, kind: body.Kind, strategy: body.Strategy, createdAt: now,
-		completesAt: now.Add(s.opts.ProvisionDelay), currentVersion: currentVersion, targetVersion: target.version,
-		currentConfig: a.versionConfig(currentVersion), targetConfig: target.config,
-	}
-	if target.readyAt.After(ro.completesAt) {
-		ro.completesAt = target.readyAt
-	}
-	for i, st := range steps {
-		step := maps.Clone(st)
-		step["id"] = i + 1
-		ro.steps = append(ro.steps, step)
-	}
-	a.rollouts = append(a.rollouts, ro)
-	return ok(s.renderRollout(a, ro))
+		now := s.opts.Clock.Now()
+		s.advance(a, now)
+		cur := a.latest()
+		cfg := maps.Clone(cur.config)
+		maps.Copy(cfg, body.Target)
+		if err := s.checkConfig(cfg); err != nil {
+			return nil, err
+		}
+		currentVersion := cur.version
+		if imageOf(cfg) != imageOf(cur.config) || str(cfg["instance_type"]) != str(cur.config["instance_type"]) {
+			s.addVersion(a, cfg)
+		} else if len(a.versions) > 1 {
+			currentVersion = a.versions[len(a.versions)-2].version
+		}
+		target := a.latest()
+		ro := &rollout{
+			id: uuid(), description: body.Description, kind: body.Kind, strategy: body.Strategy, createdAt: now,
+			completesAt: now.Add(s.opts.ProvisionDelay), currentVersion: currentVersion, targetVersion: target.version,
+			currentConfig: a.versionConfig(currentVersion), targetConfig: target.config,
+		}
+		if target.readyAt.After(ro.completesAt) {
+			ro.completesAt = target.readyAt
+		}
+		for i, st := range steps {
+			step := maps.Clone(st)
+			step["id"] = i + 1
+			ro.steps = append(ro.steps, step)
+		}
+		a.rollouts = append(a.rollouts, ro)
+		return ok(s.renderRollout(a, ro))
+	})(r)
 }
 
 func (s *Server) renderRollout(a *application, ro *rollout) map[string]any {
@@ -647,13 +636,7 @@ func (s *Server) renderRollout(a *application, ro *rollout) map[string]any {
 	}
 }
 
-func (s *Server) listRollouts(r *http.Request) (*reply, *apiErr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.app(r)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) listRollouts(r *http.Request, a *application) (*reply, *apiErr) {
 	s.advance(a, s.opts.Clock.Now())
 	out := []any{}
 	for i := len(a.rollouts) - 1; i >= 0; i-- {
@@ -662,13 +645,7 @@ func (s *Server) listRollouts(r *http.Request) (*reply, *apiErr) {
 	return ok(out)
 }
 
-func (s *Server) getRollout(r *http.Request) (*reply, *apiErr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.app(r)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) getRollout(r *http.Request, a *application) (*reply, *apiErr) {
 	s.advance(a, s.opts.Clock.Now())
 	for _, ro := range a.rollouts {
 		if ro.id == r.PathValue("rollout") {
@@ -712,13 +689,7 @@ func (s *Server) dashApplications(r *http.Request) (*reply, *apiErr) {
 	return &reply{result: items, info: info}, nil
 }
 
-func (s *Server) dashInstances(r *http.Request) (*reply, *apiErr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.app(r)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) dashInstances(r *http.Request, a *application) (*reply, *apiErr) {
 	now := s.opts.Clock.Now()
 	s.advance(a, now)
 	var insts, dos []any

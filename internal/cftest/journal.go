@@ -114,7 +114,29 @@ type Fault struct {
 
 type faultRule struct {
 	Fault
-	left int // remaining uses; -1 = unlimited
+	left uses
+}
+
+// uses counts the requests a fault still affects; -1 means every one.
+type uses int
+
+// newUses makes the budget of a fault's Count: 0 means every request.
+func newUses(count int) uses {
+	if count == 0 {
+		return -1
+	}
+	return uses(count)
+}
+
+// take spends one use and reports whether there was one.
+func (u *uses) take() bool {
+	if *u == 0 {
+		return false
+	}
+	if *u > 0 {
+		*u--
+	}
+	return true
 }
 
 // Inject adds a fault. It fails on an endpoint the server does not serve, so typos are seen.
@@ -125,12 +147,8 @@ func (s *Server) Inject(f Fault) error {
 	if f.Status == 0 && !f.Reset && f.Latency == 0 {
 		return fmt.Errorf("injecting fault on %q: set Status, Reset or Latency", f.Endpoint)
 	}
-	left := f.Count
-	if left == 0 {
-		left = -1
-	}
 	s.mu.Lock()
-	s.faults = append(s.faults, &faultRule{Fault: f, left: left})
+	s.faults = append(s.faults, &faultRule{Fault: f, left: newUses(f.Count)})
 	s.mu.Unlock()
 	return nil
 }
@@ -146,13 +164,9 @@ func (s *Server) takeFault(pattern string) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, f := range s.faults {
-		if f.Endpoint != pattern || f.left == 0 {
-			continue
+		if f.Endpoint == pattern && f.left.take() {
+			return f.Fault, true
 		}
-		if f.left > 0 {
-			f.left--
-		}
-		return f.Fault, true
 	}
 	return Fault{}, false
 }

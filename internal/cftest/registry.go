@@ -61,7 +61,7 @@ type registryFront struct {
 
 type registryRule struct {
 	RegistryFault
-	left int
+	left uses
 }
 
 func newRegistryFront(s *Server) *registryFront {
@@ -75,12 +75,8 @@ func (s *Server) InjectRegistry(f RegistryFault) error {
 	default:
 		return fmt.Errorf("injecting registry fault: unknown kind %q", f.Kind)
 	}
-	left := f.Count
-	if left == 0 {
-		left = -1
-	}
 	s.mu.Lock()
-	s.regFaults = append(s.regFaults, &registryRule{RegistryFault: f, left: left})
+	s.regFaults = append(s.regFaults, &registryRule{RegistryFault: f, left: newUses(f.Count)})
 	s.mu.Unlock()
 	return nil
 }
@@ -96,10 +92,7 @@ func (s *Server) takeRegistryFault(kind RegistryFaultKind) (RegistryFault, bool)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, f := range s.regFaults {
-		if f.Kind == kind && f.left != 0 {
-			if f.left > 0 {
-				f.left--
-			}
+		if f.Kind == kind && f.left.take() {
 			return f.RegistryFault, true
 		}
 	}

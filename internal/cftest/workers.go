@@ -26,36 +26,36 @@ func (s *Server) endpoints() []endpoint {
 		{"GET " + a + "/workers/subdomain", w, s.getSubdomain},
 		{"PUT " + a + "/workers/subdomain", w, s.putSubdomain},
 		{"GET " + a + "/workers/services/{script}", w, s.getService},
-		{"GET " + a + "/workers/workers/{script}", w, s.getWorker},
+		{"GET " + a + "/workers/workers/{script}", w, s.onScript(s.getWorker)},
 		{"GET " + a + "/workers/scripts", w, s.listScripts},
 		{"GET " + a + "/workers/durable_objects/namespaces", w, s.listNamespaces},
 		{"PUT " + sc, w, s.putScript},
-		{"GET " + sc, w, s.getScriptContent},
-		{"DELETE " + sc, w, s.deleteScript},
-		{"GET " + sc + "/settings", w, s.getSettings},
-		{"GET " + sc + "/script-settings", w, s.getScriptSettings},
+		{"GET " + sc, w, s.onScript(s.getScriptContent)},
+		{"DELETE " + sc, w, s.onScript(s.deleteScript)},
+		{"GET " + sc + "/settings", w, s.onScript(s.getSettings)},
+		{"GET " + sc + "/script-settings", w, s.onScript(s.getScriptSettings)},
 		{"PATCH " + sc + "/script-settings", w, s.patchScriptSettings},
-		{"GET " + sc + "/secrets", w, s.listSecrets},
-		{"GET " + sc + "/subdomain", w, s.getScriptSubdomain},
+		{"GET " + sc + "/secrets", w, s.onScript(s.listSecrets)},
+		{"GET " + sc + "/subdomain", w, s.onScript(s.getScriptSubdomain)},
 		{"POST " + sc + "/subdomain", w, s.postScriptSubdomain},
-		{"DELETE " + sc + "/subdomain", w, s.deleteScriptSubdomain},
-		{"GET " + sc + "/versions", w, s.listVersions},
+		{"DELETE " + sc + "/subdomain", w, s.onScript(s.deleteScriptSubdomain)},
+		{"GET " + sc + "/versions", w, s.onScript(s.listVersions)},
 		{"POST " + sc + "/versions", w, s.postVersion},
-		{"GET " + sc + "/versions/{version}", w, s.getVersion},
-		{"GET " + sc + "/deployments", w, s.listDeployments},
+		{"GET " + sc + "/versions/{version}", w, s.onScript(s.getVersion)},
+		{"GET " + sc + "/deployments", w, s.onScript(s.listDeployments)},
 		{"POST " + sc + "/deployments", w, s.postDeployment},
-		{"GET " + sc + "/deployments/{deployment}", w, s.getDeployment},
+		{"GET " + sc + "/deployments/{deployment}", w, s.onScript(s.getDeployment)},
 		{"GET " + c + "/me", k, s.containersMe},
 		{"GET " + c + "/applications", k, s.listApplications},
 		{"POST " + c + "/applications", k, s.createApplication},
-		{"GET " + c + "/applications/{app}", k, s.getApplication},
+		{"GET " + c + "/applications/{app}", k, s.onApp(s.getApplication)},
 		{"PATCH " + c + "/applications/{app}", k, s.patchApplication},
-		{"DELETE " + c + "/applications/{app}", k, s.deleteApplication},
+		{"DELETE " + c + "/applications/{app}", k, s.onApp(s.deleteApplication)},
 		{"POST " + c + "/applications/{app}/rollouts", k, s.createRollout},
-		{"GET " + c + "/applications/{app}/rollouts", k, s.listRollouts},
-		{"GET " + c + "/applications/{app}/rollouts/{rollout}", k, s.getRollout},
+		{"GET " + c + "/applications/{app}/rollouts", k, s.onApp(s.listRollouts)},
+		{"GET " + c + "/applications/{app}/rollouts/{rollout}", k, s.onApp(s.getRollout)},
 		{"GET " + c + "/dash/applications", k, s.dashApplications},
-		{"GET " + c + "/dash/applications/{app}/instances", k, s.dashInstances},
+		{"GET " + c + "/dash/applications/{app}/instances", k, s.onApp(s.dashInstances)},
 		{"GET " + c + "/registries", k, s.listRegistries},
 		{"POST " + c + "/registries/{domain}/credentials", k, s.registryCredentials},
 	}
@@ -138,13 +138,21 @@ func (s *Server) script(r *http.Request) (*script, *apiErr) {
 	return sc, nil
 }
 
-func (s *Server) getScriptSubdomain(r *http.Request) (*reply, *apiErr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc, err := s.script(r)
-	if err != nil {
-		return nil, err
+// onScript serves a handler of one existing Worker: it holds the server's lock and answers 10007 when the
+// path's {script} does not exist.
+func (s *Server) onScript(h func(r *http.Request, sc *script) (*reply, *apiErr)) handlerFunc {
+	return func(r *http.Request) (*reply, *apiErr) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		sc, err := s.script(r)
+		if err != nil {
+			return nil, err
+		}
+		return h(r, sc)
 	}
+}
+
+func (s *Server) getScriptSubdomain(r *http.Request, sc *script) (*reply, *apiErr) {
 	return ok(map[string]any{"enabled": sc.workersDev, "previews_enabled": sc.previews})
 }
 
@@ -156,26 +164,16 @@ func (s *Server) postScriptSubdomain(r *http.Request) (*reply, *apiErr) {
 	if err := decodeJSON(r, &body); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc, err := s.script(r)
-	if err != nil {
-		return nil, err
-	}
-	sc.workersDev = body.Enabled
-	if body.PreviewsEnabled != nil {
-		sc.previews = *body.PreviewsEnabled
-	}
-	return ok(map[string]any{"enabled": sc.workersDev, "previews_enabled": sc.previews})
+	return s.onScript(func(r *http.Request, sc *script) (*reply, *apiErr) {
+		sc.workersDev = body.Enabled
+		if body.PreviewsEnabled != nil {
+			sc.previews = *body.PreviewsEnabled
+		}
+		return ok(map[string]any{"enabled": sc.workersDev, "previews_enabled": sc.previews})
+	})(r)
 }
 
-func (s *Server) deleteScriptSubdomain(r *http.Request) (*reply, *apiErr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc, err := s.script(r)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) deleteScriptSubdomain(r *http.Request, sc *script) (*reply, *apiErr) {
 	sc.workersDev, sc.previews = false, false
 	return ok(map[string]any{"enabled": false, "previews_enabled": false})
 }
@@ -226,13 +224,7 @@ func (s *Server) getService(r *http.Request) (*reply, *apiErr) {
 	})
 }
 
-func (s *Server) getWorker(r *http.Request) (*reply, *apiErr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc, err := s.script(r)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) getWorker(r *http.Request, sc *script) (*reply, *apiErr) {
 	return ok(map[string]any{
 		"id": sc.tag, "name": sc.name, "created_on": iso(sc.createdOn), "updated_on": iso(sc.modifiedOn),
 		"logpush": false, "observability": map[string]any{"enabled": false}, "tags": []string{}, "tail_consumers": []any{},
@@ -265,13 +257,7 @@ func (s *Server) listNamespaces(*http.Request) (*reply, *apiErr) {
 	return &reply{result: out, info: map[string]any{"page": 1, "per_page": 20, "count": len(out), "total_count": len(out), "total_pages": 1}}, nil
 }
 
-func (s *Server) getScriptContent(r *http.Request) (*reply, *apiErr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc, err := s.script(r)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) getScriptContent(r *http.Request, sc *script) (*reply, *apiErr) {
 	_, v := sc.current()
 	if v == nil {
 		return nil, notFoundScript()
@@ -280,13 +266,7 @@ func (s *Server) getScriptContent(r *http.Request) (*reply, *apiErr) {
 	return &reply{raw: m.Content, rawTyp: "application/javascript"}, nil
 }
 
-func (s *Server) deleteScript(r *http.Request) (*reply, *apiErr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc, err := s.script(r)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) deleteScript(r *http.Request, sc *script) (*reply, *apiErr) {
 	for id, ns := range s.st.namespaces {
 		if ns.Script == sc.name {
 			delete(s.st.namespaces, id)
@@ -304,13 +284,7 @@ func (s *Server) settingsOf(sc *script) map[string]any {
 	return out
 }
 
-func (s *Server) getSettings(r *http.Request) (*reply, *apiErr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc, err := s.script(r)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) getSettings(r *http.Request, sc *script) (*reply, *apiErr) {
 	res := s.settingsOf(sc)
 	if _, v := sc.current(); v != nil {
 		res["bindings"] = renderBindings(v.Bindings)
@@ -323,13 +297,7 @@ func (s *Server) getSettings(r *http.Request) (*reply, *apiErr) {
 	return ok(res)
 }
 
-func (s *Server) getScriptSettings(r *http.Request) (*reply, *apiErr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc, err := s.script(r)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) getScriptSettings(r *http.Request, sc *script) (*reply, *apiErr) {
 	return ok(s.settingsOf(sc))
 }
 
@@ -338,28 +306,18 @@ func (s *Server) patchScriptSettings(r *http.Request) (*reply, *apiErr) {
 	if err := decodeJSON(r, &body); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc, err := s.script(r)
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range body {
-		switch k {
-		case "logpush", "tags", "tail_consumers", "observability":
-			sc.settings[k] = v
+	return s.onScript(func(r *http.Request, sc *script) (*reply, *apiErr) {
+		for k, v := range body {
+			switch k {
+			case "logpush", "tags", "tail_consumers", "observability":
+				sc.settings[k] = v
+			}
 		}
-	}
-	return ok(s.settingsOf(sc))
+		return ok(s.settingsOf(sc))
+	})(r)
 }
 
-func (s *Server) listSecrets(r *http.Request) (*reply, *apiErr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc, err := s.script(r)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) listSecrets(r *http.Request, sc *script) (*reply, *apiErr) {
 	out := []any{}
 	if _, v := sc.current(); v != nil {
 		for _, b := range v.Bindings {
@@ -740,13 +698,7 @@ func renderVersion(v *Version) map[string]any {
 	}
 }
 
-func (s *Server) listVersions(r *http.Request) (*reply, *apiErr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc, err := s.script(r)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) listVersions(r *http.Request, sc *script) (*reply, *apiErr) {
 	all := make([]any, 0, len(sc.versions))
 	for i := len(sc.versions) - 1; i >= 0; i-- {
 		all = append(all, renderVersion(sc.versions[i]))
@@ -777,13 +729,7 @@ func atoiOr(v string, def int) int {
 	return n
 }
 
-func (s *Server) getVersion(r *http.Request) (*reply, *apiErr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc, err := s.script(r)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) getVersion(r *http.Request, sc *script) (*reply, *apiErr) {
 	v := sc.version(r.PathValue("version"))
 	if v == nil {
 		return nil, fail(http.StatusNotFound, codeNotFound, "Version %s not found.", r.PathValue("version"))
@@ -802,13 +748,7 @@ func renderDeployment(d *Deployment) map[string]any {
 	}
 }
 
-func (s *Server) listDeployments(r *http.Request) (*reply, *apiErr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc, err := s.script(r)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) listDeployments(r *http.Request, sc *script) (*reply, *apiErr) {
 	out := make([]any, 0, len(sc.deployments))
 	for i := len(sc.deployments) - 1; i >= 0; i-- {
 		out = append(out, renderDeployment(sc.deployments[i]))
@@ -816,13 +756,7 @@ func (s *Server) listDeployments(r *http.Request) (*reply, *apiErr) {
 	return ok(map[string]any{"deployments": out})
 }
 
-func (s *Server) getDeployment(r *http.Request) (*reply, *apiErr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc, err := s.script(r)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) getDeployment(r *http.Request, sc *script) (*reply, *apiErr) {
 	for _, d := range sc.deployments {
 		if d.ID == r.PathValue("deployment") {
 			return ok(renderDeployment(d))
@@ -840,43 +774,39 @@ func (s *Server) postDeployment(r *http.Request) (*reply, *apiErr) {
 	if err := decodeJSON(r, &body); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc, err := s.script(r)
-	if err != nil {
-		return nil, err
-	}
-	if body.Strategy != "percentage" {
-		return nil, fail(http.StatusBadRequest, codeBadRequest, "Unsupported deployment strategy %q; use \"percentage\".", body.Strategy)
-	}
-	if len(body.Versions) == 0 || len(body.Versions) > 2 {
-		return nil, fail(http.StatusBadRequest, codeBadRequest, "A deployment needs one or two versions.")
-	}
-	total := 0.0
-	for _, dv := range body.Versions {
-		if sc.version(dv.VersionID) == nil {
-			return nil, fail(http.StatusNotFound, codeNotFound, "Version %s not found.", dv.VersionID)
+	return s.onScript(func(r *http.Request, sc *script) (*reply, *apiErr) {
+		if body.Strategy != "percentage" {
+			return nil, fail(http.StatusBadRequest, codeBadRequest, "Unsupported deployment strategy %q; use \"percentage\".", body.Strategy)
 		}
-		total += dv.Percentage
-	}
-	if total < 99.99 || total > 100.01 {
-		return nil, fail(http.StatusBadRequest, codeBadRequest, "Version percentages must add up to 100, not %g.", total)
-	}
-	if r.URL.Query().Get("force") != "true" {
-		if _, cur := sc.current(); cur != nil {
-			for _, dv := range body.Versions {
-				if !sameSecrets(cur, sc.version(dv.VersionID)) {
-					return nil, fail(http.StatusBadRequest, codeSecretsChanged, "Secrets have changed since version %s was created; deploy it with force=true to use its secrets.", dv.VersionID)
+		if len(body.Versions) == 0 || len(body.Versions) > 2 {
+			return nil, fail(http.StatusBadRequest, codeBadRequest, "A deployment needs one or two versions.")
+		}
+		total := 0.0
+		for _, dv := range body.Versions {
+			if sc.version(dv.VersionID) == nil {
+				return nil, fail(http.StatusNotFound, codeNotFound, "Version %s not found.", dv.VersionID)
+			}
+			total += dv.Percentage
+		}
+		if total < 99.99 || total > 100.01 {
+			return nil, fail(http.StatusBadRequest, codeBadRequest, "Version percentages must add up to 100, not %g.", total)
+		}
+		if r.URL.Query().Get("force") != "true" {
+			if _, cur := sc.current(); cur != nil {
+				for _, dv := range body.Versions {
+					if !sameSecrets(cur, sc.version(dv.VersionID)) {
+						return nil, fail(http.StatusBadRequest, codeSecretsChanged, "Secrets have changed since version %s was created; deploy it with force=true to use its secrets.", dv.VersionID)
+					}
 				}
 			}
 		}
-	}
-	ann := map[string]string{"workers/triggered_by": "deployment"}
-	for k, v := range body.Annotations {
-		ann[k] = v
-	}
-	d := s.deployLocked(sc, body.Versions, ann)
-	return ok(renderDeployment(d))
+		ann := map[string]string{"workers/triggered_by": "deployment"}
+		for k, v := range body.Annotations {
+			ann[k] = v
+		}
+		d := s.deployLocked(sc, body.Versions, ann)
+		return ok(renderDeployment(d))
+	})(r)
 }
 
 func sameSecrets(a, b *Version) bool {

@@ -309,13 +309,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusCreated, s.commentJSON(s.addComment(atoi(m[1]), s.Login, text)))
 	case match(http.MethodPatch, reComment):
-		c := s.comment(atoi64(m[1]))
-		if c == nil {
-			writeJSON(w, http.StatusNotFound, apiError("Not Found"))
-			return
-		}
-		if c.User != s.Login {
-			writeJSON(w, http.StatusForbidden, apiError("Resource not accessible by integration"))
+		c, ok := s.ownComment(w, atoi64(m[1]))
+		if !ok {
 			return
 		}
 		text, ok := commentBody(w, body)
@@ -326,13 +321,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		c.UpdatedAt = c.UpdatedAt.Add(time.Minute)
 		writeJSON(w, http.StatusOK, s.commentJSON(c))
 	case match(http.MethodDelete, reComment):
-		c := s.comment(atoi64(m[1]))
-		if c == nil {
-			writeJSON(w, http.StatusNotFound, apiError("Not Found"))
-			return
-		}
-		if c.User != s.Login {
-			writeJSON(w, http.StatusForbidden, apiError("Resource not accessible by integration"))
+		c, ok := s.ownComment(w, atoi64(m[1]))
+		if !ok {
 			return
 		}
 		s.comments = slices.DeleteFunc(s.comments, func(x *Comment) bool { return x == c })
@@ -598,6 +588,21 @@ func atoi64(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
 
 // commentBody reads a comment create or update request's body, answering 422 as GitHub does when it is
 // missing or longer than 65536 characters.
+// ownComment finds comment id for a change by the token's user, answering 404 when it does not exist and
+// 403 when another user wrote it; ok is false when it answered.
+func (s *Server) ownComment(w http.ResponseWriter, id int64) (*Comment, bool) {
+	c := s.comment(id)
+	if c == nil {
+		writeJSON(w, http.StatusNotFound, apiError("Not Found"))
+		return nil, false
+	}
+	if c.User != s.Login {
+		writeJSON(w, http.StatusForbidden, apiError("Resource not accessible by integration"))
+		return nil, false
+	}
+	return c, true
+}
+
 func commentBody(w http.ResponseWriter, body []byte) (string, bool) {
 	var in struct {
 		Body *string `json:"body"`

@@ -1,17 +1,10 @@
 package verify
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,64 +14,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/org/lean4-cf-action/internal/localca"
 )
 
-// testCA is a certificate authority made for one test, and a leaf certificate for hosts.
-type testCA struct {
-	pem  []byte // the CA certificate
-	pool *x509.CertPool
-	leaf tls.Certificate
-}
-
-func newTestCA(t *testing.T, hosts ...string) testCA {
+func newTestCA(t *testing.T, hosts ...string) *localca.Authority {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := localca.New(hosts, localca.Options{Name: "lean4-cf test CA", Valid: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "lean4-cf test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(time.Hour),
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leafTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: hosts[0]},
-		DNSNames:     hosts,
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, caCert, &leafKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(caCert)
-	return testCA{
-		pem:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		pool: pool,
-		leaf: tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: leafKey},
-	}
+	return ca
 }
 
 // startTLS serves "hello from <host>" over TLS on network ("tcp4" or "tcp6") loopback.
-func startTLS(t *testing.T, ca testCA, network string) *httptest.Server {
+func startTLS(t *testing.T, ca *localca.Authority, network string) *httptest.Server {
 	t.Helper()
 	addr := "127.0.0.1:0"
 	if network == "tcp6" {
@@ -93,7 +43,7 @@ func startTLS(t *testing.T, ca testCA, network string) *httptest.Server {
 	}))
 	srv.Listener.Close()
 	srv.Listener = ln
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.leaf}}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Leaf}}
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshake failures are expected in some tests
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
@@ -135,7 +85,7 @@ func TestResolveRuleReachesTLSServerWithPerTestCA(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, err := NewClient(ClientOptions{Resolve: []ResolveRule{rule}, RootCAs: ca.pool})
+			c, err := NewClient(ClientOptions{Resolve: []ResolveRule{rule}, RootCAs: ca.Pool()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,7 +104,7 @@ func TestCertificateStillCheckedForHost(t *testing.T) {
 	ca := newTestCA(t, "other.example.workers.dev")
 	srv := startTLS(t, ca, "tcp4")
 	rule := ResolveRule{Host: host, Port: 443, Addr: "127.0.0.1", AddrPort: port(t, srv)}
-	c, err := NewClient(ClientOptions{Resolve: []ResolveRule{rule}, RootCAs: ca.pool})
+	c, err := NewClient(ClientOptions{Resolve: []ResolveRule{rule}, RootCAs: ca.Pool()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +120,7 @@ func TestTrustFromCAFileAndDir(t *testing.T) {
 	rule := ResolveRule{Host: host, Port: 443, Addr: "127.0.0.1", AddrPort: port(t, srv)}
 	dir := t.TempDir()
 	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, ca.pem, 0o600); err != nil {
+	if err := os.WriteFile(caFile, ca.PEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	empty := filepath.Join(dir, "empty.pem")

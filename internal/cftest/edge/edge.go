@@ -23,6 +23,7 @@ import (
 
 	"github.com/org/lean4-cf-action/internal/cftest"
 	"github.com/org/lean4-cf-action/internal/leantest"
+	"github.com/org/lean4-cf-action/internal/localca"
 )
 
 // Options configures an Edge.
@@ -56,7 +57,7 @@ type Edge struct {
 	opts    Options
 	ln      net.Listener
 	srv     *http.Server
-	ca      *authority
+	ca      *localca.Authority
 	caFile  string
 	ownDir  bool
 	mu      sync.Mutex
@@ -98,13 +99,13 @@ func Start(opts Options) (*Edge, error) {
 		return nil, fmt.Errorf("edge: creating %s: %w", e.opts.Dir, err)
 	}
 	sub := opts.API.Subdomain()
-	ca, err := newAuthority([]string{"*." + sub + ".workers.dev", sub + ".workers.dev"})
+	ca, err := localca.New([]string{"*." + sub + ".workers.dev", sub + ".workers.dev"}, localca.Options{Name: "lean4-cf local edge CA"})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("edge: %w", err)
 	}
 	e.ca = ca
 	e.caFile = filepath.Join(e.opts.Dir, "edge-ca.pem")
-	if err := os.WriteFile(e.caFile, ca.certPEM, 0o644); err != nil {
+	if err := os.WriteFile(e.caFile, ca.PEM, 0o644); err != nil {
 		return nil, fmt.Errorf("edge: writing the CA file: %w", err)
 	}
 	ln, err := net.Listen("tcp", opts.Addr)
@@ -113,7 +114,7 @@ func Start(opts Options) (*Edge, error) {
 	}
 	e.ln = ln
 	e.srv = &http.Server{Handler: http.HandlerFunc(e.serveHTTP), ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{ca.leaf}, MinVersion: tls.VersionTLS12}}
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{ca.Leaf}, MinVersion: tls.VersionTLS12}}
 	e.serving.Add(1)
 	go func() {
 		defer e.serving.Done()
@@ -129,11 +130,7 @@ func (e *Edge) Port() int { return e.ln.Addr().(*net.TCPAddr).Port }
 func (e *Edge) CAFile() string { return e.caFile }
 
 // CertPool trusts the per-run CA only.
-func (e *Edge) CertPool() *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(e.ca.cert)
-	return p
-}
+func (e *Edge) CertPool() *x509.CertPool { return e.ca.Pool() }
 
 // ResolveRule is the curl-style rule that sends host's port 443 to the edge.
 func (e *Edge) ResolveRule(host string) string {
