@@ -362,15 +362,7 @@ func (s *Server) app(r *http.Request) (*application, *apiErr) {
 // onApp serves a handler of one existing application: it holds the server's lock and answers 404 when
 // the path's {app} does not exist.
 func (s *Server) onApp(h func(r *http.Request, a *application) (*reply, *apiErr)) handlerFunc {
-	return func(r *http.Request) (*reply, *apiErr) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		a, err := s.app(r)
-		if err != nil {
-			return nil, err
-		}
-		return h(r, a)
-	}
+	return onFound(s, s.app, h)
 }
 
 func (s *Server) getApplication(r *http.Request, a *application) (*reply, *apiErr) {

@@ -141,14 +141,20 @@ func (s *Server) script(r *http.Request) (*script, *apiErr) {
 // onScript serves a handler of one existing Worker: it holds the server's lock and answers 10007 when the
 // path's {script} does not exist.
 func (s *Server) onScript(h func(r *http.Request, sc *script) (*reply, *apiErr)) handlerFunc {
+	return onFound(s, s.script, h)
+}
+
+// onFound serves h with what find looks up from the request, holding the server's lock; find's error
+// is the answer when it fails.
+func onFound[T any](s *Server, find func(*http.Request) (T, *apiErr), h func(*http.Request, T) (*reply, *apiErr)) handlerFunc {
 	return func(r *http.Request) (*reply, *apiErr) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		sc, err := s.script(r)
+		v, err := find(r)
 		if err != nil {
 			return nil, err
 		}
-		return h(r, sc)
+		return h(r, v)
 	}
 }
 
