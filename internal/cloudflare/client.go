@@ -29,7 +29,8 @@ type Options struct {
 	BaseURL string
 	// HTTPClient carries the requests. Default: a client with a 60 s timeout.
 	HTTPClient *http.Client
-	// MaxRetries for 429/5xx and connection errors (cloudflare-go's own backoff). Default 3.
+	// MaxRetries for 429/5xx and connection errors (cloudflare-go's own backoff). Default 3; negative
+	// means none.
 	MaxRetries int
 }
 
@@ -37,6 +38,7 @@ type Options struct {
 type Client struct {
 	api     *cf.Client
 	account string
+	base    string // the API root, named when it cannot be reached
 }
 
 // New returns a Client. It reads nothing from the process environment.
@@ -53,8 +55,11 @@ func New(opts Options) (*Client, error) {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: 60 * time.Second}
 	}
-	if opts.MaxRetries == 0 {
+	switch {
+	case opts.MaxRetries == 0:
 		opts.MaxRetries = 3
+	case opts.MaxRetries < 0:
+		opts.MaxRetries = 0
 	}
 	api := cf.NewClient(
 		option.WithBaseURL(strings.TrimSuffix(opts.BaseURL, "/")+"/"),
@@ -63,7 +68,7 @@ func New(opts Options) (*Client, error) {
 		option.WithMaxRetries(opts.MaxRetries),
 		option.WithHeader("User-Agent", "lean4-cf"),
 	)
-	return &Client{api: api, account: opts.AccountID}, nil
+	return &Client{api: api, account: opts.AccountID, base: opts.BaseURL}, nil
 }
 
 // VerifyToken checks that the token is valid and active (account-owned tokens verify under the account,
@@ -85,7 +90,12 @@ func (c *Client) VerifyToken(ctx context.Context) error {
 	case err == nil:
 		return fmt.Errorf("verifying the API token: it is %s, not active: %s", res.Status, renew)
 	}
-	return fmt.Errorf("verifying the API token: %w", c.explainDenied(uerr))
+	e := c.explainDenied(uerr)
+	if ae := (*APIError)(nil); !errors.As(e, &ae) && ctx.Err() == nil {
+		// No answer at all (refused, reset, DNS, TLS): the token is not the thing to check.
+		return fmt.Errorf("verifying the API token: %w: check the network, and CLOUDFLARE_API_BASE_URL (the API is %s)", e, c.base)
+	}
+	return fmt.Errorf("verifying the API token: %w", e)
 }
 
 // checkContainers reads the account's Containers limits: a token without Containers access is refused here.

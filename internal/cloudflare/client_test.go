@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -86,6 +87,24 @@ func TestVerifyToken(t *testing.T) {
 				t.Fatalf("the error shows the token: %v", err)
 			}
 		})
+	}
+}
+
+func TestVerifyTokenUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String() + "/client/v4"
+	ln.Close() // nothing answers there now
+	c, err := New(Options{Token: "s3cr3t-value", AccountID: acct, BaseURL: base, MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.VerifyToken(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "connection refused: check the network, and CLOUDFLARE_API_BASE_URL (the API is "+base+")") ||
+		strings.Contains(err.Error(), "CLOUDFLARE_API_TOKEN") {
+		t.Fatalf("VerifyToken against a closed port = %v", err)
 	}
 }
 
