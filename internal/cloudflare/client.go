@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -68,7 +69,11 @@ func New(opts Options) (*Client, error) {
 		option.WithMaxRetries(opts.MaxRetries),
 		option.WithHeader("User-Agent", "lean4-cf"),
 	)
-	return &Client{api: api, account: opts.AccountID, base: opts.BaseURL}, nil
+	base := opts.BaseURL
+	if u, err := url.Parse(base); err == nil {
+		base = u.Redacted() // a password in the URL is never printed
+	}
+	return &Client{api: api, account: opts.AccountID, base: base}, nil
 }
 
 // VerifyToken checks that the token is valid and active (account-owned tokens verify under the account,

@@ -95,15 +95,16 @@ func TestVerifyTokenUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := "http://" + ln.Addr().String() + "/client/v4"
+	base := "http://lean:pw0rd@" + ln.Addr().String() + "/client/v4"
 	ln.Close() // nothing answers there now
 	c, err := New(Options{Token: "s3cr3t-value", AccountID: acct, BaseURL: base, MaxRetries: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = c.VerifyToken(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "connection refused: check the network, and CLOUDFLARE_API_BASE_URL (the API is "+base+")") ||
-		strings.Contains(err.Error(), "CLOUDFLARE_API_TOKEN") {
+	shown := strings.Replace(base, "pw0rd", "xxxxx", 1)
+	if err == nil || !strings.Contains(err.Error(), "connection refused: check the network, and CLOUDFLARE_API_BASE_URL (the API is "+shown+")") ||
+		strings.Contains(err.Error(), "CLOUDFLARE_API_TOKEN") || strings.Contains(err.Error(), "pw0rd") {
 		t.Fatalf("VerifyToken against a closed port = %v", err)
 	}
 }
