@@ -103,11 +103,9 @@ func (s *Server) routes() http.Handler {
 		info := &requestInfo{}
 		rec := &statusRecorder{ResponseWriter: w}
 		mux.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), ctxKey{}, info)))
-		req := Request{
-			Time: start, Method: r.Method, Path: path, Query: r.URL.RawQuery,
-			Status: rec.status, Write: r.Method != http.MethodGet && r.Method != http.MethodHead,
-			Endpoint: info.endpoint, Fault: info.fault, Took: time.Since(wall),
-		}
+		req := *arrived
+		req.Status, req.Write = rec.status, r.Method != http.MethodGet && r.Method != http.MethodHead
+		req.Endpoint, req.Fault, req.Took = info.endpoint, info.fault, time.Since(wall)
 		s.mu.Lock()
 		s.jr = append(s.jr, req)
 		s.mu.Unlock()
