@@ -60,16 +60,17 @@ export function originBackend(origin: URL): LeanBackend {
 }
 
 /** Forwards to a LeanContainer instance through its Durable Object binding. */
-export function containerBackend(ns: LeanNamespace, instances: number): LeanBackend {
+export function containerBackend(ns: LeanNamespace, instances: number, startTimeoutMs: number): LeanBackend {
   // The Durable Object sees exactly "/" or "/health"; the host is not used by the Lean server.
   return {
-    evaluate: async (program, timeout) => (await pickInstance(ns, instances)).fetch(leanRequest("http://lean-container/", program, timeout)),
-    health: async () => (await pickInstance(ns, instances)).fetch(leanRequest("http://lean-container/health", null)),
+    evaluate: async (program, timeout, signal) => (await pickInstance(ns, instances)).fetch(leanRequest("http://lean-container/", program, timeout, signal)),
+    health: async (signal) => (await pickInstance(ns, instances)).fetch(leanRequest("http://lean-container/health", null, undefined, signal)),
+    overheadMs: startTimeoutMs,
   };
 }
 
 /** The backend the container entry point uses for env: LEAN_ORIGIN when set, else the container binding. */
 export function backendFor(env: Env): LeanBackend {
   const s = containerSettings(env);
-  return s.leanOrigin !== undefined ? originBackend(s.leanOrigin) : containerBackend(env.LEAN_CONTAINER, s.instances);
+  return s.leanOrigin !== undefined ? originBackend(s.leanOrigin) : containerBackend(env.LEAN_CONTAINER, s.instances, s.containerStartTimeoutMs);
 }

@@ -24,6 +24,8 @@ export interface LeanVars {
   CONTAINER_START_TIMEOUT?: string | number;
   /** Container mode: how an idle instance is stopped: "SIGKILL" (default), "SIGTERM" or "SIGINT". */
   IDLE_STOP_SIGNAL?: string;
+  /** Seconds an evaluation may wait for the Lean server beyond its X-Lean-Timeout, 0..600. Default 10. */
+  UPSTREAM_GRACE?: string | number;
 }
 
 export const DEFAULTS = {
@@ -35,6 +37,9 @@ export const DEFAULTS = {
   idleStopSignal: "SIGKILL",
   /** The Lean server's own default (LEAN_TIMEOUT) when a request names no timeout. */
   serverDefaultTimeout: 30,
+  upstreamGraceSeconds: 10,
+  /** The bound on a health probe: the Lean server's own limit on `lean --version`. */
+  healthTimeoutSeconds: 10,
 } as const;
 
 export type StopSignal = "SIGKILL" | "SIGTERM" | "SIGINT";
@@ -47,6 +52,8 @@ export interface RouteSettings {
   healthRequiresKey: boolean;
   /** "*" allows every origin; an empty list turns CORS off. */
   corsOrigins: "*" | string[];
+  /** How long an evaluation may wait for the Lean server beyond its X-Lean-Timeout. */
+  upstreamGraceSeconds: number;
 }
 
 /** Settings of the container entry point and the LeanContainer class. */
@@ -143,6 +150,7 @@ export function routeSettings(vars: LeanVars): RouteSettings {
     maxBodyBytes: intSetting("MAX_BODY_BYTES", vars.MAX_BODY_BYTES, DEFAULTS.maxBodyBytes, 1, 100 * 1024 * 1024, "bytes"),
     healthRequiresKey: boolSetting("HEALTH_REQUIRES_KEY", vars.HEALTH_REQUIRES_KEY),
     corsOrigins: corsSetting(vars.CORS_ORIGINS),
+    upstreamGraceSeconds: intSetting("UPSTREAM_GRACE", vars.UPSTREAM_GRACE, DEFAULTS.upstreamGraceSeconds, 0, 600, "seconds"),
   };
 }
 

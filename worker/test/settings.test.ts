@@ -9,12 +9,14 @@ describe("routeSettings", () => {
       maxBodyBytes: 1048576,
       healthRequiresKey: false,
       corsOrigins: [],
+      upstreamGraceSeconds: 10,
     });
   });
 
   it("reads strings, numbers and booleans as wrangler passes them", () => {
     const s = routeSettings({ MAX_LEAN_TIMEOUT: 5, MAX_BODY_BYTES: " 10 ", HEALTH_REQUIRES_KEY: true, LEAN_API_KEY: "k", CORS_ORIGINS: "https://a.example, http://localhost:3000" });
-    expect(s).toEqual({ apiKey: "k", maxLeanTimeout: 5, maxBodyBytes: 10, healthRequiresKey: true, corsOrigins: ["https://a.example", "http://localhost:3000"] });
+    expect(s).toEqual({ apiKey: "k", maxLeanTimeout: 5, maxBodyBytes: 10, healthRequiresKey: true, corsOrigins: ["https://a.example", "http://localhost:3000"], upstreamGraceSeconds: 10 });
+    expect(routeSettings({ UPSTREAM_GRACE: "0" }).upstreamGraceSeconds).toBe(0);
     expect(routeSettings({ CORS_ORIGINS: "*" }).corsOrigins).toBe("*");
   });
 
@@ -27,6 +29,8 @@ describe("routeSettings", () => {
     ["bool", { HEALTH_REQUIRES_KEY: "yes" }, /^HEALTH_REQUIRES_KEY is "yes": set "true" or "false"$/],
     ["origin with path", { CORS_ORIGINS: "https://a.example/app" }, /CORS_ORIGINS has "https:\/\/a.example\/app"/],
     ["not an origin", { CORS_ORIGINS: "a.example" }, /CORS_ORIGINS has "a.example"/],
+    ["grace with a unit", { UPSTREAM_GRACE: "10s" }, /^UPSTREAM_GRACE is "10s": set a whole number of seconds from 0 to 600$/],
+    ["grace too large", { UPSTREAM_GRACE: "601" }, /UPSTREAM_GRACE/],
   ];
   for (const [name, vars, want] of bad) {
     it(`rejects ${name}`, () => {
