@@ -48,8 +48,13 @@ describe("containerSettings", () => {
       sleepAfter: "2m",
       containerStartTimeoutMs: 120_000,
       idleStopSignal: "SIGKILL",
+      maxConcurrent: 2,
+      maxQueue: 4,
+      queueTimeoutMs: 10_000,
+      upstreamGraceSeconds: 10,
     });
     expect(DEFAULTS.sleepAfter).toBe("2m");
+    expect(containerSettings({ MAX_CONCURRENT: "5" }).maxQueue).toBe(10);
   });
 
   it("reads every setting", () => {
@@ -60,6 +65,8 @@ describe("containerSettings", () => {
     expect(s.containerStartTimeoutMs).toBe(30_000);
     expect(s.idleStopSignal).toBe("SIGTERM");
     expect(containerSettings({ SLEEP_AFTER: "30s" }).sleepAfter).toBe("30s");
+    const a = containerSettings({ MAX_CONCURRENT: 3, MAX_QUEUE: "0", QUEUE_TIMEOUT: " 4 ", UPSTREAM_GRACE: "2" });
+    expect([a.maxConcurrent, a.maxQueue, a.queueTimeoutMs, a.upstreamGraceSeconds]).toEqual([3, 0, 4_000, 2]);
   });
 
   const bad: [string, Record<string, string>, RegExp][] = [
@@ -70,6 +77,12 @@ describe("containerSettings", () => {
     ["origin with a path", { LEAN_ORIGIN: "http://127.0.0.1:8000/lean" }, /^LEAN_ORIGIN is "http:\/\/127.0.0.1:8000\/lean"/],
     ["origin not http", { LEAN_ORIGIN: "ftp://example.com" }, /LEAN_ORIGIN/],
     ["start timeout", { CONTAINER_START_TIMEOUT: "2m" }, /^CONTAINER_START_TIMEOUT is "2m"/],
+    ["no slots", { MAX_CONCURRENT: "0" }, /^MAX_CONCURRENT is "0": set a whole number of evaluations from 1 to 1000$/],
+    ["fractional slots", { MAX_CONCURRENT: "1.5" }, /^MAX_CONCURRENT is "1.5"/],
+    ["negative queue", { MAX_QUEUE: "-1" }, /^MAX_QUEUE is "-1": set a whole number of evaluations from 0 to 10000$/],
+    ["queue timeout zero", { QUEUE_TIMEOUT: "0" }, /^QUEUE_TIMEOUT is "0": set a whole number of seconds from 1 to 3600$/],
+    ["queue timeout unit", { QUEUE_TIMEOUT: "10s" }, /^QUEUE_TIMEOUT is "10s"/],
+    ["grace negative", { UPSTREAM_GRACE: "-1" }, /^UPSTREAM_GRACE is "-1"/],
   ];
   for (const [name, vars, want] of bad) {
     it(`rejects ${name}`, () => {
