@@ -96,6 +96,10 @@ type Step struct {
 	P95       float64 `json:"p95Ms"`
 	Deaths    int     `json:"deaths"`
 	Saturated bool    `json:"saturated"` // clients at or past what the instances run at once
+	// Running is the mean number of runs in flight on all instances, sampled every 20 ms.
+	Running float64 `json:"running"`
+	// Finished is how many runs the instances finished in the window (answers sent by the Lean server).
+	Finished int64 `json:"finished"`
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -223,7 +227,14 @@ func runScenario(ctx context.Context, o Options, v cftest.Version, p plan, dir s
 	defer client.CloseIdleConnections()
 	for _, n := range o.Steps {
 		before := lean.Deaths()
-		st := runStep(ctx, client, proc.URL(), n, o.Warmup, o.StepDuration)
+		st := runStep(ctx, client, proc.URL(), n, o.Warmup, o.StepDuration, func() (int, int64) {
+			running, finished := 0, int64(0)
+			for _, is := range lean.Instances() {
+				running += is.Running
+				finished += is.Runs
+			}
+			return running, finished
+		})
 		st.Deaths = lean.Deaths() - before
 		st.Goodput = round2(float64(st.Answered) / o.StepDuration.Seconds())
 		st.Ratio = round2(st.Goodput / sc.Capacity)
@@ -234,8 +245,8 @@ func runScenario(ctx context.Context, o Options, v cftest.Version, p plan, dir s
 		}
 		sc.Deaths += st.Deaths
 		sc.Steps = append(sc.Steps, st)
-		fmt.Fprintf(o.Progress, "  %3d clients: goodput %.1f/s (%.0f%%), p50 %.0f ms, p95 %.0f ms, 429 %d, 503 %d, 504 %d, failed %d, deaths %d\n",
-			n, st.Goodput, 100*st.Ratio, st.P50, st.P95, st.Limited, st.Waited, st.TimedOut, st.Failed, st.Deaths)
+		fmt.Fprintf(o.Progress, "  %3d clients: goodput %.1f/s (%.0f%%), p50 %.0f ms, p95 %.0f ms, 429 %d, 503 %d, 504 %d, failed %d, deaths %d, running %.1f, finished %d\n",
+			n, st.Goodput, 100*st.Ratio, st.P50, st.P95, st.Limited, st.Waited, st.TimedOut, st.Failed, st.Deaths, st.Running, st.Finished)
 		if err := ctx.Err(); err != nil {
 			return sc, fmt.Errorf("interrupted: %w", err)
 		}
@@ -253,7 +264,7 @@ func runScenario(ctx context.Context, o Options, v cftest.Version, p plan, dir s
 // each client sends `#eval A + B`, checks the sum, and after a 429 or 503 waits its Retry-After with
 // jitter (between half and one and a half times it, as well-behaved clients do, so refused clients do not
 // all come back at once) before the next request.
-func runStep(ctx context.Context, c *http.Client, base string, n int, warmup, d time.Duration) Step {
+func runStep(ctx context.Context, c *http.Client, base string, n int, warmup, d time.Duration, sample func() (running int, finished int64)) Step {
 	from := time.Now().Add(warmup)
 	ctx, cancel := context.WithDeadline(ctx, from.Add(d))
 	defer cancel()
@@ -261,6 +272,36 @@ func runStep(ctx context.Context, c *http.Client, base string, n int, warmup, d 
 	st := Step{Clients: n}
 	var latencies []time.Duration
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		samples, sum := 0, 0
+		var first int64 = -1
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				_, last := sample()
+				mu.Lock()
+				if samples > 0 {
+					st.Running = round2(float64(sum) / float64(samples))
+					st.Finished = last - first
+				}
+				mu.Unlock()
+				return
+			case now := <-tick.C:
+				if !now.Before(from) {
+					r, f := sample()
+					if first < 0 {
+						first = f
+					}
+					samples++
+					sum += r
+				}
+			}
+		}
+	}()
 	for range n {
 		wg.Add(1)
 		go func() {

@@ -85,13 +85,21 @@ type Plan struct {
 	MaxUSDHour  float64 // Max instances awake, every vCPU busy (the ceiling)
 }
 
-// Recommend plans instances of capacity c for rate evaluations per second of runSeconds each.
-func Recommend(c Capacity, rate, runSeconds float64) (Plan, error) {
+// CheckLoad checks a target load: a finite rate and run time above 0.
+func CheckLoad(rate, runSeconds float64) error {
 	if !(rate > 0) || math.IsInf(rate, 0) {
-		return Plan{}, fmt.Errorf("target rate %v: give evaluations per second above 0, e.g. --target-rate 2", rate)
+		return fmt.Errorf("target rate %v: give evaluations per second above 0, e.g. --target-rate 2", rate)
 	}
 	if !(runSeconds > 0) || math.IsInf(runSeconds, 0) {
-		return Plan{}, fmt.Errorf("run seconds %v: give one evaluation's CPU time in seconds above 0, e.g. --run-seconds 0.5", runSeconds)
+		return fmt.Errorf("run seconds %v: give one evaluation's CPU time in seconds above 0, e.g. --run-seconds 0.5", runSeconds)
+	}
+	return nil
+}
+
+// Recommend plans instances of capacity c for rate evaluations per second of runSeconds each.
+func Recommend(c Capacity, rate, runSeconds float64) (Plan, error) {
+	if err := CheckLoad(rate, runSeconds); err != nil {
+		return Plan{}, err
 	}
 	per := c.RatePerSecond(runSeconds)
 	if per == 0 {
