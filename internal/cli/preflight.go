@@ -149,6 +149,7 @@ func (fr fitResult) preflight() report.Preflight {
 		Image: fr.rep.Image, Digest: fr.rep.Digest, Layers: len(fr.rep.Layers), CompressedBytes: fr.rep.CompressedBytes,
 		UncompressedBytes: fr.rep.UncompressedBytes, RequiredDiskBytes: fr.required, SizeMethod: fr.rep.SizeMethod,
 		InstanceType: fr.chosen.Type.Name, Fits: fr.ok, Reason: strings.Join(fr.chosen.Reasons, "; "),
+		Capacity: instance.CapacityOf(fr.chosen.Type, fr.need.MemoryPerRun).Sentence(),
 	}
 	for _, f := range fr.fits {
 		p.Types = append(p.Types, report.FitRow{Name: f.Type.Name, VCPU: f.Type.VCPU, MemoryMiB: int(f.Type.MemoryMiB), DiskMB: int(f.Type.DiskMB),

@@ -75,6 +75,8 @@ type Preflight struct {
 	Fits              bool     `json:"fits"`
 	Reason            string   `json:"reason,omitempty"` // why the chosen type does not fit
 	Types             []FitRow `json:"instanceTypes,omitempty"`
+	// Capacity says how many evaluations an instance of the type runs at once and what happens past it.
+	Capacity string `json:"capacity,omitempty"`
 }
 
 // FitRow is one instance type in the fit table.
