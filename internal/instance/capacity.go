@@ -14,6 +14,8 @@ const (
 	RunsPerVCPU = 4
 	// QueuePerSlot is the Worker's MAX_QUEUE default: this many waiting evaluations per slot.
 	QueuePerSlot = 2
+	// QueueTimeoutSeconds is the Worker's QUEUE_TIMEOUT default (worker/src/settings.ts).
+	QueueTimeoutSeconds = 10
 	// TargetUtilization is the share of its vCPUs an instance is planned to be busy: queues stay short
 	// below it.
 	TargetUtilization = 0.8
@@ -67,9 +69,9 @@ func (c Capacity) Sentence() string {
 	if c.MaxConcurrent == 0 {
 		return fmt.Sprintf("%s cannot run a Lean evaluation: %d MiB leaves nothing after the server's %d MiB.", c.Type.Name, c.Type.MemoryMiB, BaseMemory>>20)
 	}
-	return fmt.Sprintf("%s runs %d evaluations at once (memory allows %d, %g vCPU keeps %d busy); up to %d more wait in line for 10 s, "+
+	return fmt.Sprintf("%s runs %d evaluations at once (memory allows %d, %g vCPU keeps %d busy); up to %d more wait in line for %d s, "+
 		"and beyond that a request gets 429 (line full) or 503 (waited too long) with Retry-After, so the instance never runs out of memory.",
-		c.Type.Name, c.MaxConcurrent, c.MemoryRuns, c.Type.VCPU, c.CPURuns, c.MaxQueue)
+		c.Type.Name, c.MaxConcurrent, c.MemoryRuns, c.Type.VCPU, c.CPURuns, c.MaxQueue, QueueTimeoutSeconds)
 }
 
 // Plan is a recommendation for a target load, by Little's law.
