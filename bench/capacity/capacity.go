@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/org/lean4-cf-action/bench/internal/benchcli"
 	"github.com/org/lean4-cf-action/internal/cftest"
 	"github.com/org/lean4-cf-action/internal/cftest/edge"
 	"github.com/org/lean4-cf-action/internal/instance"
@@ -170,11 +171,11 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	dir, err := os.MkdirTemp("", "lean4cf-capacity-")
+	dir, remove, err := benchcli.WorkDir("lean4cf-capacity-")
 	if err != nil {
-		return Report{}, fmt.Errorf("creating a work folder: %w", err)
+		return Report{}, err
 	}
-	defer os.RemoveAll(dir)
+	defer remove()
 	fmt.Fprintln(o.Progress, "bundling the Worker (container entry point) with the pinned wrangler ...")
 	v, err := edge.Bundle(ctx, o.Root, filepath.Join(dir, "bundle"), edge.BundleOptions{Name: "lean4-capacity", Vars: map[string]string{"MAX_LEAN_TIMEOUT": "60"}})
 	if err != nil {

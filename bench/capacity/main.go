@@ -13,16 +13,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/org/lean4-cf-action/bench/internal/benchcli"
 )
 
 func main() {
@@ -55,24 +54,8 @@ func main() {
 	if o.Spread == 1 {
 		o.Spread = -1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	o.Progress = os.Stderr
-	rep, err := Run(ctx, o)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "capacity:", err)
-		os.Exit(1)
-	}
-	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
-	} else {
-		printReport(os.Stdout, rep)
-	}
-	if !rep.Pass {
-		os.Exit(1)
-	}
+	benchcli.Finish("capacity", *asJSON, func(ctx context.Context) (Report, error) { return Run(ctx, o) }, printReport, func(r Report) bool { return r.Pass })
 }
 
 func printReport(w io.Writer, r Report) {

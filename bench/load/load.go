@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/org/lean4-cf-action/bench/internal/benchcli"
 	"github.com/org/lean4-cf-action/internal/cftest"
 	"github.com/org/lean4-cf-action/internal/cftest/edge"
 	"github.com/org/lean4-cf-action/internal/leantest"
@@ -145,11 +146,11 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	dir, err := os.MkdirTemp("", "lean4cf-load-")
+	dir, remove, err := benchcli.WorkDir("lean4cf-load-")
 	if err != nil {
-		return Report{}, fmt.Errorf("creating a work folder: %w", err)
+		return Report{}, err
 	}
-	defer os.RemoveAll(dir)
+	defer remove()
 	key, err := newKey()
 	if err != nil {
 		return Report{}, err
