@@ -129,8 +129,24 @@ func (s *budgeted) rate(n int) float64 {
 	return math.Min(1, s.b.VCPU/float64(n))
 }
 
-// advance brings service up to now. Callers hold mu.
+// advance brings service up to now, finishing every run whose work was done on the way at the moment it
+// was done: a timer that fires late (a busy machine) changes when the answer is sent, not how the vCPUs
+// were shared. Callers hold mu.
 func (s *budgeted) advance(now time.Time) {
+	for len(s.runs) > 0 {
+		var first *run
+		for r := range s.runs {
+			if first == nil || r.doneAt < first.doneAt {
+				first = r
+			}
+		}
+		at := s.updated.Add(time.Duration(math.Ceil((first.doneAt - s.service) / s.rate(len(s.runs)) * float64(time.Second))))
+		if at.After(now) {
+			break
+		}
+		s.service, s.updated = first.doneAt, at
+		s.finish(first)
+	}
 	s.service += now.Sub(s.updated).Seconds() * s.rate(len(s.runs))
 	s.updated = now
 }

@@ -259,3 +259,33 @@ func mustType(t *testing.T, name string) instance.Type {
 	}
 	return ty
 }
+
+// lateClock fires every timer late, as a busy machine does.
+type lateClock struct {
+	*fakeClock
+	late time.Duration
+}
+
+func (c lateClock) AfterFunc(d time.Duration, f func()) func() bool {
+	return c.fakeClock.AfterFunc(d+c.late, f)
+}
+
+func TestBudgetLateTimersDoNotWasteCPU(t *testing.T) {
+	// On one vCPU, runs of 100 ms and 300 ms share it until the first is done at 200 ms; the second then
+	// has it alone and is done at 400 ms, however late the timers fire.
+	clock := newFakeClock()
+	s := start(t, Options{Budget: &Budget{MemoryMiB: 4096, VCPU: 1, Clock: lateClock{clock, 50 * time.Millisecond}}})
+	short := send(t, s, post("#work 100\n#eval 1"))
+	waitState(t, s, "", "the first run", running(1))
+	long := send(t, s, post("#work 300\n#eval 2"))
+	waitState(t, s, "", "both runs", running(2))
+	clock.Advance(time.Second)
+	for _, c := range []struct {
+		got  <-chan reply
+		want string
+	}{{short, `"elapsed": 0.2}`}, {long, `"elapsed": 0.4}`}} {
+		if got := <-c.got; !strings.HasSuffix(got.text, c.want) {
+			t.Errorf("answer %q, want %s", got.text, c.want)
+		}
+	}
+}
