@@ -29,7 +29,7 @@ func TestReducedCapacity(t *testing.T) {
 	}
 	s1, _, _ := instance.Lookup("standard-1")
 
-	on, err := runScenario(ctx, o, v, plan{s1, 1, true}, filepath.Join(t.TempDir(), "on"))
+	on, err := runScenario(ctx, o, v, plan{s1, 1, true, 0}, filepath.Join(t.TempDir(), "on"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestReducedCapacity(t *testing.T) {
 		t.Fatalf("with admission control: want answers, 429s past the queue and nothing else, got %+v", st)
 	}
 
-	off, err := runScenario(ctx, o, v, plan{s1, 1, false}, filepath.Join(t.TempDir(), "off"))
+	off, err := runScenario(ctx, o, v, plan{s1, 1, false, 0}, filepath.Join(t.TempDir(), "off"))
 	if err != nil {
 		t.Fatal(err)
 	}

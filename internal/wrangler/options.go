@@ -92,6 +92,7 @@ var varRules = map[string]func(string) error{
 	"MAX_QUEUE":               intRange(0, 10000, "evaluations"),
 	"QUEUE_TIMEOUT":           intRange(1, 3600, "seconds"),
 	"UPSTREAM_GRACE":          intRange(0, 600, "seconds"),
+	"INSTANCE_TRIES":          intRange(1, 3, "instances"),
 }
 
 var (

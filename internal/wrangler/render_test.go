@@ -178,7 +178,7 @@ func TestConfigErrors(t *testing.T) {
 		{"compat date", Options{Mode: ModeStub, CompatibilityDate: "yesterday"}, `compatibility date "yesterday": use YYYY-MM-DD`},
 		{"api key var", Options{Mode: ModeStub, Vars: map[string]string{"LEAN_API_KEY": "k"}}, "variable LEAN_API_KEY: the API key is a secret"},
 		{"origin var", Options{Mode: ModeContainer, Image: testImage, Vars: map[string]string{"LEAN_ORIGIN": "http://127.0.0.1:8000"}}, "variable LEAN_ORIGIN: it is a development setting"},
-		{"unknown var", Options{Mode: ModeStub, Vars: map[string]string{"MAX_TIMEOUT": "5"}}, `variable "MAX_TIMEOUT" is not a Worker setting: use one of CONTAINER_START_TIMEOUT, CORS_ORIGINS, HEALTH_REQUIRES_KEY, IDLE_STOP_SIGNAL, MAX_BODY_BYTES, MAX_CONCURRENT, MAX_LEAN_TIMEOUT, MAX_QUEUE, QUEUE_TIMEOUT, UPSTREAM_GRACE`},
+		{"unknown var", Options{Mode: ModeStub, Vars: map[string]string{"MAX_TIMEOUT": "5"}}, `variable "MAX_TIMEOUT" is not a Worker setting: use one of CONTAINER_START_TIMEOUT, CORS_ORIGINS, HEALTH_REQUIRES_KEY, IDLE_STOP_SIGNAL, INSTANCE_TRIES, MAX_BODY_BYTES, MAX_CONCURRENT, MAX_LEAN_TIMEOUT, MAX_QUEUE, QUEUE_TIMEOUT, UPSTREAM_GRACE`},
 		{"bad concurrency var", Options{Mode: ModeStub, Vars: map[string]string{"MAX_CONCURRENT": "0"}}, `variable MAX_CONCURRENT="0": use a whole number of evaluations from 1 to 1000`},
 		{"bad timeout var", Options{Mode: ModeStub, Vars: map[string]string{"MAX_LEAN_TIMEOUT": "0"}}, `variable MAX_LEAN_TIMEOUT="0": use a whole number of seconds from 1 to 3600`},
 		{"bad signal var", Options{Mode: ModeStub, Vars: map[string]string{"IDLE_STOP_SIGNAL": "SIGHUP"}}, `variable IDLE_STOP_SIGNAL="SIGHUP": use SIGKILL, SIGTERM or SIGINT`},

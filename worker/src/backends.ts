@@ -5,7 +5,7 @@
 import { jsonError } from "./http";
 import { INSTANCE_HEADER, type Upstream } from "./instance";
 import type { LeanBackend } from "./routing";
-import { containerSettings, type ContainerSettings, type LeanVars } from "./settings";
+import { containerSettings, DEFAULTS, type ContainerSettings, type LeanVars } from "./settings";
 
 /** The Lean server's port in ghcr.io/ldct/lean4-server. */
 export const LEAN_PORT = 8000;
@@ -13,8 +13,6 @@ export const LEAN_PORT = 8000;
 /** The name of the one instance used when INSTANCES = 1 (the @cloudflare/containers singleton name). */
 export const SINGLETON_NAME = "cf-singleton-container";
 
-/** How many instances one request may try when INSTANCES > 1: the first choice and two others. */
-export const MAX_TRIES = 3;
 
 /** What the router needs of an instance's Durable Object stub. */
 export interface InstanceStub {
@@ -29,15 +27,15 @@ export interface LeanNamespace {
 
 /**
  * The instances one request may try, in order: the named singleton when instances = 1, else up to
- * MAX_TRIES distinct names of "instance-0" … "instance-(N-1)" (the names getRandom of
+ * tries distinct names of "instance-0" … "instance-(N-1)" (the names getRandom of
  * @cloudflare/containers uses) in random order. Trying another instance when the first is full is the
  * "power of two choices": far fewer refusals under load than one random pick.
  */
-export function instanceNames(instances: number, random: () => number = Math.random): string[] {
+export function instanceNames(instances: number, random: () => number = Math.random, tries: number = DEFAULTS.instanceTries): string[] {
   if (instances === 1) return [SINGLETON_NAME];
   const all = Array.from({ length: instances }, (_, i) => i);
   const picked: string[] = [];
-  for (let k = 0; k < Math.min(MAX_TRIES, instances); k++) {
+  for (let k = 0; k < Math.min(tries, instances); k++) {
     const j = k + Math.floor(random() * (instances - k));
     [all[k], all[j]] = [all[j], all[k]];
     picked.push(`instance-${all[k]}`);
@@ -71,7 +69,7 @@ async function refusedFull(res: Response): Promise<boolean> {
   }
 }
 
-type Limits = Pick<ContainerSettings, "instances" | "containerStartTimeoutMs" | "queueTimeoutMs">;
+type Limits = Pick<ContainerSettings, "instances" | "containerStartTimeoutMs" | "queueTimeoutMs"> & Partial<Pick<ContainerSettings, "instanceTries">>;
 
 /** Forwards to the LeanContainer instances through their Durable Object binding. */
 export function containerBackend(ns: LeanNamespace, s: Limits, random: () => number = Math.random): LeanBackend {
@@ -79,7 +77,7 @@ export function containerBackend(ns: LeanNamespace, s: Limits, random: () => num
   return {
     async evaluate(program, timeout, signal) {
       let res: Response | undefined;
-      for (const name of instanceNames(s.instances, random)) {
+      for (const name of instanceNames(s.instances, random, s.instanceTries)) {
         res = await ns.get(ns.idFromName(name)).fetch(leanRequest("http://lean-container/", name, program, timeout, signal));
         if (!(await refusedFull(res))) return res;
       }

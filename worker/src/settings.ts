@@ -32,6 +32,8 @@ export interface LeanVars {
   MAX_QUEUE?: string | number;
   /** Container mode: seconds an evaluation waits for a slot, 1..3600. Default 10. */
   QUEUE_TIMEOUT?: string | number;
+  /** Container mode, INSTANCES > 1: instances a request tries when refused with queue_full, 1..3. Default 3. */
+  INSTANCE_TRIES?: string | number;
 }
 
 export const DEFAULTS = {
@@ -52,6 +54,8 @@ export const DEFAULTS = {
   /** MAX_QUEUE is this many times MAX_CONCURRENT when unset. */
   queuePerSlot: 2,
   queueTimeoutSeconds: 10,
+  /** The first instance and two others: the "power of two choices", and one more. */
+  instanceTries: 3,
   /** The bound on a health probe: the Lean server's own limit on `lean --version`. */
   healthTimeoutSeconds: 10,
 } as const;
@@ -81,6 +85,7 @@ export interface ContainerSettings {
   maxQueue: number;
   queueTimeoutMs: number;
   upstreamGraceSeconds: number;
+  instanceTries: number;
 }
 
 export class SettingsError extends Error {
@@ -189,5 +194,6 @@ export function containerSettings(vars: LeanVars): ContainerSettings {
     maxQueue: intSetting("MAX_QUEUE", vars.MAX_QUEUE, DEFAULTS.queuePerSlot * maxConcurrent, 0, 10000, "evaluations"),
     queueTimeoutMs: intSetting("QUEUE_TIMEOUT", vars.QUEUE_TIMEOUT, DEFAULTS.queueTimeoutSeconds, 1, 3600, "seconds") * 1000,
     upstreamGraceSeconds: upstreamGraceSetting(vars),
+    instanceTries: intSetting("INSTANCE_TRIES", vars.INSTANCE_TRIES, DEFAULTS.instanceTries, 1, 3, "instances"),
   };
 }

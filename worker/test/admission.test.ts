@@ -244,6 +244,12 @@ describe("trying other instances", () => {
     }
   });
 
+  it("tries only INSTANCE_TRIES instances", async () => {
+    const { calls, ns } = instances(() => full());
+    expect((await containerBackend(ns, { ...limits, instanceTries: 1 }).evaluate(program, 5, new AbortController().signal)).status).toBe(429);
+    expect(calls).toHaveLength(1);
+  });
+
   it("never retries with one instance", async () => {
     const { calls, ns } = instances(() => full());
     expect((await containerBackend(ns, { ...limits, instances: 1 }).evaluate(program, 5, new AbortController().signal)).status).toBe(429);

@@ -52,6 +52,7 @@ describe("containerSettings", () => {
       maxQueue: 4,
       queueTimeoutMs: 10_000,
       upstreamGraceSeconds: 10,
+      instanceTries: 3,
     });
     expect(DEFAULTS.sleepAfter).toBe("2m");
     expect(containerSettings({ MAX_CONCURRENT: "5" }).maxQueue).toBe(10);
@@ -83,6 +84,7 @@ describe("containerSettings", () => {
     ["queue timeout zero", { QUEUE_TIMEOUT: "0" }, /^QUEUE_TIMEOUT is "0": set a whole number of seconds from 1 to 3600$/],
     ["queue timeout unit", { QUEUE_TIMEOUT: "10s" }, /^QUEUE_TIMEOUT is "10s"/],
     ["grace negative", { UPSTREAM_GRACE: "-1" }, /^UPSTREAM_GRACE is "-1"/],
+    ["tries over three", { INSTANCE_TRIES: "4" }, /^INSTANCE_TRIES is "4": set a whole number of instances from 1 to 3$/],
   ];
   for (const [name, vars, want] of bad) {
     it(`rejects ${name}`, () => {
