@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -102,6 +103,9 @@ type Step struct {
 	Running float64 `json:"running"`
 	// Finished is how many runs the instances finished in the window (answers sent by the Lean server).
 	Finished int64 `json:"finished"`
+	// WorkerdCPU is the share of one core workerd used in the step (it runs the Worker and the
+	// instances' Durable Objects on one thread): near 1, the Worker itself is the bottleneck.
+	WorkerdCPU float64 `json:"workerdCPU"`
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -237,7 +241,7 @@ func runScenario(ctx context.Context, o Options, v cftest.Version, p plan, dir s
 		MaxIdleConnsPerHost: 256, DisableCompression: true}}
 	defer client.CloseIdleConnections()
 	for _, n := range o.Steps {
-		before := lean.Deaths()
+		before, cpuBefore, at := lean.Deaths(), cpuSeconds(proc.Pid()), time.Now()
 		st := runStep(ctx, client, proc.URL(), n, o.Warmup, o.StepDuration, func() (int, int64) {
 			running, finished := 0, int64(0)
 			for _, is := range lean.Instances() {
@@ -247,6 +251,9 @@ func runScenario(ctx context.Context, o Options, v cftest.Version, p plan, dir s
 			return running, finished
 		})
 		st.Deaths = lean.Deaths() - before
+		if cpuBefore >= 0 {
+			st.WorkerdCPU = round2((cpuSeconds(proc.Pid()) - cpuBefore) / time.Since(at).Seconds())
+		}
 		st.Goodput = round2(float64(st.Answered) / o.StepDuration.Seconds())
 		st.Ratio = round2(st.Goodput / sc.Capacity)
 		// Past saturation: the clients can keep every vCPU busy and every slot taken.
@@ -256,8 +263,8 @@ func runScenario(ctx context.Context, o Options, v cftest.Version, p plan, dir s
 		}
 		sc.Deaths += st.Deaths
 		sc.Steps = append(sc.Steps, st)
-		fmt.Fprintf(o.Progress, "  %3d clients: goodput %.1f/s (%.0f%%), p50 %.0f ms, p95 %.0f ms, 429 %d, 503 %d, 504 %d, failed %d, deaths %d, running %.1f, finished %d\n",
-			n, st.Goodput, 100*st.Ratio, st.P50, st.P95, st.Limited, st.Waited, st.TimedOut, st.Failed, st.Deaths, st.Running, st.Finished)
+		fmt.Fprintf(o.Progress, "  %3d clients: goodput %.1f/s (%.0f%%), p50 %.0f ms, p95 %.0f ms, 429 %d, 503 %d, 504 %d, failed %d, deaths %d, running %.1f, finished %d, workerd CPU %.0f%%\n",
+			n, st.Goodput, 100*st.Ratio, st.P50, st.P95, st.Limited, st.Waited, st.TimedOut, st.Failed, st.Deaths, st.Running, st.Finished, 100*st.WorkerdCPU)
 		if err := ctx.Err(); err != nil {
 			return sc, fmt.Errorf("interrupted: %w", err)
 		}
@@ -448,3 +455,23 @@ func quantileMs(sorted []time.Duration, q float64) float64 {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
+
+// cpuSeconds is the user and system CPU time of a process (Linux /proc), or -1 when it cannot be read.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// The fields after the command name (which may hold spaces) start after the last ')'.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return -1
+	}
+	utime, err1 := strconv.ParseFloat(f[11], 64)
+	stime, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	return (utime + stime) / ticksPerSecond
+}
