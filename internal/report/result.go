@@ -64,17 +64,22 @@ type StageResult struct {
 
 // Preflight is what the preflight stage measured and chose.
 type Preflight struct {
-	Image             string   `json:"image"`
-	Digest            string   `json:"digest"`
-	Layers            int      `json:"layers"`
-	CompressedBytes   int64    `json:"compressedBytes"`
-	UncompressedBytes int64    `json:"uncompressedBytes"`
-	RequiredDiskBytes int64    `json:"requiredDiskBytes"`
-	SizeMethod        string   `json:"sizeMethod"` // exact or estimate
-	InstanceType      string   `json:"instanceType"`
-	Fits              bool     `json:"fits"`
-	Reason            string   `json:"reason,omitempty"` // why the chosen type does not fit
-	Types             []FitRow `json:"instanceTypes,omitempty"`
+	Image             string `json:"image"`
+	Digest            string `json:"digest"`
+	Layers            int    `json:"layers"`
+	CompressedBytes   int64  `json:"compressedBytes"`
+	UncompressedBytes int64  `json:"uncompressedBytes"`
+	RequiredDiskBytes int64  `json:"requiredDiskBytes"`
+	// With SizeMethod "bounds" (a gzip trailer gives a large layer's size only modulo 4 GiB, and every
+	// reading led to the same fit), UncompressedBytes and RequiredDiskBytes are the smallest reading's
+	// figures and these the largest's.
+	UncompressedBytesHigh int64    `json:"uncompressedBytesHigh,omitempty"`
+	RequiredDiskBytesHigh int64    `json:"requiredDiskBytesHigh,omitempty"`
+	SizeMethod            string   `json:"sizeMethod"` // exact, estimate or bounds
+	InstanceType          string   `json:"instanceType"`
+	Fits                  bool     `json:"fits"`
+	Reason                string   `json:"reason,omitempty"` // why the chosen type does not fit
+	Types                 []FitRow `json:"instanceTypes,omitempty"`
 }
 
 // FitRow is one instance type in the fit table.
