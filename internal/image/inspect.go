@@ -431,7 +431,7 @@ func (r *rangeReader) gzipTrailer(ctx context.Context, desc v1.Descriptor, maxRa
 	}
 	low, high, ok := readings(isize, c, maxRatio)
 	switch {
-	case !ok && isize < c:
+	case !ok && isize < leastUncompressed(c):
 		return streamBecause(fmt.Sprintf("the gzip trailer (%d) is below the compressed size: the layer is over 4 GiB, and compresses over %.0f:1", isize, maxRatio))
 	case !ok:
 		return streamBecause(fmt.Sprintf("the trailer implies a ratio over %.0f:1, too compressible to rule out a layer over 4 GiB", maxRatio))
@@ -444,11 +444,10 @@ func (r *rangeReader) gzipTrailer(ctx context.Context, desc v1.Descriptor, maxRa
 }
 
 // readings is the range of sizes a gzip trailer allows: isize + k × 4 GiB for every k ≥ 0 that is at
-// least the compressed size c (deflate never shrinks a tar stream below it) and at most c × maxRatio.
-// ok is false when no size qualifies.
+// least the least a blob of c bytes can hold and at most c × maxRatio. ok is false when no size qualifies.
 func readings(isize, c int64, maxRatio float64) (low, high int64, ok bool) {
 	low = isize
-	for low < c {
+	for low < leastUncompressed(c) {
 		low += wrap
 	}
 	limit := float64(c) * maxRatio
@@ -460,6 +459,13 @@ func readings(isize, c int64, maxRatio float64) (low, high int64, ok bool) {
 		high += wrap
 	}
 	return low, high, true
+}
+
+// leastUncompressed is the smallest stream a gzip blob of c bytes can hold: deflate expands
+// incompressible data only by its block framing (zlib's deflateBound allows about c/4096 + c/16384 + 13
+// bytes), and gzip adds 18 bytes of header and trailer. The margin here is wider than that.
+func leastUncompressed(c int64) int64 {
+	return c - c>>11 - 64
 }
 
 // spanText names the readings from low to high, 4 GiB apart.
