@@ -188,7 +188,10 @@ It then fits every instance type: the disk must hold the required disk, and the 
 256 MiB + concurrency × memory-per-run. auto recommends the smallest type that fits.
 
 Without --exact, gzip trailers and zstd frame headers are read with HTTP Range requests and only
-layers whose estimate is in doubt are streamed; --exact streams every layer once, in parallel.
+layers whose estimate is in doubt are streamed. A large gzip layer's trailer (its size modulo 4 GiB)
+allows several sizes within 20:1: the fit is decided at each, and when it is the same the sizes are
+shown as a range (size method "bounds") and the layer is not streamed. --exact streams every layer
+once, in parallel.
 Registry credentials come from the Docker config, and GITHUB_TOKEN for ghcr.io.
 
 Exit status: 0 usable and fits, 1 unusable, does not fit or unreadable, 2 bad flags.`,

@@ -1,6 +1,7 @@
 package instance
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -81,7 +82,7 @@ func TestDecideAtEachDiskBoundary(t *testing.T) {
 			// leaves the decision open; lite, which has no memory to spare, fits under no reading.
 			if tc.straddle && typ.MemoryBytes() > BaseMemory {
 				dec, _ := Decide(onlyDisk([]Need{{DiskBytes: d}, {DiskBytes: d + 1}}), "auto")
-				if dec.Agree || !containsName(dec.Depends, typ.Name) {
+				if dec.Agree || !slices.Contains(dec.Depends, typ.Name) {
 					t.Errorf("%s: straddling its disk agrees (depends %v)", typ.Name, dec.Depends)
 				}
 			}
@@ -96,15 +97,6 @@ func onlyDisk(needs []Need) []Need {
 		needs[i].Concurrency, needs[i].MemoryPerRun = 1, 1
 	}
 	return needs
-}
-
-func containsName(names []string, name string) bool {
-	for _, n := range names {
-		if n == name {
-			return true
-		}
-	}
-	return false
 }
 
 // The table of a bounded decision states the disk need as the range the readings span.
