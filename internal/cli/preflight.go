@@ -144,7 +144,7 @@ func fitImage(rep image.Report, want string, concurrency int, memRun int64) (fit
 	}
 	fr.warnings = append(fr.warnings, fr.chosen.Warnings...)
 	if n := len(rep.Bounded()); n > 0 {
-		fr.warnings = append(fr.warnings, fmt.Sprintf("the uncompressed size is a range (%d bounded layers) and the fit is the same at every reading; --exact measures it", n))
+		fr.warnings = append(fr.warnings, fmt.Sprintf("the uncompressed size is a range (%d of %d layers bounded by their gzip trailers), and the fit is the same at each of its %d readings; --exact measures it", n, len(rep.Layers), len(rep.Readings())))
 	}
 	for _, l := range rep.Layers {
 		if l.Assumes != "" {
