@@ -71,12 +71,12 @@ func TestLookupCustomLimits(t *testing.T) {
 }
 
 func TestCheckWants(t *testing.T) {
-	for _, ok := range []string{"", "auto", "custom", "lite", "standard", "custom:vcpu=1,memory=3GiB,disk=8GB"} {
+	for _, ok := range []string{"auto", "custom", "lite", "standard", "custom:vcpu=1,memory=3GiB,disk=8GB"} {
 		if err := Check(ok); err != nil {
 			t.Errorf("Check(%q) = %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"huge", "Custom", "custom:", "custom:vcpu=8,memory=3GiB,disk=8GB"} {
+	for _, bad := range []string{"", "huge", "Custom", "custom:", "custom:vcpu=8,memory=3GiB,disk=8GB"} {
 		if err := Check(bad); err == nil {
 			t.Errorf("Check(%q) = nil, want an error", bad)
 		}

@@ -74,7 +74,10 @@ func Choices() string {
 // Check validates a wanted instance type without fitting it: auto, custom, a name or alias, or an explicit
 // custom configuration within the limits.
 func Check(want string) error {
-	if want == "" || want == "auto" || want == CustomName {
+	switch want {
+	case "":
+		return fmt.Errorf("instance type is empty: use %s", Choices())
+	case "auto", CustomName:
 		return nil
 	}
 	_, _, err := Lookup(want)
