@@ -46,14 +46,16 @@ func Lookup(name string) (t Type, deprecated string, err error) {
 		t, err := parseCustom(name)
 		return t, "", err
 	}
-	canonical := name
-	switch name {
-	case "dev":
-		canonical, deprecated = "lite", `instance type "dev" is deprecated: it is now "lite"`
-	case "standard":
-		canonical, deprecated = "standard-1", `instance type "standard" is deprecated: it is now "standard-1" (8 GB disk, not the old 4 GB)`
-	case CustomName:
+	if name == CustomName {
 		return Type{}, "", fmt.Errorf("instance type %q is a search, not a type: fit it with Select, or give custom:vcpu=V,memory=M,disk=D", name)
+	}
+	canonical := name
+	if c, ok := Aliases()[name]; ok {
+		canonical = c
+		deprecated = fmt.Sprintf("instance type %q is deprecated: it is now %q", name, c)
+		if name == "standard" {
+			deprecated += " (8 GB disk, not the old 4 GB)"
+		}
 	}
 	for _, t := range Catalog() {
 		if t.Name == canonical {
@@ -63,7 +65,7 @@ func Lookup(name string) (t Type, deprecated string, err error) {
 	return Type{}, "", fmt.Errorf("unknown instance type %q: use %s", name, Choices())
 }
 
-// Aliases maps each deprecated name wrangler still accepts to the type it now means.
+// Aliases maps each deprecated name wrangler still accepts (and warns about) to the type it now means.
 func Aliases() map[string]string { return map[string]string{"dev": "lite", "standard": "standard-1"} }
 
 // Choices lists what an --instance-type may be, for usage text and errors.
