@@ -391,55 +391,17 @@ type appRequest struct {
 // instance_type: vcpu, memory_mib and disk {size_mb}.
 var customFields = []string{"vcpu", "memory_mib", "disk"}
 
-// instanceTypeOf names a configuration's instance type: instance_type, or the custom configuration.
+// instanceTypeOf names a configuration's instance type: instance_type as given, or the custom
+// configuration written custom:vcpu=V,memory=MMiB,disk=DMB.
 func instanceTypeOf(cfg map[string]any) string {
 	if it, ok := cfg["instance_type"]; ok {
 		return str(it)
 	}
-	t, err := customType(cfg)
-	if err != nil || t.Name == "" {
+	t, ok, err := instancetype.FromAPIConfiguration(cfg)
+	if err != nil || !ok {
 		return ""
 	}
 	return t.Spec()
-}
-
-// customType reads the custom resources of a configuration; the zero Type when it has none. Missing
-// fields take the account defaults (containersMe), as the platform does.
-func customType(cfg map[string]any) (instancetype.Type, error) {
-	if !slices.ContainsFunc(customFields, func(k string) bool { _, ok := cfg[k]; return ok }) {
-		return instancetype.Type{}, nil
-	}
-	vcpu, mem, disk := 0.0625, 256.0, 2000.0
-	num := func(v any, name string, into *float64) error {
-		if v == nil {
-			return nil
-		}
-		n, ok := v.(float64)
-		if !ok {
-			return fmt.Errorf("configuration.%s must be a number", name)
-		}
-		*into = n
-		return nil
-	}
-	if err := num(cfg["vcpu"], "vcpu", &vcpu); err != nil {
-		return instancetype.Type{}, err
-	}
-	if err := num(cfg["memory_mib"], "memory_mib", &mem); err != nil {
-		return instancetype.Type{}, err
-	}
-	if d, ok := cfg["disk"]; ok {
-		dm, isObj := d.(map[string]any)
-		if !isObj {
-			return instancetype.Type{}, errors.New("configuration.disk must be an object {size_mb}")
-		}
-		if err := num(dm["size_mb"], "disk.size_mb", &disk); err != nil {
-			return instancetype.Type{}, err
-		}
-	}
-	if mem != float64(int64(mem)) || disk != float64(int64(disk)) {
-		return instancetype.Type{}, errors.New("configuration.memory_mib and configuration.disk.size_mb must be whole numbers")
-	}
-	return instancetype.Custom(vcpu, int64(mem), int64(disk))
 }
 
 // mergeConfig applies a configuration update: the instance type is one setting, given either as
@@ -479,20 +441,8 @@ func (s *Server) checkConfig(cfg map[string]any) *apiErr {
 	default:
 		return fail(http.StatusBadRequest, codeBadRequest, "Image %q: registry %q is not supported; push the image to the Cloudflare registry (%s) or use docker.io or Amazon ECR", img, host, "registry.cloudflare.com")
 	}
-	it, named := cfg["instance_type"]
-	custom := slices.ContainsFunc(customFields, func(k string) bool { _, ok := cfg[k]; return ok })
-	switch {
-	case named && custom:
-		return fail(http.StatusBadRequest, codeBadRequest, "configuration sets both instance_type and custom resources (vcpu, memory_mib, disk); set one")
-	case named:
-		_, alias := instancetype.Aliases()[str(it)]
-		if !slices.Contains(instancetype.Names(), str(it)) && !alias {
-			return fail(http.StatusBadRequest, codeBadRequest, "Unknown instance_type %v", it)
-		}
-	case custom:
-		if _, err := customType(cfg); err != nil {
-			return fail(http.StatusBadRequest, codeBadRequest, "Invalid custom instance type: %v", err)
-		}
+	if _, _, err := instancetype.FromAPIConfiguration(cfg); err != nil {
+		return fail(http.StatusBadRequest, codeBadRequest, "Invalid instance type: %v", err)
 	}
 	return nil
 }

@@ -220,3 +220,40 @@ func TestDescribe(t *testing.T) {
 		t.Fatalf("named: %q %q", s.Describe(), s.Spec())
 	}
 }
+
+func TestFromAPIConfiguration(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     map[string]any
+		want    string // Spec
+		ok      bool
+		wantErr string
+	}{
+		{"named", map[string]any{"image": "x", "instance_type": "standard-2"}, "standard-2", true, ""},
+		{"alias", map[string]any{"instance_type": "dev"}, "lite", true, ""},
+		{"none", map[string]any{"image": "x"}, "", false, ""},
+		{"custom as wrangler sends it", map[string]any{"vcpu": 1.0, "memory_mib": 3072.0, "disk": map[string]any{"size_mb": 15000.0}}, "custom:vcpu=1,memory=3072MiB,disk=15000MB", true, ""},
+		{"custom with the defaults", map[string]any{"vcpu": 1.0, "memory_mib": 3072.0}, "custom:vcpu=1,memory=3072MiB,disk=2000MB", true, ""},
+		{"default vcpu under the limit", map[string]any{"memory_mib": 4096.0}, "", true, "vcpu 0.0625 is outside the minimum"},
+		{"both", map[string]any{"instance_type": "basic", "vcpu": 1.0}, "", true, "sets both"},
+		{"unknown name", map[string]any{"instance_type": "huge"}, "", true, "unknown instance_type huge"},
+		{"spec as a name", map[string]any{"instance_type": "custom:vcpu=1,memory=3072,disk=2000"}, "", true, "unknown instance_type"},
+		{"disk not an object", map[string]any{"vcpu": 1.0, "memory_mib": 3072.0, "disk": 2000.0}, "", true, "configuration.disk must be an object"},
+		{"string vcpu", map[string]any{"vcpu": "1", "memory_mib": 3072.0}, "", true, "configuration.vcpu must be a number"},
+		{"fractional memory", map[string]any{"vcpu": 1.0, "memory_mib": 3072.5}, "", true, "whole numbers"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok, err := FromAPIConfiguration(tt.cfg)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || ok != tt.ok {
+					t.Fatalf("got %v, %v, %v; want error %q", got, ok, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || ok != tt.ok || (ok && got.Spec() != tt.want) {
+				t.Fatalf("got %q, %v, %v; want %q, %v", got.Spec(), ok, err, tt.want, tt.ok)
+			}
+		})
+	}
+}
