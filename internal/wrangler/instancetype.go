@@ -63,6 +63,9 @@ func instanceTypeValue(spec string) any {
 func userInstanceType(src string, v any) (string, error) {
 	switch it := v.(type) {
 	case string:
+		if canonical, ok := instance.Aliases()[it]; ok {
+			return canonical, nil // wrangler still takes the old name, with a warning
+		}
 		if err := checkInstanceType(it); err != nil {
 			return "", fmt.Errorf("%s: %w", src, err)
 		}

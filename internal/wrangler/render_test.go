@@ -276,6 +276,7 @@ func TestUserInstanceType(t *testing.T) {
 		wantErr         string
 	}{
 		{"named", `{"containers": [{"class_name": "LeanContainer", "instance_type": "standard-2"}]}`, "standard-2", true, ""},
+		{"alias", `{"containers": [{"class_name": "LeanContainer", "instance_type": "standard"}]}`, "standard-1", true, ""},
 		{"custom", string(readUser(t, "custom-type.jsonc")), "custom:vcpu=1,memory=3072MiB,disk=15000MB", true, ""},
 		{"none", `{"containers": [{"class_name": "LeanContainer"}]}`, "", false, ""},
 		{"other class only", `{"containers": [{"class_name": "Other", "instance_type": "lite"}]}`, "", false, ""},
