@@ -11,12 +11,12 @@ import (
 // object form: vcpu, memory_mib and disk {size_mb}.
 var apiResourceFields = []string{"vcpu", "memory_mib", "disk"}
 
-// Defaults for a resource a configuration leaves out: the account defaults GET /containers/me reports, and
-// what wrangler 4.164 fills in for a partial object form.
+// Defaults for a custom resource left out: what wrangler 4.164 fills in for a partial object form
+// (normalizeContainers), the account defaults GET /containers/me reports, and lite's size.
 const (
-	apiDefaultVCPU      = 0.0625
-	apiDefaultMemoryMiB = 256
-	apiDefaultDiskMB    = 2000
+	DefaultCustomVCPU      = 0.0625
+	DefaultCustomMemoryMiB = 256
+	DefaultCustomDiskMB    = 2000
 )
 
 // FromAPIConfiguration reads the instance type of an application configuration (decoded JSON). ok is
@@ -37,7 +37,7 @@ func FromAPIConfiguration(cfg map[string]any) (t Type, ok bool, err error) {
 	case !custom:
 		return Type{}, false, nil
 	}
-	vcpu, mem, disk := apiDefaultVCPU, float64(apiDefaultMemoryMiB), float64(apiDefaultDiskMB)
+	vcpu, mem, disk := DefaultCustomVCPU, float64(DefaultCustomMemoryMiB), float64(DefaultCustomDiskMB)
 	num := func(v any, field string, into *float64) error {
 		if v == nil {
 			return nil

@@ -16,13 +16,13 @@ import (
 const (
 	CustomName = "custom"
 
-	CustomMinVCPU             = 1.0      // "For workloads requiring less than 1 vCPU, use the predefined instance types"
-	CustomMaxVCPU             = 4.0      // the size of standard-4
-	CustomMaxMemoryMiB        = 12 << 10 // 12 GiB
-	CustomMinMemoryMiBPerVCPU = 3 << 10  // at least 3 GiB of memory per vCPU
-	CustomMaxDiskMB           = 20_000   // 20 GB
-	CustomMinDiskMB           = 2_000    // lean4-cf's floor, see below
-	CustomDiskStepMB          = 1_000    // the search sizes disk in whole GB, see CheapestCustom
+	CustomMinVCPU             = 1.0                 // "For workloads requiring less than 1 vCPU, use the predefined instance types"
+	CustomMaxVCPU             = 4.0                 // the size of standard-4
+	CustomMaxMemoryMiB        = 12 << 10            // 12 GiB
+	CustomMinMemoryMiBPerVCPU = 3 << 10             // at least 3 GiB of memory per vCPU
+	CustomMaxDiskMB           = 20_000              // 20 GB
+	CustomMinDiskMB           = DefaultCustomDiskMB // lean4-cf's floor, see below
+	CustomDiskStepMB          = 1_000               // the search sizes disk in whole GB, see CheapestCustom
 	limitsURL                 = "https://developers.cloudflare.com/containers/platform/limits/#custom-instance-types"
 )
 
@@ -79,21 +79,27 @@ func formatDiskMB(mb int64) string {
 
 func (t Type) checkCustom() error {
 	v := formatVCPU(t.VCPU)
+	mem, disk := fmt.Sprintf("%d MiB", t.MemoryMiB), fmt.Sprintf("%d MB", t.DiskMB)
 	switch {
 	case math.IsNaN(t.VCPU) || t.VCPU < CustomMinVCPU:
-		return &LimitError{Field: "vcpu", Value: v, Limit: "the minimum of 1 vCPU", Fix: "use vcpu=1 or more, or a named type (lite, basic, standard-1) for less"}
+		return &LimitError{Field: "vcpu", Value: v, Limit: fmt.Sprintf("the minimum of %s vCPU", formatVCPU(CustomMinVCPU)),
+			Fix: fmt.Sprintf("use vcpu=%s or more, or a named type (lite, basic, standard-1) for less", formatVCPU(CustomMinVCPU))}
 	case t.VCPU > CustomMaxVCPU:
-		return &LimitError{Field: "vcpu", Value: v, Limit: "the maximum of 4 vCPU", Fix: "use vcpu=4 or less"}
+		return &LimitError{Field: "vcpu", Value: v, Limit: fmt.Sprintf("the maximum of %s vCPU", formatVCPU(CustomMaxVCPU)),
+			Fix: fmt.Sprintf("use vcpu=%s or less", formatVCPU(CustomMaxVCPU))}
 	case t.MemoryMiB > CustomMaxMemoryMiB:
-		return &LimitError{Field: "memory", Value: fmt.Sprintf("%d MiB", t.MemoryMiB), Limit: "the maximum of 12288 MiB (12 GiB)", Fix: "use memory=12GiB or less"}
+		return &LimitError{Field: "memory", Value: mem, Limit: fmt.Sprintf("the maximum of %d MiB (%d GiB)", CustomMaxMemoryMiB, CustomMaxMemoryMiB>>10),
+			Fix: fmt.Sprintf("use memory=%dGiB or less", CustomMaxMemoryMiB>>10)}
 	case float64(t.MemoryMiB) < CustomMinMemoryMiBPerVCPU*t.VCPU:
 		least := int64(math.Ceil(CustomMinMemoryMiBPerVCPU * t.VCPU))
-		return &LimitError{Field: "memory", Value: fmt.Sprintf("%d MiB", t.MemoryMiB), Limit: fmt.Sprintf("the minimum of 3 GiB per vCPU (%d MiB for %s vCPU)", least, v),
+		return &LimitError{Field: "memory", Value: mem, Limit: fmt.Sprintf("the minimum of %d GiB per vCPU (%d MiB for %s vCPU)", CustomMinMemoryMiBPerVCPU>>10, least, v),
 			Fix: fmt.Sprintf("use memory=%d or more, or fewer vCPU", least)}
 	case t.DiskMB > CustomMaxDiskMB:
-		return &LimitError{Field: "disk", Value: fmt.Sprintf("%d MB", t.DiskMB), Limit: "the maximum of 20000 MB (20 GB)", Fix: "use disk=20GB or less"}
+		return &LimitError{Field: "disk", Value: disk, Limit: fmt.Sprintf("the maximum of %d MB (%s)", CustomMaxDiskMB, formatDiskMB(CustomMaxDiskMB)),
+			Fix: fmt.Sprintf("use disk=%dGB or less", CustomMaxDiskMB/1000)}
 	case t.DiskMB < CustomMinDiskMB:
-		return &LimitError{Field: "disk", Value: fmt.Sprintf("%d MB", t.DiskMB), Limit: "lean4-cf's minimum of 2000 MB (the smallest disk Cloudflare provisions for a named type)", Fix: "use disk=2GB or more"}
+		return &LimitError{Field: "disk", Value: disk, Limit: fmt.Sprintf("lean4-cf's minimum of %d MB (the smallest disk Cloudflare provisions for a named type)", CustomMinDiskMB),
+			Fix: fmt.Sprintf("use disk=%dGB or more", CustomMinDiskMB/1000)}
 	}
 	return nil
 }

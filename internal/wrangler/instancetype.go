@@ -22,14 +22,6 @@ type customInstanceType struct {
 	DiskMB    int64   `json:"disk_mb"`
 }
 
-// Wrangler's defaults for a field left out of the object form (wrangler 4.164, normalizeContainers):
-// a partial object deploys these, so lean4-cf checks it with them.
-const (
-	wranglerDefaultVCPU      = 0.0625
-	wranglerDefaultMemoryMiB = 256
-	wranglerDefaultDiskMB    = 2000
-)
-
 // checkInstanceType validates an Options.InstanceType: a name, or an explicit custom configuration
 // (see instance.Type.Spec) within Cloudflare's limits.
 func checkInstanceType(spec string) error {
@@ -71,7 +63,8 @@ func userInstanceType(src string, v any) (string, error) {
 		}
 		return it, nil
 	case map[string]any:
-		vals := map[string]float64{"vcpu": wranglerDefaultVCPU, "memory_mib": wranglerDefaultMemoryMiB, "disk_mb": wranglerDefaultDiskMB}
+		// A partial object deploys wrangler's defaults for the rest, so it is checked with them.
+		vals := map[string]float64{"vcpu": instance.DefaultCustomVCPU, "memory_mib": instance.DefaultCustomMemoryMiB, "disk_mb": instance.DefaultCustomDiskMB}
 		for k, x := range it {
 			if _, known := vals[k]; !known {
 				return "", fmt.Errorf("%s: instance_type has %q; the object form takes vcpu, memory_mib and disk_mb", src, k)
