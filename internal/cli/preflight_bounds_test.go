@@ -79,6 +79,11 @@ func TestBoundedFitIsTheExactFit(t *testing.T) {
 		{"one run: straddles basic's disk", disk["basic"], 1, "auto", 1, false, "", false},
 		{"one run: past basic's disk, straddles standard-1's", disk["basic"] + 1, 1, "auto", 1, false, "", false},
 		{"one run, named basic: high reading at its disk", disk["basic"] - gib4 + 1_000_000_000, 1, "basic", 1, false, "", false},
+		// custom is sized to the need, so its configuration differs between readings; an explicit
+		// configuration is a fixed type like a named one.
+		{"custom: sized differently at each reading", disk["standard-1"] - gib4, 1, "custom", 4, false, "", false},
+		{"explicit custom configuration, both readings fit it", disk["standard-1"] - gib4, 1, "custom:vcpu=1,memory=3GiB,disk=8GB", 4, true, "custom", true},
+		{"explicit custom configuration, straddled", disk["basic"], 1, "custom:vcpu=1,memory=3GiB,disk=8GB", 4, false, "", false},
 		// No type has 64 runs' memory: no reading fits, whatever the disk.
 		{"64 runs, three readings: nothing fits", disk["lite"], 2, "auto", 64, true, "standard-4", false},
 	}
@@ -138,7 +143,7 @@ func decisionOf(fr fitResult) string {
 	if !fr.ok {
 		exit = ExitFailure
 	}
-	return s + fmt.Sprintf("chosen=%s recommended=%q exit=%d", fr.chosen.Type.Name, fr.recommended, exit)
+	return s + fmt.Sprintf("chosen=%s recommended=%q exit=%d", fr.chosen.Type.Spec(), fr.recommended, exit)
 }
 
 func decisions(frs []fitResult) []string {

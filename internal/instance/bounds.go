@@ -23,7 +23,7 @@ type Decision struct {
 }
 
 // Decide fits each reading's need (the same workload, one required disk per reading) and compares the
-// answers. want is "auto" or a type name, as for Choose.
+// answers. want is anything Select takes: auto, a name or alias, custom, or an explicit configuration.
 func Decide(needs []Need, want string) (Decision, error) {
 	if len(needs) == 0 {
 		return Decision{}, fmt.Errorf("deciding a fit: no readings")
@@ -34,17 +34,19 @@ func Decide(needs []Need, want string) (Decision, error) {
 
 	d := Decision{Agree: true}
 	var first []Fit
-	var firstChoice string
+	var firstChoice Type
+	var firstOK bool
 	for i, n := range byNeed {
 		fits := FitAll(n)
-		chosen, ok, err := Choose(fits, want)
+		chosen, ok, err := Select(n, want)
 		if err != nil {
 			return Decision{}, err
 		}
 		if i == 0 {
-			first, firstChoice = fits, chosen.Type.Name
+			first, firstChoice, firstOK = fits, chosen.Type, ok
 		} else {
-			if chosen.Type.Name != firstChoice && !slices.Contains(d.Depends, "the "+want+" choice") {
+			// A custom choice is sized to the need, so its configuration, not only its name, must hold.
+			if (chosen.Type != firstChoice || ok != firstOK) && !slices.Contains(d.Depends, "the "+want+" choice") {
 				d.Agree = false
 				d.Depends = append(d.Depends, "the "+want+" choice")
 			}
@@ -64,8 +66,7 @@ func Decide(needs []Need, want string) (Decision, error) {
 	}
 	// State the disk need as the range it spans wherever the largest reading's table names it.
 	lowNeed, highNeed := GB(low.DiskBytes), GB(high.DiskBytes)
-	for i := range d.Fits {
-		f := &d.Fits[i]
+	asRange := func(f Fit) Fit {
 		f.Reasons = slices.Clone(f.Reasons)
 		for j, r := range f.Reasons {
 			if strings.HasPrefix(r, "disk: ") {
@@ -76,9 +77,11 @@ func Decide(needs []Need, want string) (Decision, error) {
 		for j, w := range f.Warnings {
 			f.Warnings[j] = "at the largest reading, " + w
 		}
-		if f.Type.Name == d.Chosen.Type.Name {
-			d.Chosen = *f
-		}
+		return f
 	}
+	for i := range d.Fits {
+		d.Fits[i] = asRange(d.Fits[i])
+	}
+	d.Chosen = asRange(d.Chosen)
 	return d, nil
 }
