@@ -64,14 +64,22 @@ func (c Capacity) RatePerSecond(runSeconds float64) float64 {
 	return math.Min(c.Type.VCPU, float64(c.MaxConcurrent)) / runSeconds
 }
 
+// name is the type as people read it: its name, or a custom type's configuration.
+func (c Capacity) name() string {
+	if c.Type.IsCustom() {
+		return c.Type.Describe()
+	}
+	return c.Type.Name
+}
+
 // Sentence says in plain words what an instance takes and what happens past it.
 func (c Capacity) Sentence() string {
 	if c.MaxConcurrent == 0 {
-		return fmt.Sprintf("%s cannot run a Lean evaluation: %d MiB leaves nothing after the server's %d MiB.", c.Type.Name, c.Type.MemoryMiB, BaseMemory>>20)
+		return fmt.Sprintf("%s cannot run a Lean evaluation: %d MiB leaves nothing after the server's %d MiB.", c.name(), c.Type.MemoryMiB, BaseMemory>>20)
 	}
 	return fmt.Sprintf("%s runs %d evaluations at once (memory allows %d, %g vCPU keeps %d busy); up to %d more wait in line for %d s, "+
 		"and beyond that a request gets 429 (line full) or 503 (waited too long) with Retry-After, so the instance never runs out of memory.",
-		c.Type.Name, c.MaxConcurrent, c.MemoryRuns, c.Type.VCPU, c.CPURuns, c.MaxQueue, QueueTimeoutSeconds)
+		c.name(), c.MaxConcurrent, c.MemoryRuns, c.Type.VCPU, c.CPURuns, c.MaxQueue, QueueTimeoutSeconds)
 }
 
 // Plan is a recommendation for a target load, by Little's law.
@@ -105,7 +113,7 @@ func Recommend(c Capacity, rate, runSeconds float64) (Plan, error) {
 	}
 	per := c.RatePerSecond(runSeconds)
 	if per == 0 {
-		return Plan{}, fmt.Errorf("%s cannot run Lean evaluations: choose a type with more memory", c.Type.Name)
+		return Plan{}, fmt.Errorf("%s cannot run Lean evaluations: choose a type with more memory", c.name())
 	}
 	p := Plan{Capacity: c, Rate: rate, RunSeconds: runSeconds, BusyVCPU: rate * runSeconds, PerInstance: per}
 	p.Instances = int(math.Ceil(rate / (per * TargetUtilization)))
@@ -120,5 +128,5 @@ func Recommend(c Capacity, rate, runSeconds float64) (Plan, error) {
 func (p Plan) Sentence() string {
 	return fmt.Sprintf("%.3g evaluations/s × %.3g s of CPU each keeps %.3g vCPU busy on average (Little's law); one %s finishes %.3g/s at full use, "+
 		"so instances %d (at most %.0f%% busy) and max_instances %d; awake cost about $%.2f/hour at that load (at most $%.2f/hour with %d instances fully busy).",
-		p.Rate, p.RunSeconds, p.BusyVCPU, p.Capacity.Type.Name, p.PerInstance, p.Instances, 100*TargetUtilization, p.Max, p.USDPerHour, p.MaxUSDHour, p.Max)
+		p.Rate, p.RunSeconds, p.BusyVCPU, p.Capacity.name(), p.PerInstance, p.Instances, 100*TargetUtilization, p.Max, p.USDPerHour, p.MaxUSDHour, p.Max)
 }

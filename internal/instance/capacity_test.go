@@ -47,6 +47,13 @@ func TestCapacitySentence(t *testing.T) {
 	if got := CapacityOf(lite, 0).Sentence(); !strings.Contains(got, "cannot run") {
 		t.Errorf("lite: %q", got)
 	}
+	custom, _, err := Lookup("custom:vcpu=1,memory=4GiB,disk=8GB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := CapacityOf(custom, 0); c.MaxConcurrent != 4 || !strings.HasPrefix(c.Sentence(), custom.Describe()+" runs 4 evaluations at once") {
+		t.Errorf("custom: %+v %q", c, c.Sentence())
+	}
 }
 
 func TestRecommend(t *testing.T) {

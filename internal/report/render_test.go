@@ -72,8 +72,18 @@ func rolledBack() *Result {
 	return r
 }
 
+// deployedCustom is a deploy on the cheapest custom configuration, shown beside the named types.
+func deployedCustom() *Result {
+	r := deployed()
+	spec := "custom:vcpu=1,memory=3072MiB,disk=4000MB"
+	r.Preflight.InstanceType, r.Preflight.InstanceConfig = spec, "custom (1 vCPU, 3072 MiB, 4 GB)"
+	r.Preflight.Custom = &FitRow{Name: "custom", Spec: spec, VCPU: 1, MemoryMiB: 3072, DiskMB: 4000, Fits: true, USDPerHour: 0.1010}
+	r.Stages[0].Detail = "sha256:abc fits " + spec
+	return r
+}
+
 func TestGolden(t *testing.T) {
-	for name, r := range map[string]*Result{"deployed": deployed(), "rolled-back": rolledBack()} {
+	for name, r := range map[string]*Result{"deployed": deployed(), "rolled-back": rolledBack(), "deployed-custom": deployedCustom()} {
 		t.Run(name, func(t *testing.T) {
 			golden(t, name+".summary.md", Summary(r))
 			golden(t, name+".comment.md", Comment(r, "https://github.com/o/r/actions/runs/1"))
@@ -152,5 +162,27 @@ func TestFormatters(t *testing.T) {
 		if tt.got != tt.want {
 			t.Errorf("got %q, want %q", tt.got, tt.want)
 		}
+	}
+}
+
+// A bounded preflight shows the uncompressed size as its range wherever the size is shown.
+func TestBoundedSizeIsShownAsARange(t *testing.T) {
+	r := deployed()
+	r.Preflight.SizeMethod, r.Preflight.UncompressedBytesHigh, r.Preflight.RequiredDiskBytesHigh = "bounds", 6_794_967_296, 7_675_790_618
+	for name, out := range map[string]string{"summary": Summary(r), "comment": Comment(r, ""), "text": Text(r)} {
+		if !strings.Contains(out, "2.50 GB to 6.79 GB uncompressed") {
+			t.Errorf("%s does not show the range:\n%s", name, out)
+		}
+	}
+	if !strings.Contains(Summary(r), "uncompressed (bounds)") {
+		t.Errorf("summary does not name the method")
+	}
+	js, _ := json.Marshal(r.Preflight)
+	if !strings.Contains(string(js), `"uncompressedBytesHigh":6794967296`) || !strings.Contains(string(js), `"requiredDiskBytesHigh":7675790618`) {
+		t.Errorf("json %s", js)
+	}
+	r = deployed() // exact and estimate figures keep their single number and keys
+	if js, _ := json.Marshal(r.Preflight); strings.Contains(string(js), "High") || strings.Contains(Summary(r), " GB to ") {
+		t.Errorf("an unbounded size shows a range: %s", js)
 	}
 }

@@ -64,24 +64,42 @@ type StageResult struct {
 
 // Preflight is what the preflight stage measured and chose.
 type Preflight struct {
-	Image             string   `json:"image"`
-	Digest            string   `json:"digest"`
-	Layers            int      `json:"layers"`
-	CompressedBytes   int64    `json:"compressedBytes"`
-	UncompressedBytes int64    `json:"uncompressedBytes"`
-	RequiredDiskBytes int64    `json:"requiredDiskBytes"`
-	SizeMethod        string   `json:"sizeMethod"` // exact or estimate
-	InstanceType      string   `json:"instanceType"`
-	Fits              bool     `json:"fits"`
-	Reason            string   `json:"reason,omitempty"` // why the chosen type does not fit
-	Types             []FitRow `json:"instanceTypes,omitempty"`
+	Image             string `json:"image"`
+	Digest            string `json:"digest"`
+	Layers            int    `json:"layers"`
+	CompressedBytes   int64  `json:"compressedBytes"`
+	UncompressedBytes int64  `json:"uncompressedBytes"`
+	RequiredDiskBytes int64  `json:"requiredDiskBytes"`
+	// With SizeMethod "bounds" (a gzip trailer gives a large layer's size only modulo 4 GiB, and every
+	// reading led to the same fit), UncompressedBytes and RequiredDiskBytes are the smallest reading's
+	// figures and these the largest's.
+	UncompressedBytesHigh int64  `json:"uncompressedBytesHigh,omitempty"`
+	RequiredDiskBytesHigh int64  `json:"requiredDiskBytesHigh,omitempty"`
+	SizeMethod            string `json:"sizeMethod"`   // exact, estimate or bounds
+	InstanceType          string `json:"instanceType"` // a name, or custom:vcpu=V,memory=MMiB,disk=DMB
+	// InstanceConfig describes a custom InstanceType for people: "custom (1 vCPU, 3072 MiB, 4 GB)".
+	InstanceConfig string   `json:"instanceConfig,omitempty"`
+	Fits           bool     `json:"fits"`
+	Reason         string   `json:"reason,omitempty"` // why the chosen type does not fit
+	Types          []FitRow `json:"instanceTypes,omitempty"`
+	// Custom is the cheapest custom configuration for the image, beside the named Types.
+	Custom *FitRow `json:"customType,omitempty"`
 	// Capacity says how many evaluations an instance of the type runs at once and what happens past it.
 	Capacity string `json:"capacity,omitempty"`
+}
+
+// instanceType is the chosen type as people read it.
+func (p *Preflight) instanceType() string {
+	if p.InstanceConfig != "" {
+		return p.InstanceConfig
+	}
+	return p.InstanceType
 }
 
 // FitRow is one instance type in the fit table.
 type FitRow struct {
 	Name       string   `json:"name"`
+	Spec       string   `json:"spec,omitempty"` // a custom row's --instance-type value
 	VCPU       float64  `json:"vcpu"`
 	MemoryMiB  int      `json:"memoryMiB"`
 	DiskMB     int      `json:"diskMB"`
