@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"os"
@@ -12,9 +13,13 @@ import (
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
-// containerClass is the Durable Object class that runs the Lean server; the container application is
-// named <worker>-leancontainer after it.
-const containerClass = "LeanContainer"
+// apiAccount is the API client as the pipeline's Account.
+type apiAccount struct{ *cloudflare.Client }
+
+// HasContainers reports whether the version binds the class that runs the Lean server's container.
+func (a apiAccount) HasContainers(ctx context.Context, name, version string) (bool, error) {
+	return a.VersionBindsClass(ctx, name, version, wrangler.ClassName)
+}
 
 // cloud is what the account commands share: the API client, the wrangler runner, and the account.
 type cloud struct {

@@ -145,7 +145,7 @@ func deployResult(ctx context.Context, env Env, o *deployOptions, ports imagePor
 	}
 	p := &pipeline.Pipeline{
 		Preflighter: preflightFunc(ports.preflight),
-		Account:     c.api,
+		Account:     apiAccount{c.api},
 		Deployer:    &wranglerDeployer{runner: run, work: work, nodeModules: nm, userConfig: userConfig, configName: o.config, managed: managed, log: func(s string) { logf("  %s", s) }, rollouts: c.api},
 		Pusher:      pusher,
 		Verifier:    &prober{client: client, apiKey: env.Getenv("LEAN_API_KEY"), extra: o.url, log: func(s string) { logf("  verify: %s", s) }},

@@ -57,7 +57,7 @@ Credentials come from the environment only: CLOUDFLARE_API_TOKEN and CLOUDFLARE_
 				if rep.URL, err = c.api.WorkersDevURL(ctx, o.name); err != nil {
 					return err
 				}
-				app, ok, err := c.wr.ContainersList(ctx, wrangler.ApplicationName(o.name, containerClass))
+				app, ok, err := c.wr.ContainersList(ctx, wrangler.ApplicationName(o.name, wrangler.ClassName))
 				if err != nil {
 					return err
 				}
