@@ -51,6 +51,13 @@ the earlier digest-pinned image (lean4-cf status shows the current one) to put i
 			if err != nil {
 				return usagef("--resolve: %v", err)
 			}
+			if err := checkTimeout(o.timeout); err != nil {
+				return err
+			}
+			apiKey, err := leanAPIKey(env)
+			if err != nil {
+				return err
+			}
 			if o.to != "" && !versionIDRE.MatchString(o.to) {
 				return usagef("--to %q is not a version id: give a Worker version id like 4f8c2a6e-1b3d-4e5f-8a9b-0c1d2e3f4a5b (wrangler versions list shows them)", o.to)
 			}
@@ -127,7 +134,7 @@ the earlier digest-pinned image (lean4-cf status shows the current one) to put i
 			if err != nil {
 				return usagef("%v", err)
 			}
-			p := verify.Prober{Client: client, BaseURL: url, APIKey: env.Getenv("LEAN_API_KEY")}
+			p := verify.Prober{Client: client, BaseURL: url, APIKey: apiKey}
 			// What must answer depends on the version returned to, not on the container application:
 			// the platform keeps the application after a Worker rollback, also one to a stub version.
 			containers, err := apiAccount{c.api}.HasContainers(ctx, o.name, to)
