@@ -106,8 +106,9 @@ func writeEssentials(b *strings.Builder, r *Result) {
 	}
 	if r.Preflight != nil {
 		p := r.Preflight
+		size, how := r.Uncompressed()
 		fmt.Fprintf(b, "**Image:** `%s` (`%s`), %s compressed, %s uncompressed (%s), instance type **%s**  \n",
-			mdInline(p.Image), short(p.Digest), Bytes(p.CompressedBytes), Bytes(p.UncompressedBytes), p.SizeMethod, p.InstanceType)
+			mdInline(p.Image), short(p.Digest), Bytes(p.CompressedBytes), Bytes(size), how, p.InstanceType)
 	}
 	if r.Error != "" {
 		fmt.Fprintf(b, "\n> **Error:** %s\n", mdInline(r.Error))
@@ -169,8 +170,9 @@ func Text(r *Result) string {
 		fmt.Fprintf(&b, "  version:    %s\n", r.VersionID)
 	}
 	if r.Preflight != nil {
-		fmt.Fprintf(&b, "  image:      %s (%s), %s compressed, %s uncompressed, %s\n", r.Preflight.Image, short(r.Preflight.Digest),
-			Bytes(r.Preflight.CompressedBytes), Bytes(r.Preflight.UncompressedBytes), r.Preflight.InstanceType)
+		size, how := r.Uncompressed()
+		fmt.Fprintf(&b, "  image:      %s (%s), %s compressed, %s uncompressed (%s), %s\n", r.Preflight.Image, short(r.Preflight.Digest),
+			Bytes(r.Preflight.CompressedBytes), Bytes(size), how, r.Preflight.InstanceType)
 	}
 	for _, s := range r.Stages {
 		fmt.Fprintf(&b, "  %-10s  %-6s %8s  %s\n", s.Name, s.Status, Dur(s.Duration.D()), s.Detail)
@@ -202,10 +204,8 @@ func Outputs(r *Result) ([]Output, error) {
 	var digest, itype, compressed, uncompressed, cold, status string
 	if p := r.Preflight; p != nil {
 		digest, itype = p.Digest, p.InstanceType
-		compressed, uncompressed = strconv.FormatInt(p.CompressedBytes, 10), strconv.FormatInt(p.UncompressedBytes, 10)
-	}
-	if r.Push != nil && r.Push.UncompressedBytes > 0 {
-		uncompressed = strconv.FormatInt(r.Push.UncompressedBytes, 10)
+		size, _ := r.Uncompressed()
+		compressed, uncompressed = strconv.FormatInt(p.CompressedBytes, 10), strconv.FormatInt(size, 10)
 	}
 	if r.Ready != nil {
 		cold = strconv.FormatInt(r.Ready.ColdStart.D().Milliseconds(), 10)

@@ -55,7 +55,7 @@ func deployed() *Result {
 		},
 		Preflight: &Preflight{Image: "ghcr.io/ldct/lean4-server:v4.24.0", Digest: "sha256:0123456789abcdef0123", Layers: 12, CompressedBytes: 672_000_000,
 			UncompressedBytes: 2_500_000_000, RequiredDiskBytes: 2_951_326_592, SizeMethod: "estimate", InstanceType: "standard-1", Fits: true, Types: fitRows()},
-		Push:    &Pushed{Image: "registry.cloudflare.com/acct/lean4-server@sha256:0123", BytesPushed: 672_000_000, BlobsPushed: 13, Fits: true},
+		Push:    &Pushed{Image: "registry.cloudflare.com/acct/lean4-server@sha256:0123", BytesPushed: 672_000_000, BlobsPushed: 13, UncompressedBytes: 2_612_345_678, Fits: true},
 		Ready:   &Ready{LeanVersion: "Lean (version 4.24.0, x86_64-unknown-linux-gnu, Release)", Attempts: 7, ColdStart: ms(41234)},
 		Latency: &Latency{N: 5, P50: ms(412), P95: ms(903)},
 		Status:  &Status{ApplicationID: "a1b2", Application: "lean4-server-leancontainer", State: "ready", Instances: 1, Image: "registry.cloudflare.com/acct/lean4-server@sha256:0123", Version: 2},
@@ -151,6 +151,44 @@ func TestFormatters(t *testing.T) {
 	} {
 		if tt.got != tt.want {
 			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
+
+// One figure for one fact: once the push has measured the uncompressed size, every renderer reports that
+// figure, labelled measured, and none the preflight's estimate; before the push, the estimate, labelled so.
+func TestOneUncompressedFigure(t *testing.T) {
+	renders := func(r *Result) map[string]string {
+		outs, err := Outputs(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o string
+		for _, out := range outs {
+			if out.Name == "uncompressed-bytes" {
+				o = out.Value
+			}
+		}
+		return map[string]string{"summary": Summary(r), "comment": Comment(r, "https://github.com/o/r/actions/runs/1"), "text": Text(r), "output": o}
+	}
+	for name, got := range renders(deployed()) {
+		want := map[string]string{"output": "2612345678"}[name]
+		if want == "" {
+			want = "2.61 GB uncompressed (measured)"
+		}
+		if !strings.Contains(got, want) || strings.Contains(got, "2.50 GB") || strings.Contains(got, "estimate") {
+			t.Errorf("%s after the push: want %q and no estimate, got:\n%s", name, want, got)
+		}
+	}
+	before := deployed()
+	before.Push = nil
+	for name, got := range renders(before) {
+		want := map[string]string{"output": "2500000000"}[name]
+		if want == "" {
+			want = "2.50 GB uncompressed (estimate)"
+		}
+		if !strings.Contains(got, want) {
+			t.Errorf("%s before the push: want %q, got:\n%s", name, want, got)
 		}
 	}
 }
