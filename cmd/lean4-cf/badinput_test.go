@@ -439,6 +439,7 @@ func badCases(account, token string) []badCase {
 		withEnv(deploy("token-inner-space", 2, `CLOUDFLARE_API_TOKEN holds spaces or line breaks`), "CLOUDFLARE_API_TOKEN", "Bearer "+token),
 		withEnv(deploy("token-blank", 2, `CLOUDFLARE_API_TOKEN is not set`), "CLOUDFLARE_API_TOKEN", "   "),
 		withEnv(deploy("account-newline", 2, `CLOUDFLARE_ACCOUNT_ID .* is not an account id`), "CLOUDFLARE_ACCOUNT_ID", account+"\n"),
+		withEnv(deploy("github-token-newline", 2, `GITHUB_TOKEN holds spaces or line breaks`), "GITHUB_TOKEN", "ghs_abc\n"),
 		withEnv(deploy("lean-api-key-newline", 2, `LEAN_API_KEY holds spaces or line breaks`), "LEAN_API_KEY", "k3y\n"),
 		// runtime: the API or the registry refuses; nothing may be written.
 		withEnv(deploy("account-wrong", 1, `CLOUDFLARE_ACCOUNT_ID`), "CLOUDFLARE_ACCOUNT_ID", otherAccount),
@@ -456,6 +457,7 @@ func badCases(account, token string) []badCase {
 		{name: "preflight/memory-unit", args: []string{"preflight", "--memory-per-run", "12XB"}, code: 2, want: `--memory-per-run.*"12XB"`},
 		{name: "preflight/memory-empty", args: []string{"preflight", "--memory-per-run", ""}, code: 2, want: `--memory-per-run`},
 		{name: "preflight/memory-huge", args: []string{"preflight", "--memory-per-run", "99999999999GiB"}, code: 2, want: `--memory-per-run`},
+		withEnv(badCase{name: "preflight/github-token-newline", args: []string{"preflight", "--image", "$IMAGE"}, code: 2, want: `GITHUB_TOKEN holds spaces or line breaks`}, "GITHUB_TOKEN", "ghs_abc\n"),
 		{name: "preflight/oci-missing", args: []string{"preflight", "--image", "oci:$DIR/layout"}, code: 1, want: `layout`},
 		{name: "preflight/archive-missing", args: []string{"preflight", "--image", "docker-archive:$DIR/image.tar"}, code: 1, want: `image\.tar`},
 		{name: "preflight/missing-tag", args: []string{"preflight", "--image", "$MISSING"}, code: 1, want: `lean4-server:missing`},
@@ -487,6 +489,12 @@ func badCases(account, token string) []badCase {
 		{name: "rollback/to-unknown-version", args: []string{"rollback", "--name", seeded, "--to", "4f8c2a6e-1b3d-4e5f-8a9b-0c1d2e3f4a5b"}, code: 1, want: `--to|4f8c2a6e-1b3d-4e5f-8a9b-0c1d2e3f4a5b`},
 		{name: "rollback/no-such-worker", args: []string{"rollback", "--name", "nobody-here"}, code: 1, want: `"nobody-here"`},
 		withEnv(badCase{name: "rollback/account-wrong", args: []string{"rollback"}, code: 1, want: `CLOUDFLARE_ACCOUNT_ID`}, "CLOUDFLARE_ACCOUNT_ID", otherAccount),
+
+		// sandbox: checked before any server starts.
+		{name: "sandbox/provision-delay-negative", args: []string{"sandbox", "--provision-delay=-1s"}, code: 2, want: `--provision-delay -1s is out of range`},
+		{name: "sandbox/start-delay-huge", args: []string{"sandbox", "--start-delay", "2h"}, code: 2, want: `--start-delay 2h0m0s is out of range`},
+		{name: "sandbox/env-file-no-folder", args: []string{"sandbox", "--env-file", "$DIR/missing/sandbox.env"}, code: 2, want: `--env-file ".*missing/sandbox.env" is in a folder that does not exist`},
+		{name: "sandbox/env-file-folder", args: []string{"sandbox", "--env-file", "$DIR"}, code: 2, want: `--env-file ".*" is a folder`},
 
 		// render.
 		render("mode-missing", `--mode is required`),

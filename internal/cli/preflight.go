@@ -173,10 +173,16 @@ Exit status: 0 usable and fits, 1 unusable, does not fit or unreadable, 2 bad fl
 	return cmd
 }
 
+// imageSource is how source images are read: GITHUB_TOKEN, checked where it is read, logs in to ghcr.io.
+func imageSource(env Env) (image.SourceOptions, error) {
+	token := env.Getenv("GITHUB_TOKEN")
+	return image.SourceOptions{GitHubToken: token}, checkSecret("GITHUB_TOKEN", token)
+}
+
 // measureImage opens and measures the image, with progress on stderr unless quiet. It returns the opened
 // image too, so that the push copies exactly the image that was measured, even if the tag moves meanwhile.
-func measureImage(ctx context.Context, env Env, ref image.Ref, exact, quiet bool) (v1.Image, image.Report, error) {
-	opts := image.Options{Exact: exact, Source: image.SourceOptions{GitHubToken: env.Getenv("GITHUB_TOKEN")}}
+func measureImage(ctx context.Context, env Env, src image.SourceOptions, ref image.Ref, exact, quiet bool) (v1.Image, image.Report, error) {
+	opts := image.Options{Exact: exact, Source: src}
 	if !quiet {
 		opts.Progress = func(p image.Progress) {
 			rate := float64(p.Done) / max(p.Elapsed.Seconds(), 0.001)
@@ -209,7 +215,11 @@ func unwrapAll(err error) error {
 }
 
 func runPreflight(ctx context.Context, env Env, o *preflightOptions) error {
-	_, rep, err := measureImage(ctx, env, o.ref, o.exact, o.json)
+	src, err := imageSource(env)
+	if err != nil {
+		return err
+	}
+	_, rep, err := measureImage(ctx, env, src, o.ref, o.exact, o.json)
 	if err != nil {
 		return err
 	}
@@ -308,6 +318,10 @@ func imagePortsFor(env Env, o *deployOptions) (imagePorts, error) {
 	if err != nil {
 		return imagePorts{}, usagef("--image: %v", err)
 	}
+	src, err := imageSource(env)
+	if err != nil {
+		return imagePorts{}, err
+	}
 	if o.instanceType != "auto" {
 		if _, _, err := instance.Lookup(o.instanceType); err != nil {
 			return imagePorts{}, usagef("--instance-type: %v", err)
@@ -321,7 +335,7 @@ func imagePortsFor(env Env, o *deployOptions) (imagePorts, error) {
 	)
 	ports := imagePorts{
 		preflight: func(ctx context.Context) (report.Preflight, error) {
-			img, rep, err := measureImage(ctx, env, ref, false, o.json)
+			img, rep, err := measureImage(ctx, env, src, ref, false, o.json)
 			if err != nil {
 				return report.Preflight{}, err
 			}
@@ -336,7 +350,7 @@ func imagePortsFor(env Env, o *deployOptions) (imagePorts, error) {
 				if opened != nil {
 					return opened, nil
 				}
-				return image.Open(ctx, ref, image.SourceOptions{GitHubToken: env.Getenv("GITHUB_TOKEN")})
+				return image.Open(ctx, ref, src)
 			},
 			measure: func(ctx context.Context, _ v1.Hash, _ types.MediaType, r io.Reader) error {
 				sz, err := image.MeasureLayer(ctx, r)
