@@ -192,7 +192,7 @@ func TestBadInputs(t *testing.T) {
 		t.Errorf("unknown API calls (the double drifted from what was called): %v", u)
 	}
 	if tried < 40 && len(cases) == tried {
-		t.Errorf("only %d bad inputs: the hardening issue asks for at least 40", tried)
+		t.Errorf("only %d bad inputs: the matrix must try at least 40", tried)
 	}
 	t.Logf("bad inputs: %d tried, %d passed", tried, passed)
 }

@@ -52,7 +52,7 @@ func (o *preflightOptions) validate() error {
 	return nil
 }
 
-// preflightJSON is `preflight --json`: exactly the keys the issue lists.
+// preflightJSON is `preflight --json`: exactly the keys the README's preflight section lists.
 type preflightJSON struct {
 	Image                   string        `json:"image"`
 	Digest                  string        `json:"digest"`

@@ -10,7 +10,8 @@ import (
 	"unicode"
 )
 
-// Type is one instance type (cloudflare-containers.md §1). Disk is decimal, memory binary.
+// Type is one instance type (https://developers.cloudflare.com/containers/platform-details/limits/).
+// Disk is decimal, memory binary.
 type Type struct {
 	Name      string
 	VCPU      float64
@@ -63,7 +64,7 @@ func Names() []string {
 	return out
 }
 
-// Published rates (cloudflare-containers.md §7), in USD.
+// Published rates (https://developers.cloudflare.com/containers/pricing/), in USD.
 const (
 	USDPerGiBSecond  = 0.0000025  // memory, billed on the type's provisioned memory while running
 	USDPerGBSecond   = 0.00000007 // disk, billed on the type's provisioned disk while running

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Size limits GitHub enforces (github-actions.md §2 and §4), with room to spare.
+// Size limits GitHub enforces (docs/platform-facts.md), with room to spare.
 const (
 	MaxSummaryBytes = 1 << 20 // $GITHUB_STEP_SUMMARY per step
 	MaxCommentChars = 65536   // an issue comment body

@@ -74,7 +74,8 @@ type Options struct {
 	UserConfigName string
 }
 
-// InstanceTypes are the instance_type names Cloudflare Containers accepts (cloudflare-containers.md §1).
+// InstanceTypes are the instance_type names Cloudflare Containers accepts
+// (https://developers.cloudflare.com/containers/platform-details/limits/).
 var InstanceTypes = []string{"lite", "basic", "standard-1", "standard-2", "standard-3", "standard-4"}
 
 var deprecatedInstanceTypes = map[string]string{"dev": "lite", "standard": "standard-1"}
@@ -229,7 +230,8 @@ func corsOrigins(s string) error {
 	return nil
 }
 
-// pullableRegistries are the registries Cloudflare Containers pulls from (cloudflare-containers.md §8).
+// pullableRegistries are the registries Cloudflare Containers pulls from
+// (https://developers.cloudflare.com/containers/platform-details/image-management/).
 var pullableRegistries = []*regexp.Regexp{
 	regexp.MustCompile(`^registry\.cloudflare\.com$`),
 	regexp.MustCompile(`^registry\.fed\.cloudflare\.com$`),
