@@ -455,7 +455,7 @@ func (s *Server) createApplication(r *http.Request) (*reply, *apiErr) {
 	a.apply(body, now)
 	a.versions = []appVersion{{version: 1, config: body.Configuration, readyAt: now.Add(s.opts.ProvisionDelay)}}
 	s.st.apps[a.id] = a
-	return ok(s.renderApp(a))
+	return created(s.renderApp(a))
 }
 
 func (s *Server) patchApplication(r *http.Request) (*reply, *apiErr) {
@@ -583,7 +583,7 @@ func (s *Server) createRollout(r *http.Request) (*reply, *apiErr) {
 			ro.steps = append(ro.steps, step)
 		}
 		a.rollouts = append(a.rollouts, ro)
-		return ok(s.renderRollout(a, ro))
+		return created(s.renderRollout(a, ro))
 	})(r)
 }
 
@@ -746,5 +746,5 @@ func (s *Server) registryCredentials(r *http.Request) (*reply, *apiErr) {
 	s.mu.Lock()
 	s.st.creds[c.password] = c
 	s.mu.Unlock()
-	return ok(map[string]any{"account_id": s.opts.AccountID, "registry_host": s.RegistryHost(), "username": c.username, "password": c.password})
+	return created(map[string]any{"account_id": s.opts.AccountID, "registry_host": s.RegistryHost(), "username": c.username, "password": c.password})
 }
