@@ -53,7 +53,11 @@ func TestAnswersFollowTheAPIDescription(t *testing.T) {
 	if code != http.StatusCreated {
 		t.Fatalf("create application: %d %v; want 201", code, env)
 	}
-	id := env["result"].(map[string]any)["id"].(string)
+	app := env["result"].(map[string]any)
+	id := app["id"].(string)
+	if app["durable_object_namespace_id"] != ns || app["account_id"] != srv.AccountID() {
+		t.Errorf("application %v: want durable_object_namespace_id %s and account_id %s", app, ns, srv.AccountID())
+	}
 	code, env = call(t, srv, srv.Token(), http.MethodPost, base+"/"+id+"/rollouts", map[string]any{
 		"description": "v1", "strategy": "rolling", "kind": "full_auto", "step_percentage": 100,
 		"target_configuration": map[string]any{"image": img, "instance_type": "standard-1"},
@@ -65,6 +69,12 @@ func TestAnswersFollowTheAPIDescription(t *testing.T) {
 		map[string]any{"expiration_minutes": 15, "permissions": []string{"push", "pull"}})
 	if code != http.StatusCreated {
 		t.Errorf("registry credentials: %d %v; want 201", code, env)
+	}
+	// The account's Containers identity names the account and lists its capabilities.
+	if code, env := call(t, srv, srv.Token(), http.MethodGet, acct+"/containers/me", nil); code != http.StatusOK {
+		t.Errorf("GET containers/me: %d %v", code, env)
+	} else if me := env["result"].(map[string]any); me["account_id"] != srv.AccountID() || me["capabilities"] == nil {
+		t.Errorf("containers/me = %v: want account_id and capabilities", me)
 	}
 	// Reads and other changes answer 200.
 	if code, env := call(t, srv, srv.Token(), http.MethodGet, base+"/"+id, nil); code != http.StatusOK {

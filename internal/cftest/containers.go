@@ -306,7 +306,8 @@ func doID(ns, name string) string { return strings.Repeat(tokenID(ns+"/"+name), 
 
 func (s *Server) containersMe(*http.Request) (*reply, *apiErr) {
 	return ok(map[string]any{
-		"external_account_id": s.opts.AccountID, "legacy_identity": s.opts.AccountID,
+		"account_id": s.opts.AccountID, "external_account_id": s.opts.AccountID, "legacy_identity": s.opts.AccountID,
+		"capabilities": []string{},
 		"limits": map[string]any{
 			"account_id": s.opts.AccountID, "vcpu_per_deployment": 4, "memory_mib_per_deployment": 12288,
 			"disk_mb_per_deployment": 20000, "total_vcpu": 1500, "total_memory_mib": 6291456, "total_disk_mb": 30000000,
@@ -325,6 +326,9 @@ func (s *Server) renderApp(a *application) map[string]any {
 		"max_instances": a.maxInstances, "configuration": l.config,
 		"durable_objects": map[string]any{"namespace_id": a.namespaceID},
 		"health":          map[string]any{"instances": s.health(a, now)},
+	}
+	if a.namespaceID != "" {
+		res["durable_object_namespace_id"] = a.namespaceID // the description's top-level copy of durable_objects.namespace_id
 	}
 	if a.constraints != nil {
 		res["constraints"] = a.constraints
