@@ -13,6 +13,7 @@ targets=(
   "./internal/wrangler FuzzParseOutput"
   "./internal/wrangler FuzzParseContainersList"
   "./internal/instance FuzzParseSize"
+  "./internal/instance FuzzLookup"
   "./internal/verify FuzzParseResolveRule"
   "./internal/image FuzzParseRef"
   "./internal/leantest FuzzParseTimeout"

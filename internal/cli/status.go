@@ -30,7 +30,8 @@ func newStatusCmd(env Env) *cobra.Command {
 		Use:   "status",
 		Short: "Show a deployed Worker's URL, live version and container application state",
 		Long: `Show a deployed Worker's URL, live version, and its container application (id, state, live instances,
-image, version) as "wrangler containers list --json" reports it.
+image, version) as "wrangler containers list --json" reports it, and its configured instance type
+(a name, or a custom configuration) as "wrangler containers info --json" reports it.
 
 Credentials come from the environment only: CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID
 (CLOUDFLARE_API_BASE_URL points both lean4-cf and wrangler at another API, e.g. lean4-cf sandbox).`,
@@ -62,6 +63,9 @@ Credentials come from the environment only: CLOUDFLARE_API_TOKEN and CLOUDFLARE_
 					return err
 				}
 				if ok {
+					if err := c.wr.ContainersInfo(ctx, &app); err != nil { // the configured instance type
+						return err
+					}
 					rep.Application = &app
 				}
 			}
@@ -95,6 +99,9 @@ func printStatus(env Env, r statusReport) {
 	if a := r.Application; a != nil {
 		fmt.Fprintf(env.Stdout, "  application: %s (%s)\n  state:       %s, %d live instances\n  image:       %s (application version %d)\n",
 			a.Name, a.ID, a.State, a.Instances, a.Image, a.Version)
+		if a.InstanceConfig != "" {
+			fmt.Fprintf(env.Stdout, "  instance:    %s\n", a.InstanceConfig)
+		}
 	} else {
 		fmt.Fprintln(env.Stdout, "  application: none (a stub Worker, or not promoted yet)")
 	}

@@ -52,6 +52,11 @@ func fakeWranglerScript(t *testing.T, body string) string {
 
 func TestStatus(t *testing.T) {
 	wr := fakeWranglerScript(t, `[ "$CLOUDFLARE_ACCOUNT_ID" = "`+testAccount+`" ] || exit 9
+if [ "$2" = info ]; then
+  [ "$3" = app-1 ] || exit 8
+  echo '{"id":"app-1","configuration":{"image":"x","vcpu":1,"memory_mib":4096,"disk":{"size_mb":12000}}}'
+  exit 0
+fi
 echo '[{"id":"app-1","name":"lean-leancontainer","state":"ready","instances":0,"image":"registry.cloudflare.com/`+testAccount+`/lean@sha256:00","version":2}]'`)
 	srv := fakeAPI(t, true)
 	env := map[string]string{"CLOUDFLARE_API_TOKEN": "s3cr3t", "CLOUDFLARE_ACCOUNT_ID": testAccount, "CLOUDFLARE_API_BASE_URL": srv.URL + "/client/v4", "LEAN4CF_WRANGLER": wr, "PATH": os.Getenv("PATH")}
@@ -63,11 +68,12 @@ echo '[{"id":"app-1","name":"lean-leancontainer","state":"ready","instances":0,"
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if !rep.Exists || rep.URL != "https://lean.acct.workers.dev" || rep.VersionID != "v-live" || rep.Application == nil || rep.Application.ID != "app-1" {
+	if !rep.Exists || rep.URL != "https://lean.acct.workers.dev" || rep.VersionID != "v-live" || rep.Application == nil || rep.Application.ID != "app-1" ||
+		rep.Application.InstanceType != "custom:vcpu=1,memory=4096MiB,disk=12000MB" {
 		t.Fatalf("report = %+v", rep)
 	}
 	code, out, _ = runCLI(t, env, "status", "--name", "lean")
-	if code != 0 || !strings.Contains(out, "state:       ready, 0 live instances") {
+	if code != 0 || !strings.Contains(out, "state:       ready, 0 live instances") || !strings.Contains(out, "\n  instance:    custom (1 vCPU, 4096 MiB, 12 GB)\n") {
 		t.Fatalf("exit %d, text:\n%s", code, out)
 	}
 	if strings.Contains(out+errOut, "s3cr3t") {

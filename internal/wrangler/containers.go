@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/org/lean4-cf-action/internal/instance"
 )
 
 // Application is one row of `wrangler containers list --json`.
@@ -17,6 +19,11 @@ type Application struct {
 	Version   int    `json:"version"`
 	UpdatedAt string `json:"updated_at"`
 	CreatedAt string `json:"created_at"`
+	// InstanceType is the configured type as instance.Lookup reads it (a name, or custom:vcpu=…); not in
+	// the list, filled by ContainersInfo.
+	InstanceType string `json:"instanceType,omitempty"`
+	// InstanceConfig describes it for people, e.g. "custom (1 vCPU, 3072 MiB, 4 GB)"; set with InstanceType.
+	InstanceConfig string `json:"instanceConfig,omitempty"`
 }
 
 // ApplicationName is the container application wrangler creates for a Worker's container class:
@@ -59,6 +66,43 @@ func (r Runner) ContainersList(ctx context.Context, name string) (Application, b
 		}
 	}
 	return Application{}, false, nil
+}
+
+// ParseContainersInfo reads `wrangler containers info ID --json`: the application, whose configuration
+// names its instance type; or {"error": "..."}. It returns the type (zero when none is configured).
+func ParseContainersInfo(out []byte) (instance.Type, error) {
+	var app struct {
+		Error         string         `json:"error"`
+		Configuration map[string]any `json:"configuration"`
+	}
+	trimmed := strings.TrimSpace(string(out))
+	if err := json.Unmarshal([]byte(trimmed), &app); err != nil {
+		return instance.Type{}, fmt.Errorf("parsing wrangler containers info --json output %q: %w", truncate(trimmed, 120), err)
+	}
+	if app.Error != "" {
+		return instance.Type{}, fmt.Errorf("wrangler containers info: %s", app.Error)
+	}
+	t, _, err := instance.FromAPIConfiguration(app.Configuration)
+	if err != nil {
+		return instance.Type{}, fmt.Errorf("wrangler containers info: the application's %w", err)
+	}
+	return t, nil
+}
+
+// ContainersInfo runs `wrangler containers info ID --json` and fills app's configured instance type.
+func (r Runner) ContainersInfo(ctx context.Context, app *Application) error {
+	res, err := r.Run(ctx, "containers", "info", app.ID, "--json")
+	if err != nil {
+		return err
+	}
+	t, err := ParseContainersInfo(res.Stdout)
+	if err != nil {
+		return err
+	}
+	if t.Name != "" {
+		app.InstanceType, app.InstanceConfig = t.Spec(), t.Describe()
+	}
+	return nil
 }
 
 // Rollback runs `wrangler rollback VERSION --name NAME -m MESSAGE -y`: the Worker only; the container

@@ -97,3 +97,30 @@ func TestParseInstances(t *testing.T) {
 		t.Fatal("garbage parsed")
 	}
 }
+
+func TestParseContainersInfo(t *testing.T) {
+	tests := []struct {
+		name, out, want, wantErr string
+	}{
+		{"named", `{"id": "a1", "configuration": {"image": "x", "instance_type": "standard-1"}}`, "standard-1", ""},
+		{"custom", `{"id": "a1", "configuration": {"image": "x", "vcpu": 2, "memory_mib": 6144, "disk": {"size_mb": 12000}}}`, "custom:vcpu=2,memory=6144MiB,disk=12000MB", ""},
+		{"none", `{"id": "a1", "configuration": {"image": "x"}}`, "", ""},
+		{"error", `{"error": "not found"}`, "", "wrangler containers info: not found"},
+		{"not JSON", `Container: ...`, "", "parsing wrangler containers info --json output"},
+		{"out of bounds", `{"configuration": {"vcpu": 8, "memory_mib": 12288}}`, "", "the application's custom instance type: vcpu 8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseContainersInfo([]byte(tt.out))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || (got.Name != "") != (tt.want != "") || (tt.want != "" && got.Spec() != tt.want) {
+				t.Fatalf("got %q, %v; want %q", got.Spec(), err, tt.want)
+			}
+		})
+	}
+}
