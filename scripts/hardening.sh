@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints the hardening figures (issue: bad inputs, fault drills, fuzzing, load, secrets) from one run:
+# Prints the hardening figures (bad inputs, fault drills, fuzzing, load, secrets) from one run:
 #   - bad inputs tried and passed (cmd/lean4-cf TestBadInputs, each through the real binary),
 #   - fault drills passed (TestFaultDrills: every API endpoint a deploy uses; the drill_* scripts: SIGTERM,
 #     registry, containers), with the secret scan that runs at the end of every end-to-end script,

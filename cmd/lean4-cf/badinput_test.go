@@ -192,7 +192,7 @@ func TestBadInputs(t *testing.T) {
 		t.Errorf("unknown API calls (the double drifted from what was called): %v", u)
 	}
 	if tried < 40 && len(cases) == tried {
-		t.Errorf("only %d bad inputs: the hardening issue asks for at least 40", tried)
+		t.Errorf("only %d bad inputs: the matrix must try at least 40", tried)
 	}
 	t.Logf("bad inputs: %d tried, %d passed", tried, passed)
 }
@@ -396,10 +396,12 @@ func badCases(account, token string) []badCase {
 		deploy("instances-zero", 2, `--instances 0 is out of range`, "--instances", "0"),
 		deploy("instances-above-max", 2, `--instances 6 is out of range`, "--instances", "6"),
 		deploy("instances-fraction", 2, `--instances "1.5"`, "--instances", "1.5"),
-		deploy("sleep-after-no-unit", 2, `--sleep-after "2" is not a duration`, "--sleep-after", "2"),
-		deploy("sleep-after-days", 2, `--sleep-after "2d" is not a duration`, "--sleep-after", "2d"),
-		deploy("sleep-after-zero", 2, `--sleep-after "0s" is not a duration`, "--sleep-after", "0s"),
-		deploy("sleep-after-empty", 2, `--sleep-after "" is not a duration`, "--sleep-after", ""),
+		deploy("sleep-after-fraction", 2, `--sleep-after "1.5m" is not an idle time`, "--sleep-after", "1.5m"),
+		deploy("sleep-after-days", 2, `--sleep-after "2d" is not an idle time`, "--sleep-after", "2d"),
+		deploy("sleep-after-zero", 2, `--sleep-after "0s" is not an idle time`, "--sleep-after", "0s"),
+		deploy("sleep-after-empty", 2, `--sleep-after "" is not an idle time`, "--sleep-after", ""),
+		deploy("sleep-after-overflow", 2, `--sleep-after "99999999999h" is not an idle time.* to 8760h`, "--sleep-after", "99999999999h"),
+		deploy("sleep-after-past-a-year", 2, `--sleep-after "8761h" is not an idle time`, "--sleep-after", "8761h"),
 		deploy("timeout-no-unit", 2, `--timeout "5"`, "--timeout", "5"),
 		deploy("timeout-too-short", 2, `--timeout 1s is out of range`, "--timeout", "1s"),
 		deploy("timeout-too-long", 2, `--timeout 7h0m0s is out of range`, "--timeout", "7h"),
@@ -407,7 +409,11 @@ func badCases(account, token string) []badCase {
 		deploy("url-ftp", 2, `--url "ftp://lean.example.com" is not an http\(s\) URL`, "--url", "ftp://lean.example.com"),
 		deploy("url-credentials", 2, `--url .* is not an http\(s\) URL`, "--url", "https://user:secret@lean.example.com"),
 		deploy("url-words", 2, `--url "not a url" is not an http\(s\) URL`, "--url", "not a url"),
+		deploy("url-path", 2, `--url "https://lean.example.com/some/path" has a path`, "--url", "https://lean.example.com/some/path"),
+		deploy("url-query", 2, `--url .* has a path or query`, "--url", "https://lean.example.com?key=1"),
+		deploy("url-plain-http", 2, `--url "http://lean.example.com" is plain http`, "--url", "http://lean.example.com"),
 		deploy("resolve-malformed", 2, `--resolve.*"bad"`, "--resolve", "bad"),
+		deploy("resolve-host-name-addr", 2, `--resolve.*ADDR "localhost" is not an IP address`, "--resolve", "lean4-server.example.workers.dev:443:localhost"),
 		deploy("resolve-port", 2, `--resolve.*not a port`, "--resolve", "lean.example.com:99999:127.0.0.1"),
 		deploy("json-not-bool", 2, `--json "maybe"`, "--json=maybe"),
 		deploy("wrangler-missing", 2, `--wrangler`, "--wrangler", "$DIR/no-such-wrangler"),
@@ -437,6 +443,13 @@ func badCases(account, token string) []badCase {
 		withEnv(deploy("account-huge", 2, `CLOUDFLARE_ACCOUNT_ID .* is not an account id`), "CLOUDFLARE_ACCOUNT_ID", "$HUGE"),
 		withEnv(deploy("api-base-url", 2, `CLOUDFLARE_API_BASE_URL`), "CLOUDFLARE_API_BASE_URL", "not a url"),
 		withEnv(deploy("resolve-env", 2, `LEAN4CF_RESOLVE`), "LEAN4CF_RESOLVE", "nonsense"),
+		withEnv(deploy("resolve-env-host-name-addr", 2, `LEAN4CF_RESOLVE.*ADDR "lean.internal" is not an IP address`), "LEAN4CF_RESOLVE", "*:443:lean.internal"),
+		withEnv(deploy("token-newline", 2, `CLOUDFLARE_API_TOKEN holds spaces or line breaks`), "CLOUDFLARE_API_TOKEN", token+"\n"),
+		withEnv(deploy("token-inner-space", 2, `CLOUDFLARE_API_TOKEN holds spaces or line breaks`), "CLOUDFLARE_API_TOKEN", "Bearer "+token),
+		withEnv(deploy("token-blank", 2, `CLOUDFLARE_API_TOKEN is not set`), "CLOUDFLARE_API_TOKEN", "   "),
+		withEnv(deploy("account-newline", 2, `CLOUDFLARE_ACCOUNT_ID .* is not an account id`), "CLOUDFLARE_ACCOUNT_ID", account+"\n"),
+		withEnv(deploy("github-token-newline", 2, `GITHUB_TOKEN holds spaces or line breaks`), "GITHUB_TOKEN", "ghs_abc\n"),
+		withEnv(deploy("lean-api-key-newline", 2, `LEAN_API_KEY holds spaces or line breaks`), "LEAN_API_KEY", "k3y\n"),
 		// runtime: the API or the registry refuses; nothing may be written.
 		withEnv(deploy("account-wrong", 1, `CLOUDFLARE_ACCOUNT_ID`), "CLOUDFLARE_ACCOUNT_ID", otherAccount),
 		withEnv(deploy("token-invalid", 1, `CLOUDFLARE_API_TOKEN`), "CLOUDFLARE_API_TOKEN", "not-a-token"),
@@ -453,6 +466,7 @@ func badCases(account, token string) []badCase {
 		{name: "preflight/memory-unit", args: []string{"preflight", "--memory-per-run", "12XB"}, code: 2, want: `--memory-per-run.*"12XB"`},
 		{name: "preflight/memory-empty", args: []string{"preflight", "--memory-per-run", ""}, code: 2, want: `--memory-per-run`},
 		{name: "preflight/memory-huge", args: []string{"preflight", "--memory-per-run", "99999999999GiB"}, code: 2, want: `--memory-per-run`},
+		withEnv(badCase{name: "preflight/github-token-newline", args: []string{"preflight", "--image", "$IMAGE"}, code: 2, want: `GITHUB_TOKEN holds spaces or line breaks`}, "GITHUB_TOKEN", "ghs_abc\n"),
 		{name: "preflight/oci-missing", args: []string{"preflight", "--image", "oci:$DIR/layout"}, code: 1, want: `layout`},
 		{name: "preflight/archive-missing", args: []string{"preflight", "--image", "docker-archive:$DIR/image.tar"}, code: 1, want: `image\.tar`},
 		{name: "preflight/missing-tag", args: []string{"preflight", "--image", "$MISSING"}, code: 1, want: `lean4-server:missing`},
@@ -472,6 +486,12 @@ func badCases(account, token string) []badCase {
 
 		// rollback.
 		{name: "rollback/timeout-word", args: []string{"rollback", "--timeout", "soon"}, code: 2, want: `--timeout "soon"`},
+		{name: "rollback/timeout-zero", args: []string{"rollback", "--timeout", "0s"}, code: 2, want: `--timeout 0s is out of range`},
+		{name: "rollback/timeout-negative", args: []string{"rollback", "--timeout=-5m"}, code: 2, want: `--timeout -5m0s is out of range`},
+		{name: "rollback/resolve-host-name-addr", args: []string{"rollback", "--resolve", "h:443:localhost"}, code: 2, want: `--resolve.*ADDR "localhost" is not an IP address`},
+		withEnv(badCase{name: "rollback/lean-api-key-newline", args: []string{"rollback", "--name", seeded}, code: 2, want: `LEAN_API_KEY holds spaces or line breaks`}, "LEAN_API_KEY", "k3y\n"),
+		withEnv(badCase{name: "rollback/token-newline", args: []string{"rollback", "--name", seeded}, code: 2, want: `CLOUDFLARE_API_TOKEN holds spaces or line breaks`}, "CLOUDFLARE_API_TOKEN", token+"\r\n"),
+		withEnv(badCase{name: "status/token-newline", args: []string{"status", "--name", seeded}, code: 2, want: `CLOUDFLARE_API_TOKEN holds spaces or line breaks`}, "CLOUDFLARE_API_TOKEN", token+"\n"),
 		{name: "rollback/to-not-a-version", args: []string{"rollback", "--to", "last tuesday"}, code: 2, want: `--to "last tuesday" is not a version id`},
 		{name: "rollback/image-malformed", args: []string{"rollback", "--image", "not a ref"}, code: 2, want: `--image: image "not a ref": pin it by digest`},
 		{name: "rollback/image-by-tag", args: []string{"rollback", "--image", "registry.cloudflare.com/" + account + "/lean4-server:v1"}, code: 2, want: `--image: image .*: pin it by digest`},
@@ -481,6 +501,12 @@ func badCases(account, token string) []badCase {
 		{name: "rollback/to-unknown-version", args: []string{"rollback", "--name", seeded, "--to", "4f8c2a6e-1b3d-4e5f-8a9b-0c1d2e3f4a5b"}, code: 1, want: `--to|4f8c2a6e-1b3d-4e5f-8a9b-0c1d2e3f4a5b`},
 		{name: "rollback/no-such-worker", args: []string{"rollback", "--name", "nobody-here"}, code: 1, want: `"nobody-here"`},
 		withEnv(badCase{name: "rollback/account-wrong", args: []string{"rollback"}, code: 1, want: `CLOUDFLARE_ACCOUNT_ID`}, "CLOUDFLARE_ACCOUNT_ID", otherAccount),
+
+		// sandbox: checked before any server starts.
+		{name: "sandbox/provision-delay-negative", args: []string{"sandbox", "--provision-delay=-1s"}, code: 2, want: `--provision-delay -1s is out of range`},
+		{name: "sandbox/start-delay-huge", args: []string{"sandbox", "--start-delay", "2h"}, code: 2, want: `--start-delay 2h0m0s is out of range`},
+		{name: "sandbox/env-file-no-folder", args: []string{"sandbox", "--env-file", "$DIR/missing/sandbox.env"}, code: 2, want: `--env-file ".*missing/sandbox.env" is in a folder that does not exist`},
+		{name: "sandbox/env-file-folder", args: []string{"sandbox", "--env-file", "$DIR"}, code: 2, want: `--env-file ".*" is a folder`},
 
 		// render.
 		render("mode-missing", `--mode is required`),
@@ -498,6 +524,7 @@ func badCases(account, token string) []badCase {
 		render("max-instances-negative", `--max-instances -1`, "--mode", "stub", "--max-instances=-1"),
 		render("instances-too-many", `--instances 5000`, "--mode", "stub", "--instances", "5000"),
 		render("sleep-after-days", `--sleep-after "2d"`, "--mode", "stub", "--sleep-after", "2d"),
+		render("sleep-after-overflow", `--sleep-after "99999999999h" is not an idle time`, "--mode", "stub", "--sleep-after", "99999999999h"),
 		render("compatibility-date", `--compatibility-date "2026"`, "--mode", "stub", "--compatibility-date", "2026"),
 		render("var-no-value", `--var "MAX_LEAN_TIMEOUT"`, "--mode", "stub", "--var", "MAX_LEAN_TIMEOUT"),
 		render("var-unknown", `--var.*"FOO" is not a Worker setting`, "--mode", "stub", "--var", "FOO=1"),
@@ -524,7 +551,13 @@ func badCases(account, token string) []badCase {
 		action("max-instances-word", 2, `input max-instances "five"`, "INPUT_MAX-INSTANCES", "five"),
 		action("max-instances-huge", 2, `input max-instances`, "INPUT_MAX-INSTANCES", "$HUGE"),
 		action("instances-zero", 2, `input instances 0 is out of range`, "INPUT_INSTANCES", "0"),
-		action("sleep-after-word", 2, `input sleep-after "forever" is not a duration`, "INPUT_SLEEP-AFTER", "forever"),
+		action("sleep-after-word", 2, `input sleep-after "forever" is not an idle time`, "INPUT_SLEEP-AFTER", "forever"),
+		action("sleep-after-overflow", 2, `input sleep-after "99999999999h" is not an idle time`, "INPUT_SLEEP-AFTER", "99999999999h"),
+		action("url-path", 2, `input url .* has a path`, "INPUT_URL", "https://lean.example.com/some/path"),
+		action("resolve-host-name-addr", 2, `input resolve.*ADDR "localhost" is not an IP address`, "INPUT_RESOLVE", "lean.example.com:443:localhost"),
+		// Inputs are trimmed, as @actions/core's getInput trims them: only a line break inside is an error.
+		action("token-inner-newline", 2, `input cloudflare-api-token holds spaces or line breaks`, "INPUT_CLOUDFLARE-API-TOKEN", token[:8]+"\n"+token[8:]),
+		action("api-key-inner-newline", 2, `input api-key holds spaces or line breaks`, "INPUT_API-KEY", "k3y\nk4y"),
 		action("timeout-word", 2, `input timeout "forever"`, "INPUT_TIMEOUT", "forever"),
 		action("timeout-too-short", 2, `input timeout 1s is out of range`, "INPUT_TIMEOUT", "1s"),
 		action("wrangler-config-missing", 2, `input wrangler-config ".*missing.jsonc" is not a readable file`, "INPUT_WRANGLER-CONFIG", "$DIR/missing.jsonc"),

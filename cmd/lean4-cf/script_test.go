@@ -117,7 +117,7 @@ func scriptParams(t *testing.T, dir string, env map[string]string) testscript.Pa
 				if u := g.srv.Unknown(); len(u) > 0 {
 					e.T().Fatal(fmt.Sprintf("unknown GitHub API calls: %v", u))
 				}
-				// Every script ends with the secret scan (issue 7): every file the run left under $WORK, every
+				// Every script ends with the secret scan: every file the run left under $WORK, every
 				// log (see teeMain) and every body sent to GitHub.
 				if err := scanScript(e, srv, []string{cftest.DefaultToken, workersOnlyToken}, g); err != nil {
 					e.T().Fatal(err.Error())

@@ -310,7 +310,8 @@ func doID(ns, name string) string { return strings.Repeat(tokenID(ns+"/"+name), 
 
 func (s *Server) containersMe(*http.Request) (*reply, *apiErr) {
 	return ok(map[string]any{
-		"external_account_id": s.opts.AccountID, "legacy_identity": s.opts.AccountID,
+		"account_id": s.opts.AccountID, "external_account_id": s.opts.AccountID, "legacy_identity": s.opts.AccountID,
+		"capabilities": []string{},
 		"limits": map[string]any{
 			"account_id": s.opts.AccountID, "vcpu_per_deployment": 4, "memory_mib_per_deployment": 12288,
 			"disk_mb_per_deployment": 20000, "total_vcpu": 1500, "total_memory_mib": 6291456, "total_disk_mb": 30000000,
@@ -329,6 +330,9 @@ func (s *Server) renderApp(a *application) map[string]any {
 		"max_instances": a.maxInstances, "configuration": l.config,
 		"durable_objects": map[string]any{"namespace_id": a.namespaceID},
 		"health":          map[string]any{"instances": s.health(a, now)},
+	}
+	if a.namespaceID != "" {
+		res["durable_object_namespace_id"] = a.namespaceID // the description's top-level copy of durable_objects.namespace_id
 	}
 	if a.constraints != nil {
 		res["constraints"] = a.constraints
@@ -487,7 +491,7 @@ func (s *Server) createApplication(r *http.Request) (*reply, *apiErr) {
 	a.apply(body, now)
 	a.versions = []appVersion{{version: 1, config: body.Configuration, readyAt: now.Add(s.opts.ProvisionDelay)}}
 	s.st.apps[a.id] = a
-	return ok(s.renderApp(a))
+	return created(s.renderApp(a))
 }
 
 func (s *Server) patchApplication(r *http.Request) (*reply, *apiErr) {
@@ -613,7 +617,7 @@ func (s *Server) createRollout(r *http.Request) (*reply, *apiErr) {
 			ro.steps = append(ro.steps, step)
 		}
 		a.rollouts = append(a.rollouts, ro)
-		return ok(s.renderRollout(a, ro))
+		return created(s.renderRollout(a, ro))
 	})(r)
 }
 
@@ -776,5 +780,5 @@ func (s *Server) registryCredentials(r *http.Request) (*reply, *apiErr) {
 	s.mu.Lock()
 	s.st.creds[c.password] = c
 	s.mu.Unlock()
-	return ok(map[string]any{"account_id": s.opts.AccountID, "registry_host": s.RegistryHost(), "username": c.username, "password": c.password})
+	return created(map[string]any{"account_id": s.opts.AccountID, "registry_host": s.RegistryHost(), "username": c.username, "password": c.password})
 }

@@ -70,7 +70,7 @@ func TestContainersAPI(t *testing.T) {
 		})
 	}
 	code, env := call(t, srv, srv.Token(), http.MethodPost, base, create("lean-leanserver", img1, ns))
-	if code != 200 {
+	if code != 201 {
 		t.Fatalf("create: %d %v", code, env)
 	}
 	id := env["result"].(map[string]any)["id"].(string)
@@ -119,7 +119,7 @@ func TestContainersAPI(t *testing.T) {
 		},
 	}
 	code, env = call(t, srv, srv.Token(), http.MethodPost, base+"/"+id+"/rollouts", ro)
-	if code != 200 {
+	if code != 201 {
 		t.Fatalf("rollout: %d %v", code, env)
 	}
 	rid := env["result"].(map[string]any)["id"].(string)
@@ -147,7 +147,7 @@ func TestContainersAPI(t *testing.T) {
 	_, env = call(t, srv, srv.Token(), http.MethodPost, base+"/"+id+"/rollouts", back)
 	first := env["result"].(map[string]any)["id"].(string)
 	back["target_configuration"] = map[string]any{"image": img2, "instance_type": "standard-1"}
-	if code, env := call(t, srv, srv.Token(), http.MethodPost, base+"/"+id+"/rollouts", back); code != 200 {
+	if code, env := call(t, srv, srv.Token(), http.MethodPost, base+"/"+id+"/rollouts", back); code != 201 {
 		t.Fatalf("second rollout: %d %v", code, env)
 	}
 	if _, env := call(t, srv, srv.Token(), http.MethodGet, base+"/"+id+"/rollouts/"+first, nil); env["result"].(map[string]any)["status"] != "replaced" {
@@ -189,7 +189,7 @@ func TestDigestReferences(t *testing.T) {
 		if tc.app == "pinned" {
 			body["durable_objects"] = map[string]any{"namespace_id": ns}
 		}
-		if code, env := call(t, srv, srv.Token(), http.MethodPost, base, body); code != 200 {
+		if code, env := call(t, srv, srv.Token(), http.MethodPost, base, body); code != 201 {
 			t.Fatalf("create %s: %d %v", tc.app, code, env)
 		}
 		if app, _ := srv.Application(tc.app); app.State != tc.state {

@@ -9,7 +9,8 @@
 //	defer srv.Close()
 //	env := srv.Env() // CLOUDFLARE_API_BASE_URL, CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_CONTAINER_REGISTRY
 //
-// The shapes, call sequences and error envelopes follow shared/reference/wrangler-and-api.md.
+// The shapes, statuses and error envelopes follow Cloudflare's published API description
+// (https://github.com/cloudflare/api-schemas); docs/platform-facts.md lists the points clients get wrong.
 package cftest
 
 import (

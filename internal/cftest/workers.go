@@ -63,6 +63,12 @@ func (s *Server) endpoints() []endpoint {
 
 func ok(result any) (*reply, *apiErr) { return &reply{result: result}, nil }
 
+// created answers 201 Created, as Cloudflare's API description has it for creating a container
+// application, a rollout or registry credentials.
+func created(result any) (*reply, *apiErr) {
+	return &reply{status: http.StatusCreated, result: result}, nil
+}
+
 func notFoundScript() *apiErr {
 	return fail(http.StatusNotFound, codeNotFound, "This Worker does not exist on your account.")
 }
@@ -191,7 +197,7 @@ func (s *Server) scriptSummary(sc *script) map[string]any {
 	res := map[string]any{
 		"id": sc.name, "tag": sc.tag, "created_on": iso(sc.createdOn), "modified_on": iso(sc.modifiedOn),
 		"handlers": []string{"fetch"}, "usage_model": "standard", "has_modules": true, "has_assets": false,
-		"last_deployed_from": "wrangler", "logpush": false, "tags": nil, "tail_consumers": nil, "routes": nil,
+		"last_deployed_from": "wrangler", "logpush": false, "tags": []string{}, "tail_consumers": []any{}, "routes": nil,
 		"placement_mode": "", "compatibility_flags": []string{},
 	}
 	if sc.migrationTag != "" {
@@ -283,9 +289,11 @@ func (s *Server) deleteScript(r *http.Request, sc *script) (*reply, *apiErr) {
 }
 
 func (s *Server) settingsOf(sc *script) map[string]any {
-	out := map[string]any{"logpush": false, "tail_consumers": nil, "observability": map[string]any{"enabled": false}, "tags": nil}
+	out := map[string]any{"logpush": false, "tail_consumers": []any{}, "observability": map[string]any{"enabled": false}, "tags": []any{}}
 	for k, v := range sc.settings {
-		out[k] = v
+		if v != nil { // a list set to null reads back as an empty list
+			out[k] = v
+		}
 	}
 	return out
 }

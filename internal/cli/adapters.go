@@ -254,12 +254,19 @@ func (p *prober) WaitReady(ctx context.Context, url string, w pipeline.WaitPolic
 			p.logf("attempt %d: %v; next in %s", attempt, err, next.Round(100*time.Millisecond))
 		},
 	}
+	start := time.Now()
 	r, err := p.at(url).WaitReady(ctx, opts)
 	if err != nil {
 		return pipeline.Ready{Attempts: r.Attempts}, err
 	}
 	if p.extra != "" {
-		// The custom domain must serve the same Lean server once workers.dev does.
+		// The custom domain must serve the same Lean server once workers.dev does, within what is left
+		// of the same timeout: the policy's bound is for the whole wait.
+		if w.Timeout > 0 {
+			if opts.Timeout = w.Timeout - time.Since(start); opts.Timeout <= 0 {
+				return pipeline.Ready{Attempts: r.Attempts}, fmt.Errorf("verifying %s: no time left of the %s wait", p.extra, w.Timeout)
+			}
+		}
 		if _, err := p.at(p.extra).WaitReady(ctx, opts); err != nil {
 			return pipeline.Ready{Attempts: r.Attempts}, fmt.Errorf("verifying %s: %w", p.extra, err)
 		}

@@ -3,10 +3,14 @@ package cli
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/org/lean4-cf-action/internal/pipeline"
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
@@ -90,5 +94,35 @@ func TestRetryWranglerGivesUpAfterThreeAttempts(t *testing.T) {
 	var we *wrangler.Error
 	if calls != 3 || !errors.As(err, &we) || len(heard) != 2 || !strings.Contains(heard[1], "trying again in 4s") {
 		t.Fatalf("calls %d, err %v, heard %q; want 3 calls, the last wrangler error, pauses of 2 s then 4 s", calls, err, heard)
+	}
+}
+
+// With --url, workers.dev and the custom domain share the one wait bound: the custom domain gets what
+// the workers.dev wait left, not a whole timeout of its own.
+func TestProberCustomDomainSharesTheBound(t *testing.T) {
+	lean := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(750 * time.Millisecond) // each answer is slow: the workers.dev wait uses 1.5 s of the bound
+		if r.URL.Path == "/health" {
+			io.WriteString(w, `{"version": "Lean (version 4.24.0)"}`)
+			return
+		}
+		io.WriteString(w, `{"ok": true, "stdout": "2\n", "stderr": "", "exitCode": 0, "elapsed": 0.1}`)
+	}))
+	defer lean.Close()
+	never := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", "0")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer never.Close()
+	p := &prober{client: lean.Client(), extra: never.URL}
+	start := time.Now()
+	_, err := p.WaitReady(context.Background(), lean.URL, pipeline.WaitPolicy{Timeout: 3 * time.Second, InitialInterval: 10 * time.Millisecond, MaxInterval: 50 * time.Millisecond})
+	took := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "verifying "+never.URL) {
+		t.Fatalf("err = %v; want the custom domain named", err)
+	}
+	// Alone, the custom domain's wait would take the whole 3 s again (4.5 s in all); sharing, 3 s.
+	if took > 4*time.Second {
+		t.Fatalf("the wait took %s; want the 3s bound for workers.dev and the custom domain together", took.Round(time.Millisecond))
 	}
 }

@@ -1,16 +1,26 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"os"
 	"strings"
+	"unicode"
 
 	gname "github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/org/lean4-cf-action/internal/cloudflare"
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
+
+// apiAccount is the API client as the pipeline's Account.
+type apiAccount struct{ *cloudflare.Client }
+
+// HasContainers reports whether the version binds the class that runs the Lean server's container.
+func (a apiAccount) HasContainers(ctx context.Context, name, version string) (bool, error) {
+	return a.VersionBindsClass(ctx, name, version, wrangler.ClassName)
+}
 
 // cloud is what the account commands share: the API client, the wrangler runner, and the account.
 type cloud struct {
@@ -23,8 +33,11 @@ type cloud struct {
 // A missing credential or wrangler is a usage error: nothing has been contacted yet.
 func newCloud(env Env, wranglerFlag string) (*cloud, error) {
 	token, account := env.Getenv("CLOUDFLARE_API_TOKEN"), env.Getenv("CLOUDFLARE_ACCOUNT_ID")
-	if token == "" {
+	if strings.TrimSpace(token) == "" {
 		return nil, usagef("CLOUDFLARE_API_TOKEN is not set: export a token with Workers Scripts edit and Containers write (never pass it as a flag)")
+	}
+	if err := checkSecret("CLOUDFLARE_API_TOKEN", token); err != nil {
+		return nil, err
 	}
 	if account == "" {
 		return nil, usagef("CLOUDFLARE_ACCOUNT_ID is not set: export your account id (the 32 hex digits in the dashboard's Workers overview)")
@@ -80,6 +93,22 @@ func environ(env Env) []string {
 		}
 	}
 	return out
+}
+
+// checkSecret refuses a secret from the environment that holds spaces, line breaks or other control
+// characters (a token read from a file keeps its trailing newline): it cannot go in an HTTP header, and
+// sending it fails late, far from the cause. The value is never shown.
+func checkSecret(name, value string) error {
+	if strings.IndexFunc(value, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return usagef("%s holds spaces or line breaks: set it to the secret alone (strip the newline a file or echo adds)", name)
+	}
+	return nil
+}
+
+// leanAPIKey is LEAN_API_KEY, the Worker's API key that verification sends, checked where it is read.
+func leanAPIKey(env Env) (string, error) {
+	key := env.Getenv("LEAN_API_KEY")
+	return key, checkSecret("LEAN_API_KEY", key)
 }
 
 func isHex32(s string) bool {

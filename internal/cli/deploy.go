@@ -90,6 +90,10 @@ func runDeploy(ctx context.Context, env Env, o *deployOptions, ports imagePorts)
 // deployResult runs the pipeline. A nil result means nothing ran (a usage error); otherwise the result
 // is complete and the error, if any, says which stage failed. stage, when set, hears stage events.
 func deployResult(ctx context.Context, env Env, o *deployOptions, ports imagePorts, stage func(pipeline.Event)) (*report.Result, error) {
+	apiKey, err := leanAPIKey(env)
+	if err != nil {
+		return nil, err
+	}
 	c, err := newCloud(env, o.wrangler)
 	if err != nil {
 		return nil, err
@@ -150,10 +154,10 @@ func deployResult(ctx context.Context, env Env, o *deployOptions, ports imagePor
 	}
 	p := &pipeline.Pipeline{
 		Preflighter: preflightFunc(ports.preflight),
-		Account:     c.api,
+		Account:     apiAccount{c.api},
 		Deployer:    &wranglerDeployer{runner: run, work: work, nodeModules: nm, userConfig: userConfig, configName: o.config, managed: managed, log: func(s string) { logf("  %s", s) }, rollouts: c.api},
 		Pusher:      pusher,
-		Verifier:    &prober{client: client, apiKey: env.Getenv("LEAN_API_KEY"), extra: o.url, log: func(s string) { logf("  verify: %s", s) }},
+		Verifier:    &prober{client: client, apiKey: apiKey, extra: o.url, log: func(s string) { logf("  verify: %s", s) }},
 	}
 	res, runErr := p.Run(ctx, pipeline.Options{
 		Stage: o.stage,

@@ -12,6 +12,7 @@ import (
 	"github.com/org/lean4-cf-action/internal/image"
 	"github.com/org/lean4-cf-action/internal/instance"
 	"github.com/org/lean4-cf-action/internal/verify"
+	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
 // Defaults shared by deploy, status and rollback.
@@ -50,7 +51,7 @@ func (o *deployOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.instanceType, "instance-type", "auto", instance.Choices()+"; auto keeps the type your --config names")
 	fs.IntVar(&o.maxInstances, "max-instances", defaultMaxInstances, "most container instances running at once")
 	fs.IntVar(&o.instances, "instances", 1, "instances requests are spread over (1 = one named instance)")
-	fs.StringVar(&o.sleepAfter, "sleep-after", defaultSleepAfter, "idle time before an instance stops, like 30s, 2m or 1h")
+	fs.StringVar(&o.sleepAfter, "sleep-after", defaultSleepAfter, "idle time before an instance stops, like 30s, 2m or 1h (a bare number is seconds)")
 	fs.StringVar(&o.config, "config", "", "your own wrangler.jsonc to patch (default: lean4-cf renders one)")
 	fs.StringVar(&o.url, "url", "", "a custom domain URL to verify as well, like https://lean.example.com")
 	fs.StringArrayVar(&o.resolve, "resolve", nil, "HOST:PORT:ADDR[:ADDRPORT]: connect there for HOST:PORT when verifying (repeatable)")
@@ -63,8 +64,39 @@ var (
 	// A Worker name is the workers.dev host label (at most 63 characters), and the stub is deployed as
 	// <name>-stub, so a name has at most 63-5 = 58.
 	workerNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,56}[a-z0-9])?$`)
-	sleepAfterRE = regexp.MustCompile(`^[1-9][0-9]*(s|m|h)$`)
 )
+
+// The range of --timeout, for deploy and rollback alike.
+const (
+	minTimeout = 10 * time.Second
+	maxTimeout = 6 * time.Hour
+)
+
+func checkTimeout(d time.Duration) error {
+	if d < minTimeout || d > maxTimeout {
+		return usagef("--timeout %s is out of range: use %s to %s, like 15m", d, minTimeout, "6h")
+	}
+	return nil
+}
+
+// checkCustomDomain checks --url: the origin of a custom domain serving the Worker, over HTTPS (Cloudflare
+// serves custom domains with a certificate it issues). Probes go to its /health and /, as on workers.dev,
+// so a path, query or fragment is refused rather than silently put in front of them.
+func checkCustomDomain(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Opaque != "":
+		return usagef("--url %q is not an http(s) URL: use a custom domain's origin, like https://lean.example.com", s)
+	case u.Scheme == "http":
+		return usagef("--url %q is plain http: custom domains serve HTTPS, so use https://%s", s, u.Host)
+	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return usagef("--url %q has a path or query: give the custom domain's origin only, like https://%s (probes go to its /health and /)", s, u.Host)
+	}
+	return nil
+}
 
 // validate checks every input before anything is contacted; each error names the input and the fix.
 func (o *deployOptions) validate() error {
@@ -91,17 +123,14 @@ func (o *deployOptions) validate() error {
 	if o.instances < 1 || o.instances > o.maxInstances {
 		return usagef("--instances %d is out of range: use 1 to --max-instances (%d)", o.instances, o.maxInstances)
 	}
-	if !sleepAfterRE.MatchString(o.sleepAfter) {
-		return usagef("--sleep-after %q is not a duration: use a whole number of s, m or h, like 2m", o.sleepAfter)
+	if _, err := wrangler.ParseSleepAfter(o.sleepAfter); err != nil {
+		return usagef("--sleep-after %v", err)
 	}
-	if o.timeout < 10*time.Second || o.timeout > 6*time.Hour {
-		return usagef("--timeout %s is out of range: use 10s to 6h, like 15m", o.timeout)
+	if err := checkTimeout(o.timeout); err != nil {
+		return err
 	}
-	if o.url != "" {
-		u, err := url.Parse(o.url)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-			return usagef("--url %q is not an http(s) URL: use one like https://lean.example.com", o.url)
-		}
+	if err := checkCustomDomain(o.url); err != nil {
+		return err
 	}
 	if o.config != "" {
 		info, err := os.Stat(o.config)

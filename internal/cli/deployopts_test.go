@@ -38,11 +38,17 @@ func TestDeployOptionsValidate(t *testing.T) {
 		{[]string{"--max-instances", "0"}, "--max-instances 0 is out of range"},
 		{[]string{"--instances", "6"}, "--instances 6 is out of range: use 1 to --max-instances (5)"},
 		{[]string{"--instances", "0"}, "--instances 0 is out of range"},
-		{[]string{"--sleep-after", "2 minutes"}, `--sleep-after "2 minutes" is not a duration`},
-		{[]string{"--sleep-after", "0m"}, "is not a duration"},
-		{[]string{"--sleep-after", "1.5m"}, "is not a duration"},
+		{[]string{"--sleep-after", "2 minutes"}, `--sleep-after "2 minutes" is not an idle time`},
+		{[]string{"--sleep-after", "0m"}, "is not an idle time"},
+		{[]string{"--sleep-after", "1.5m"}, "is not an idle time"},
+		{[]string{"--sleep-after", "99999999999h"}, `--sleep-after "99999999999h" is not an idle time: use a whole number of s, m or h (a bare number is seconds) from 1s to 8760h`},
 		{[]string{"--timeout", "1s"}, "--timeout 1s is out of range"},
 		{[]string{"--url", "lean.example.com"}, "is not an http(s) URL"},
+		{[]string{"--url", "https://lean.example.com/some/path"}, `--url "https://lean.example.com/some/path" has a path or query: give the custom domain's origin only, like https://lean.example.com`},
+		{[]string{"--url", "https://lean.example.com/?x=1"}, "has a path or query"},
+		{[]string{"--url", "http://lean.example.com"}, `--url "http://lean.example.com" is plain http: custom domains serve HTTPS, so use https://lean.example.com`},
+		{[]string{"--url", "https://lean.example.com/", "--timeout", "1h"}, ""},
+		{[]string{"--resolve", "lean.example.com:443:localhost"}, `ADDR "localhost" is not an IP address`},
 		{[]string{"--url", "https://user:pw@lean.example.com"}, "is not an http(s) URL"},
 		{[]string{"--config", filepath.Join(t.TempDir(), "nope.jsonc")}, "--config"},
 		{[]string{"--resolve", "host:443"}, "--resolve: resolve rule \"host:443\": missing ADDR"},
@@ -75,6 +81,39 @@ func TestDeployOptionsValidate(t *testing.T) {
 			var ue *UsageError
 			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("validate = %v, want a one-line usage error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// One input, one meaning: render and deploy (and so the Action, whose sleep-after input is deploy's flag)
+// accept and refuse the same sleep-after values.
+func TestSleepAfterOneMeaning(t *testing.T) {
+	for _, tt := range []struct {
+		value string
+		ok    bool
+	}{
+		{"120", true}, {"2m", true}, {"30s", true}, {"1h", true}, {"8760h", true},
+		{"0", false}, {"0s", false}, {"2d", false}, {"1.5m", false}, {"8761h", false}, {"99999999999h", false}, {"2 m", false},
+	} {
+		t.Run(tt.value, func(t *testing.T) {
+			code, _, stderr := run(t, "render", "--mode", "stub", "--out", filepath.Join(t.TempDir(), "out"), "--sleep-after", tt.value)
+			if renderOK := code == ExitOK; renderOK != tt.ok {
+				t.Errorf("render --sleep-after %q: exit %d (%s), want accepted=%v", tt.value, code, strings.TrimSpace(stderr), tt.ok)
+			} else if !tt.ok && !strings.Contains(stderr, `--sleep-after "`+tt.value+`" is not an idle time`) {
+				t.Errorf("render's error %q does not name --sleep-after", stderr)
+			}
+			var o deployOptions
+			fs := pflag.NewFlagSet("deploy", pflag.ContinueOnError)
+			o.addFlags(fs)
+			if err := fs.Parse([]string{"--sleep-after", tt.value}); err != nil {
+				t.Fatal(err)
+			}
+			err := o.validate()
+			if (err == nil) != tt.ok {
+				t.Errorf("deploy --sleep-after %q: %v, want accepted=%v", tt.value, err, tt.ok)
+			} else if err != nil && !strings.Contains(err.Error(), `--sleep-after "`+tt.value+`" is not an idle time`) {
+				t.Errorf("deploy's error %q does not name --sleep-after", err)
 			}
 		})
 	}

@@ -64,7 +64,7 @@ func (o *preflightOptions) validate() error {
 	return nil
 }
 
-// preflightJSON is `preflight --json`: exactly the keys the issue lists.
+// preflightJSON is `preflight --json`: exactly the keys the README's preflight section lists.
 type preflightJSON struct {
 	Image             string `json:"image"`
 	Digest            string `json:"digest"`
@@ -299,6 +299,7 @@ Exit status: 0 usable and fits, 1 unusable, does not fit or unreadable, 2 bad fl
 
 // measureOptions says how measureImage measures.
 type measureOptions struct {
+	source   image.SourceOptions // from imageSource
 	exact    bool
 	quiet    bool    // no progress on stderr
 	maxRatio float64 // image.Options.MaxRatio; zero means its default
@@ -309,10 +310,16 @@ type measureOptions struct {
 	memRun      int64
 }
 
+// imageSource is how source images are read: GITHUB_TOKEN, checked where it is read, logs in to ghcr.io.
+func imageSource(env Env) (image.SourceOptions, error) {
+	token := env.Getenv("GITHUB_TOKEN")
+	return image.SourceOptions{GitHubToken: token}, checkSecret("GITHUB_TOKEN", token)
+}
+
 // measureImage opens and measures the image, with progress on stderr unless quiet. It returns the opened
 // image too, so that the push copies exactly the image that was measured, even if the tag moves meanwhile.
 func measureImage(ctx context.Context, env Env, ref image.Ref, mo measureOptions) (v1.Image, image.Report, error) {
-	opts := image.Options{Exact: mo.exact, MaxRatio: mo.maxRatio, Source: image.SourceOptions{GitHubToken: env.Getenv("GITHUB_TOKEN")},
+	opts := image.Options{Exact: mo.exact, MaxRatio: mo.maxRatio, Source: mo.source,
 		Decided: func(rep image.Report) bool {
 			fr, err := fitImage(rep, mo.want, mo.concurrency, mo.memRun)
 			return err == nil && fr.agree
@@ -349,7 +356,11 @@ func unwrapAll(err error) error {
 }
 
 func runPreflight(ctx context.Context, env Env, o *preflightOptions) error {
-	_, rep, err := measureImage(ctx, env, o.ref, measureOptions{exact: o.exact, quiet: o.json, maxRatio: o.maxRatio,
+	src, err := imageSource(env)
+	if err != nil {
+		return err
+	}
+	_, rep, err := measureImage(ctx, env, o.ref, measureOptions{source: src, exact: o.exact, quiet: o.json, maxRatio: o.maxRatio,
 		want: o.instanceType, concurrency: o.concurrency, memRun: o.memRun})
 	if err != nil {
 		return err
@@ -546,6 +557,10 @@ func imagePortsFor(env Env, o *deployOptions) (imagePorts, error) {
 	if err != nil {
 		return imagePorts{}, usagef("--image: %v", err)
 	}
+	src, err := imageSource(env)
+	if err != nil {
+		return imagePorts{}, err
+	}
 	if err := instance.Check(o.instanceType); err != nil {
 		return imagePorts{}, usagef("--instance-type: %v", err)
 	}
@@ -559,7 +574,7 @@ func imagePortsFor(env Env, o *deployOptions) (imagePorts, error) {
 		preflight: func(ctx context.Context) (report.Preflight, error) {
 			// Bounded layers are not streamed when every reading decides alike: a size that fits at no
 			// reading fails here, before any write, and the push measures the exact size anyway.
-			img, rep, err := measureImage(ctx, env, ref, measureOptions{quiet: o.json, maxRatio: o.maxRatio,
+			img, rep, err := measureImage(ctx, env, ref, measureOptions{source: src, quiet: o.json, maxRatio: o.maxRatio,
 				want: o.instanceType, concurrency: instance.DefaultConcurrency, memRun: instance.DefaultMemoryPerRun})
 			if err != nil {
 				return report.Preflight{}, err
@@ -578,7 +593,7 @@ func imagePortsFor(env Env, o *deployOptions) (imagePorts, error) {
 				if opened != nil {
 					return opened, nil
 				}
-				return image.Open(ctx, ref, image.SourceOptions{GitHubToken: env.Getenv("GITHUB_TOKEN")})
+				return image.Open(ctx, ref, src)
 			},
 			measure: func(ctx context.Context, _ v1.Hash, _ types.MediaType, r io.Reader) error {
 				sz, err := image.MeasureLayer(ctx, r)

@@ -37,8 +37,8 @@ func newRollbackCmd(env Env) *cobra.Command {
 		Use:   "rollback",
 		Short: "Return a Worker to an earlier version and prove that it answers",
 		Long: `rollback returns the Worker to --to VERSION (default: the newest earlier version wrangler finds
-at 100 %), then probes the URL: a Worker with a container application must answer #eval 1 + 1 with 2,
-a stub must keep its contract.
+at 100 %), then probes the URL: a version with containers must answer #eval 1 + 1 with 2, a stub
+version must keep the stub's contract.
 
 wrangler rolls back the Worker only: the container application keeps its image. Pass --image with
 the earlier digest-pinned image (lean4-cf status shows the current one) to put it back as well.`,
@@ -50,6 +50,13 @@ the earlier digest-pinned image (lean4-cf status shows the current one) to put i
 			rules, err := verify.ParseResolveRules(append(o.resolve, env.Getenv("LEAN4CF_RESOLVE")))
 			if err != nil {
 				return usagef("--resolve: %v", err)
+			}
+			if err := checkTimeout(o.timeout); err != nil {
+				return err
+			}
+			apiKey, err := leanAPIKey(env)
+			if err != nil {
+				return err
 			}
 			if o.to != "" && !versionIDRE.MatchString(o.to) {
 				return usagef("--to %q is not a version id: give a Worker version id like 4f8c2a6e-1b3d-4e5f-8a9b-0c1d2e3f4a5b (wrangler versions list shows them)", o.to)
@@ -127,12 +134,14 @@ the earlier digest-pinned image (lean4-cf status shows the current one) to put i
 			if err != nil {
 				return usagef("%v", err)
 			}
-			p := verify.Prober{Client: client, BaseURL: url, APIKey: env.Getenv("LEAN_API_KEY")}
-			_, hasApp, err := c.wr.ContainersList(ctx, wrangler.ApplicationName(o.name, wrangler.ClassName))
+			p := verify.Prober{Client: client, BaseURL: url, APIKey: apiKey}
+			// What must answer depends on the version returned to, not on the container application:
+			// the platform keeps the application after a Worker rollback, also one to a stub version.
+			containers, err := apiAccount{c.api}.HasContainers(ctx, o.name, to)
 			if err != nil {
 				return err
 			}
-			if hasApp {
+			if containers {
 				r, err := p.WaitReady(ctx, verify.WaitOptions{Timeout: o.timeout})
 				if err != nil {
 					return &ExitError{Code: ExitFailure, Err: fmt.Errorf("rolled back to %s, but it does not answer: %w", to, err)}

@@ -132,7 +132,34 @@ func startSandbox(o sandboxOptions, tool wrangler.Tool) (*sandbox, error) {
 	return s, nil
 }
 
+// maxSandboxDelay bounds the simulated provisioning and cold start: longer would only stall a local run.
+const maxSandboxDelay = 10 * time.Minute
+
+// validate checks the flags before anything starts, so a bad one does not surface after the servers are up.
+func (o sandboxOptions) validate() error {
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--provision-delay", o.provisionDelay}, {"--start-delay", o.startDelay}} {
+		if d.v < 0 || d.v > maxSandboxDelay {
+			return usagef("%s %s is out of range: use 0s to %s, like 3s", d.flag, d.v, "10m")
+		}
+	}
+	if o.envFile != "" {
+		if info, err := os.Stat(o.envFile); err == nil && info.IsDir() {
+			return usagef("--env-file %q is a folder: give a file path, like /tmp/sandbox.env", o.envFile)
+		}
+		if info, err := os.Stat(filepath.Dir(o.envFile)); err != nil || !info.IsDir() {
+			return usagef("--env-file %q is in a folder that does not exist: create it, or give a path like /tmp/sandbox.env", o.envFile)
+		}
+	}
+	return nil
+}
+
 func runSandbox(ctx context.Context, env Env, o sandboxOptions) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
 	tool, err := wrangler.Locate(wrangler.LocateOptions{Flag: o.wrangler, Getenv: env.Getenv})
 	if err != nil {
 		return usagef("%v", err)

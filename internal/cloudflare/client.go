@@ -171,6 +171,21 @@ func (c *Client) HasVersion(ctx context.Context, name, id string) (bool, error) 
 	return true, nil
 }
 
+// VersionBindsClass reports whether a version of the Worker binds the Durable Object class: a container
+// Worker's versions bind their container class (a durable_object_namespace binding), a stub's bind none.
+func (c *Client) VersionBindsClass(ctx context.Context, name, version, class string) (bool, error) {
+	v, err := c.api.Workers.Scripts.Versions.Get(ctx, name, version, workers.ScriptVersionGetParams{AccountID: cf.F(c.account)})
+	if err != nil {
+		return false, fmt.Errorf("reading version %s of Worker %q: %w", version, name, c.explainDenied(err))
+	}
+	for _, b := range v.Resources.Bindings {
+		if b.Type == workers.ScriptVersionGetResponseResourcesBindingsTypeDurableObjectNamespace && b.ClassName == class {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // DeleteWorker deletes a Worker and what is bound only to it. A Worker that is already gone is not an error.
 func (c *Client) DeleteWorker(ctx context.Context, name string) error {
 	_, err := c.api.Workers.Scripts.Delete(ctx, name, workers.ScriptDeleteParams{AccountID: cf.F(c.account), Force: cf.F(true)})

@@ -231,3 +231,26 @@ func TestHasVersion(t *testing.T) {
 		t.Errorf("HasVersion(vx) = %v; want a refusal naming the credentials", err)
 	}
 }
+
+func TestVersionBindsClass(t *testing.T) {
+	path := "GET /client/v4/accounts/" + acct + "/workers/scripts/lean/versions/"
+	c := api(t, map[string]func(http.ResponseWriter, *http.Request){
+		path + "container": ok(`{"id":"container","number":2,"metadata":{},"resources":{"bindings":[
+			{"type":"plain_text","name":"INSTANCES","text":"1"},
+			{"type":"durable_object_namespace","name":"LEAN_CONTAINER","class_name":"LeanContainer","namespace_id":"ns1"}]}}`),
+		path + "stub":  ok(`{"id":"stub","number":1,"metadata":{},"resources":{"bindings":[]}}`),
+		path + "other": ok(`{"id":"other","number":3,"metadata":{},"resources":{"bindings":[{"type":"durable_object_namespace","name":"X","class_name":"Other"}]}}`),
+		path + "gone":  fail(404, 10007, "This version does not exist."),
+	})
+	for _, tt := range []struct {
+		version string
+		want    bool
+	}{{"container", true}, {"stub", false}, {"other", false}} {
+		if got, err := c.VersionBindsClass(context.Background(), "lean", tt.version, "LeanContainer"); got != tt.want || err != nil {
+			t.Errorf("VersionBindsClass(%s) = %v, %v; want %v", tt.version, got, err, tt.want)
+		}
+	}
+	if _, err := c.VersionBindsClass(context.Background(), "lean", "gone", "LeanContainer"); err == nil || !strings.Contains(err.Error(), "reading version gone") {
+		t.Errorf("VersionBindsClass(gone) = %v; want an error naming the version", err)
+	}
+}

@@ -1,5 +1,5 @@
-// Package ghtest is a local double of the GitHub REST API for tests, following
-// /work/shared/reference/github-actions.md §4, §5 and §7 field by field: issue comments (list with Link
+// Package ghtest is a local double of the GitHub REST API for tests, following its documentation
+// (https://docs.github.com/en/rest, see docs/platform-facts.md) field by field: issue comments (list with Link
 // pagination, create, update, delete), reactions on issue comments, the collaborator permission endpoint, pull
 // requests, commits (GET, for the committer date; GET .../pulls, the pull requests whose head it is), deployments and deployment statuses, and GET /user. Every request is logged. A request for a
 // route the double does not know fails the test, in the style of cli/cli's HTTP registry.

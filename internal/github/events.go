@@ -54,7 +54,8 @@ type TriggerComment struct {
 	Line string
 }
 
-// payload is the subset of the event payloads lean4-cf reads (github-actions.md §10).
+// payload is the subset of the event payloads lean4-cf reads
+// (https://docs.github.com/en/webhooks/webhook-events-and-payloads).
 type payload struct {
 	Action     string `json:"action"`
 	Ref        string `json:"ref"`

@@ -7,7 +7,7 @@ import (
 )
 
 func TestRequiredDiskBytes(t *testing.T) {
-	// The worked examples of image-sizes.md §2.
+	// Worked examples of wrangler's disk rule, ceil(size × 1.1 + layers × 16 MiB) (the README's preflight section).
 	tests := []struct {
 		size   int64
 		layers int

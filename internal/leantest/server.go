@@ -1,5 +1,5 @@
 // Package leantest is a test double of the Lean 4 HTTP server in ghcr.io/ldct/lean4-server:v4.24.0,
-// byte for byte where clients can tell (lean-server-api.md): HTTP/1.0 answers on a raw listener, the
+// byte for byte where clients can tell (docs/platform-facts.md): HTTP/1.0 answers on a raw listener, the
 // connection closed after each answer (or without one where the real server drops it), Python-style JSON
 // with the five keys in order, {"version": ...} on GET /health, 405/501 for other methods, and
 // X-Lean-Timeout parsed with Python int() rules.

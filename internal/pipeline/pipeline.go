@@ -85,6 +85,11 @@ type (
 		DeleteWorker(ctx context.Context, name string) error
 		// WorkersDevURL is the Worker's https://<name>.<subdomain>.workers.dev URL.
 		WorkersDevURL(ctx context.Context, name string) (string, error)
+		// HasContainers reports whether a version of the Worker runs containers (binds the container
+		// class). A rollback decides from it what must answer: the platform keeps the container
+		// application after a Worker rollback, so the application's existence says nothing about the
+		// version that serves.
+		HasContainers(ctx context.Context, name, version string) (bool, error)
 	}
 	// Deployer deploys through wrangler.
 	Deployer interface {
@@ -152,12 +157,28 @@ type Pipeline struct {
 	Verifier    Verifier
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Sleep pauses for d or until ctx ends; default a real timer. Tests pair it with Now.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Run runs the stages up to opts.Stage. It returns the result in every case; the error is a *StageError.
 func (p *Pipeline) Run(ctx context.Context, opts Options) (*Result, error) {
 	if p.Now == nil {
 		p.Now = time.Now
+	}
+	if p.Sleep == nil {
+		p.Sleep = sleep
 	}
 	last := opts.Stage
 	if last == "" || last == "all" {
@@ -279,28 +300,46 @@ func (p *Pipeline) Run(ctx context.Context, opts Options) (*Result, error) {
 }
 
 // waitNewImage waits until the Lean server answers and the instances run the new version, then verifies
-// once more so that the answer comes from the new image.
+// once more so that the answer comes from the new image. Wait.Timeout bounds the whole wait: every
+// WaitReady gets only what is left of it.
 func (r *run) waitNewImage(ctx context.Context, url string) (Ready, error) {
 	start := r.p.Now()
 	timeout := r.opts.Wait.Timeout
 	if timeout <= 0 {
 		timeout = 15 * time.Minute
 	}
+	deadline := start.Add(timeout)
 	pause := r.opts.Wait.InitialInterval
 	if pause <= 0 {
 		pause = time.Second
 	}
+	answered := false // the new version has answered at least once
+	wait := func() (Ready, error) {
+		left := deadline.Sub(r.p.Now())
+		if left <= 0 {
+			return Ready{}, fmt.Errorf("the wait for the new version used up its %s", timeout)
+		}
+		policy := r.opts.Wait
+		policy.Timeout = left
+		ready, err := r.p.Verifier.WaitReady(ctx, url, policy)
+		if err != nil && answered {
+			// It answered, then stopped: its container crashed or was stopped. Say so, with what was seen.
+			err = fmt.Errorf("the Lean server answered, then stopped answering (the new image's container crashed or was stopped): %w", err)
+		}
+		return ready, err
+	}
 	for {
-		ready, err := r.p.Verifier.WaitReady(ctx, url, r.opts.Wait)
+		ready, err := wait()
 		if err != nil {
 			return ready, err
 		}
+		answered = true
 		ok, detail, err := r.p.Deployer.Serving(ctx, r.opts.Name)
 		if err != nil {
 			return ready, fmt.Errorf("checking which version the instances run: %w", err)
 		}
 		if ok {
-			again, err := r.p.Verifier.WaitReady(ctx, url, r.opts.Wait)
+			again, err := wait()
 			if err != nil {
 				return again, err
 			}
@@ -308,14 +347,12 @@ func (r *run) waitNewImage(ctx context.Context, url string) (Ready, error) {
 			again.Attempts += ready.Attempts
 			return again, nil
 		}
-		if r.p.Now().Sub(start) > timeout {
-			return ready, fmt.Errorf("the new version never served within %s: %s (cloudflare/containers#233: the old image kept answering)", timeout, detail)
-		}
 		r.event(StagePromote, "info", "waiting for the new version: "+detail)
-		select {
-		case <-ctx.Done():
-			return ready, ctx.Err()
-		case <-time.After(pause):
+		if err := r.p.Sleep(ctx, min(pause, max(deadline.Sub(r.p.Now()), 0))); err != nil {
+			return ready, err
+		}
+		if !r.p.Now().Before(deadline) {
+			return ready, fmt.Errorf("the new version never served within %s: %s (cloudflare/containers#233: the old image kept answering)", timeout, detail)
 		}
 		pause = min(pause*2, 10*time.Second)
 	}
@@ -400,7 +437,11 @@ func (r *run) rollback(ctx context.Context, existed bool, prevVersion string, pr
 			if err := r.p.Deployer.Rollback(ctx, r.opts.Name, prevVersion, image); err != nil {
 				return "", fmt.Errorf("rolling back to version %s: %w", prevVersion, err)
 			}
-			if prev != nil && prev.Image != "" {
+			containers, err := r.p.Account.HasContainers(ctx, r.opts.Name, prevVersion)
+			if err != nil {
+				return "", fmt.Errorf("reading what version %s runs: %w", prevVersion, err)
+			}
+			if containers {
 				if _, err := r.p.Verifier.WaitReady(ctx, url, r.opts.Wait); err != nil {
 					return "", fmt.Errorf("version %s does not answer after the rollback: %w", prevVersion, err)
 				}

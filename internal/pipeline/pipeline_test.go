@@ -17,7 +17,8 @@ type world struct {
 
 	exists      bool   // the Worker exists before the run
 	liveVersion string // its version
-	liveImage   string // its container image ("" for a stub-only Worker)
+	liveImage   string // its container application's image ("" for a stub-only Worker)
+	liveIsStub  bool   // the live version is a stub although the application exists (a rollback to the stub)
 
 	tokenErr    error
 	fits        bool
@@ -29,6 +30,7 @@ type world struct {
 
 	deployErr  error                     // DeployContainer's answer
 	onWait     func()                    // called by WaitReady before it answers
+	onWaitFor  func(WaitPolicy)          // called by WaitReady with the policy it was given
 	onRollback func(ctx context.Context) // called by Rollback
 }
 
@@ -48,6 +50,9 @@ func (w *world) WorkersDevURL(_ context.Context, name string) (string, error) {
 func (w *world) DeleteWorker(_ context.Context, name string) error {
 	w.log("delete %s", name)
 	return nil
+}
+func (w *world) HasContainers(_ context.Context, _, version string) (bool, error) {
+	return version == w.liveVersion && w.liveImage != "" && !w.liveIsStub, nil
 }
 func (w *world) Preflight(context.Context) (Preflight, error) {
 	w.log("preflight")
@@ -99,10 +104,13 @@ func (w *world) CheckStub(_ context.Context, url string) error {
 	w.log("check-stub %s", url)
 	return w.stubErr
 }
-func (w *world) WaitReady(_ context.Context, url string, _ WaitPolicy) (Ready, error) {
+func (w *world) WaitReady(_ context.Context, url string, policy WaitPolicy) (Ready, error) {
 	w.log("wait-ready %s", url)
 	if w.onWait != nil {
 		w.onWait()
+	}
+	if w.onWaitFor != nil {
+		w.onWaitFor(policy)
 	}
 	var err error
 	if len(w.readyErrs) > 0 {
@@ -216,6 +224,28 @@ func TestRun(t *testing.T) {
 				"delete lean-stub", "push lean", "deploy-container lean registry.local/acct/lean@sha256:abc standard-1 max=5", "wait-ready " + u,
 				"rollback lean old-v registry.local/acct/lean@sha256:old", "wait-ready " + u},
 			wantOutcome: "rolled-back", wantErr: "answered 3", wantFailed: StagePromote,
+		},
+		{
+			// The application outlives a Worker rollback to the stub: what must answer after this
+			// rollback is decided by the version returned to, which has no containers.
+			name: "a redeploy over a stub version with an application rolls back to the stub and checks the stub",
+			setup: func(w *world) {
+				w.exists, w.liveVersion, w.liveImage, w.liveIsStub = true, "stub-old", "registry.local/acct/lean@sha256:old", true
+				w.readyErrs = []error{errors.New("POST / answered 3\\n"), errors.New("GET /health has no Lean version: the stub answers")}
+			},
+			wantCalls: []string{"verify-token", "preflight", "worker lean", "status lean", "deploy-stub lean-stub", "check-stub https://lean-stub.acct.workers.dev",
+				"delete lean-stub", "push lean", "deploy-container lean registry.local/acct/lean@sha256:abc standard-1 max=5", "wait-ready " + u,
+				"rollback lean stub-old registry.local/acct/lean@sha256:old", "check-stub " + u},
+			wantOutcome: "rolled-back", wantErr: "answered 3", wantFailed: StagePromote,
+		},
+		{
+			name:  "a container that answers once and then crashes is reported as such",
+			setup: func(w *world) { w.readyErrs = []error{nil, errors.New("POST / answered 502: container_disconnected")} },
+			wantCalls: []string{"verify-token", "preflight", "worker lean", "deploy-stub lean", "check-stub " + u, "push lean",
+				"deploy-container lean registry.local/acct/lean@sha256:abc standard-1 max=5", "wait-ready " + u, "serving lean", "wait-ready " + u,
+				"rollback lean stub-v ", "check-stub " + u},
+			wantOutcome: "rolled-back", wantFailed: StagePromote,
+			wantErr: "the Lean server answered, then stopped answering (the new image's container crashed or was stopped): POST / answered 502: container_disconnected",
 		},
 		{
 			name:  "first deploy that fails verification leaves the verified stub serving",
@@ -366,5 +396,44 @@ func TestFailedPromoteDeployRollsBackAndProbesTheWorkerURL(t *testing.T) {
 	want := "url lean | rollback lean old-v registry.local/acct/lean@sha256:old | wait-ready https://lean.acct.workers.dev"
 	if tail != want {
 		t.Fatalf("last calls %q; want %q", tail, want)
+	}
+}
+
+// --timeout bounds the whole promote wait: each WaitReady gets what is left of one deadline, not the
+// whole timeout again, and the run ends when it is used up. A fake clock: every wait uses all it is given.
+func TestPromoteWaitHasOneDeadline(t *testing.T) {
+	w := newWorld()
+	w.oldServing = 1000 // an old instance keeps answering
+	p := w.pipeline()
+	now := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
+	p.Now = func() time.Time { return now }
+	p.Sleep = func(_ context.Context, d time.Duration) error { now = now.Add(d); return nil }
+	var given []time.Duration
+	var waitStart time.Time
+	w.onWaitFor = func(policy WaitPolicy) {
+		if waitStart.IsZero() {
+			waitStart = now
+		}
+		given = append(given, policy.Timeout)
+		now = now.Add(policy.Timeout / 2) // it answers halfway through what it was given
+	}
+	o := opts("all")
+	o.Wait.Timeout = 4 * time.Minute
+	res, err := p.Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "never served within 4m0s") {
+		t.Fatalf("err = %v; want the wait to end at its 4m deadline", err)
+	}
+	if !res.RolledBack {
+		t.Errorf("not rolled back: %+v", res)
+	}
+	var total time.Duration
+	for _, g := range given { // the rollback (to the first deploy's stub) waits for no Lean answer
+		total += g / 2
+	}
+	if len(given) < 3 || given[1] >= given[0] {
+		t.Fatalf("WaitReady was given %v; want each pass only what is left of the 4m", given)
+	}
+	if total > o.Wait.Timeout {
+		t.Fatalf("the promote waits took %s in all (given %v); want at most the 4m timeout", total, given)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Size limits GitHub enforces (github-actions.md §2 and §4), with room to spare.
+// Size limits GitHub enforces (docs/platform-facts.md), with room to spare.
 const (
 	MaxSummaryBytes = 1 << 20 // $GITHUB_STEP_SUMMARY per step
 	MaxCommentChars = 65536   // an issue comment body
@@ -106,8 +106,9 @@ func writeEssentials(b *strings.Builder, r *Result) {
 	}
 	if r.Preflight != nil {
 		p := r.Preflight
+		size, how := uncompressedText(r)
 		fmt.Fprintf(b, "**Image:** `%s` (`%s`), %s compressed, %s uncompressed (%s), instance type **%s**  \n",
-			mdInline(p.Image), short(p.Digest), Bytes(p.CompressedBytes), uncompressedText(p), p.SizeMethod, p.instanceType())
+			mdInline(p.Image), short(p.Digest), Bytes(p.CompressedBytes), size, how, p.instanceType())
 		if p.Capacity != "" {
 			fmt.Fprintf(b, "**Capacity:** %s  \n", mdInline(p.Capacity))
 		}
@@ -179,8 +180,9 @@ func Text(r *Result) string {
 		fmt.Fprintf(&b, "  version:    %s\n", r.VersionID)
 	}
 	if r.Preflight != nil {
-		fmt.Fprintf(&b, "  image:      %s (%s), %s compressed, %s uncompressed, %s\n", r.Preflight.Image, short(r.Preflight.Digest),
-			Bytes(r.Preflight.CompressedBytes), uncompressedText(r.Preflight), r.Preflight.instanceType())
+		size, how := uncompressedText(r)
+		fmt.Fprintf(&b, "  image:      %s (%s), %s compressed, %s uncompressed (%s), %s\n", r.Preflight.Image, short(r.Preflight.Digest),
+			Bytes(r.Preflight.CompressedBytes), size, how, r.Preflight.instanceType())
 	}
 	for _, s := range r.Stages {
 		fmt.Fprintf(&b, "  %-10s  %-6s %8s  %s\n", s.Name, s.Status, Dur(s.Duration.D()), s.Detail)
@@ -200,12 +202,14 @@ func Text(r *Result) string {
 	return b.String()
 }
 
-// uncompressedText is the uncompressed size, or its range when the preflight bounded it.
-func uncompressedText(p *Preflight) string {
-	if p.UncompressedBytesHigh > p.UncompressedBytes {
-		return Bytes(p.UncompressedBytes) + " to " + Bytes(p.UncompressedBytesHigh)
+// uncompressedText is Result.Uncompressed as text with its label: the preflight's range when it bounded
+// the size and no push has measured it since.
+func uncompressedText(r *Result) (text, how string) {
+	size, how := r.Uncompressed()
+	if how != "measured" && r.Preflight != nil && r.Preflight.UncompressedBytesHigh > size {
+		return Bytes(size) + " to " + Bytes(r.Preflight.UncompressedBytesHigh), how
 	}
-	return Bytes(p.UncompressedBytes)
+	return Bytes(size), how
 }
 
 // Output is one Action output.
@@ -220,10 +224,8 @@ func Outputs(r *Result) ([]Output, error) {
 	var digest, itype, compressed, uncompressed, cold, status string
 	if p := r.Preflight; p != nil {
 		digest, itype = p.Digest, p.InstanceType
-		compressed, uncompressed = strconv.FormatInt(p.CompressedBytes, 10), strconv.FormatInt(p.UncompressedBytes, 10)
-	}
-	if r.Push != nil && r.Push.UncompressedBytes > 0 {
-		uncompressed = strconv.FormatInt(r.Push.UncompressedBytes, 10)
+		size, _ := r.Uncompressed()
+		compressed, uncompressed = strconv.FormatInt(p.CompressedBytes, 10), strconv.FormatInt(size, 10)
 	}
 	if r.Ready != nil {
 		cold = strconv.FormatInt(r.Ready.ColdStart.D().Milliseconds(), 10)

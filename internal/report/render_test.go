@@ -55,7 +55,7 @@ func deployed() *Result {
 		},
 		Preflight: &Preflight{Image: "ghcr.io/ldct/lean4-server:v4.24.0", Digest: "sha256:0123456789abcdef0123", Layers: 12, CompressedBytes: 672_000_000,
 			UncompressedBytes: 2_500_000_000, RequiredDiskBytes: 2_951_326_592, SizeMethod: "estimate", InstanceType: "standard-1", Fits: true, Types: fitRows()},
-		Push:    &Pushed{Image: "registry.cloudflare.com/acct/lean4-server@sha256:0123", BytesPushed: 672_000_000, BlobsPushed: 13, Fits: true},
+		Push:    &Pushed{Image: "registry.cloudflare.com/acct/lean4-server@sha256:0123", BytesPushed: 672_000_000, BlobsPushed: 13, UncompressedBytes: 2_612_345_678, Fits: true},
 		Ready:   &Ready{LeanVersion: "Lean (version 4.24.0, x86_64-unknown-linux-gnu, Release)", Attempts: 7, ColdStart: ms(41234)},
 		Latency: &Latency{N: 5, P50: ms(412), P95: ms(903)},
 		Status:  &Status{ApplicationID: "a1b2", Application: "lean4-server-leancontainer", State: "ready", Instances: 1, Image: "registry.cloudflare.com/acct/lean4-server@sha256:0123", Version: 2},
@@ -168,6 +168,7 @@ func TestFormatters(t *testing.T) {
 // A bounded preflight shows the uncompressed size as its range wherever the size is shown.
 func TestBoundedSizeIsShownAsARange(t *testing.T) {
 	r := deployed()
+	r.Push = nil // a push's measured figure replaces the range (TestOneUncompressedFigure)
 	r.Preflight.SizeMethod, r.Preflight.UncompressedBytesHigh, r.Preflight.RequiredDiskBytesHigh = "bounds", 6_794_967_296, 7_675_790_618
 	for name, out := range map[string]string{"summary": Summary(r), "comment": Comment(r, ""), "text": Text(r)} {
 		if !strings.Contains(out, "2.50 GB to 6.79 GB uncompressed") {
@@ -181,8 +182,51 @@ func TestBoundedSizeIsShownAsARange(t *testing.T) {
 	if !strings.Contains(string(js), `"uncompressedBytesHigh":6794967296`) || !strings.Contains(string(js), `"requiredDiskBytesHigh":7675790618`) {
 		t.Errorf("json %s", js)
 	}
+	measured := deployed()
+	measured.Preflight.SizeMethod, measured.Preflight.UncompressedBytesHigh = "bounds", 6_794_967_296
+	if s := Summary(measured); !strings.Contains(s, "2.61 GB uncompressed (measured)") || strings.Contains(s, " GB to ") {
+		t.Errorf("after the push the range is still shown:\n%s", s)
+	}
 	r = deployed() // exact and estimate figures keep their single number and keys
 	if js, _ := json.Marshal(r.Preflight); strings.Contains(string(js), "High") || strings.Contains(Summary(r), " GB to ") {
 		t.Errorf("an unbounded size shows a range: %s", js)
+	}
+}
+
+// One figure for one fact: once the push has measured the uncompressed size, every renderer reports that
+// figure, labelled measured, and none the preflight's estimate; before the push, the estimate, labelled so.
+func TestOneUncompressedFigure(t *testing.T) {
+	renders := func(r *Result) map[string]string {
+		outs, err := Outputs(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o string
+		for _, out := range outs {
+			if out.Name == "uncompressed-bytes" {
+				o = out.Value
+			}
+		}
+		return map[string]string{"summary": Summary(r), "comment": Comment(r, "https://github.com/o/r/actions/runs/1"), "text": Text(r), "output": o}
+	}
+	for name, got := range renders(deployed()) {
+		want := map[string]string{"output": "2612345678"}[name]
+		if want == "" {
+			want = "2.61 GB uncompressed (measured)"
+		}
+		if !strings.Contains(got, want) || strings.Contains(got, "2.50 GB") || strings.Contains(got, "estimate") {
+			t.Errorf("%s after the push: want %q and no estimate, got:\n%s", name, want, got)
+		}
+	}
+	before := deployed()
+	before.Push = nil
+	for name, got := range renders(before) {
+		want := map[string]string{"output": "2500000000"}[name]
+		if want == "" {
+			want = "2.50 GB uncompressed (estimate)"
+		}
+		if !strings.Contains(got, want) {
+			t.Errorf("%s before the push: want %q, got:\n%s", name, want, got)
+		}
 	}
 }

@@ -108,6 +108,18 @@ type FitRow struct {
 	USDPerHour float64  `json:"usdPerHour"`
 }
 
+// Uncompressed is the run's one figure for the image's uncompressed size, and how it was had: the size
+// the push measured ("measured") once there is one, else preflight's ("exact" or "estimate").
+func (r *Result) Uncompressed() (int64, string) {
+	if r.Push != nil && r.Push.UncompressedBytes > 0 {
+		return r.Push.UncompressedBytes, "measured"
+	}
+	if r.Preflight != nil {
+		return r.Preflight.UncompressedBytes, r.Preflight.SizeMethod
+	}
+	return 0, ""
+}
+
 // Pushed is what the push stage did.
 type Pushed struct {
 	Image             string `json:"image"` // digest-pinned reference that was deployed

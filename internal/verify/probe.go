@@ -280,7 +280,8 @@ func (p Prober) WaitReady(ctx context.Context, opts WaitOptions) (Ready, error) 
 		}
 	}))
 	if err != nil {
-		if ctx.Err() != nil && last != nil {
+		if last != nil {
+			// What the last attempt saw, not backoff's wrappers ("retry after 2s") or the deadline.
 			err = last
 		}
 		return r, fmt.Errorf("waiting for the Lean server (%d attempts over %s): %w", r.Attempts, time.Since(start).Round(time.Second), err)

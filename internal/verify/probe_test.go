@@ -23,6 +23,7 @@ const (
 	stubServing               // the stub's contract
 	leanServing               // the real Lean server through the Worker
 	wrongAnswer               // a Lean server that evaluates wrongly
+	restarting                // 503 with a Retry-After longer than the wait: the container crashed
 )
 
 func worker(t *testing.T, phaseOf func(n int64) phase, apiKey string) (*httptest.Server, *atomic.Int64) {
@@ -42,6 +43,10 @@ func worker(t *testing.T, phaseOf func(n int64) phase, apiKey string) (*httptest
 			w.Header().Set("Retry-After", "0")
 			w.WriteHeader(http.StatusServiceUnavailable)
 			io.WriteString(w, `{"error":"container is provisioning"}`)
+		case ph == restarting:
+			w.Header().Set("Retry-After", "2")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"error":"instance_busy","message":"The container's Durable Object is busy or restarting"}`)
 		case r.Method == http.MethodGet && r.URL.Path == "/health" && ph == stubServing:
 			io.WriteString(w, `{"status": "ok", "stub": true}`)
 		case r.Method == http.MethodGet && r.URL.Path == "/health":
@@ -118,6 +123,7 @@ func TestWaitReady(t *testing.T) {
 		wantErr      string
 		maxAttempts  int
 		minAttempts  int
+		maxInterval  time.Duration // default fast's
 	}{
 		{
 			name: "provisioning, then the stub, then Lean",
@@ -135,6 +141,9 @@ func TestWaitReady(t *testing.T) {
 		{name: "ready at once", phaseOf: always(leanServing), timeout: time.Second, minAttempts: 1, maxAttempts: 1},
 		{name: "wrong answer is permanent", phaseOf: always(wrongAnswer), timeout: 5 * time.Second, wantErr: "want ok and stdout", maxAttempts: 1},
 		{name: "never ready is bounded", phaseOf: always(provisioning), timeout: 150 * time.Millisecond, wantErr: "503", minAttempts: 2},
+		// The wait ends on a Retry-After longer than what is left: the error is what was seen, not
+		// the backoff's "retry after 2s".
+		{name: "a restarting container is named", phaseOf: always(restarting), timeout: 300 * time.Millisecond, maxInterval: 5 * time.Second, wantErr: "answered 503: {\"error\":\"instance_busy\"", minAttempts: 1},
 		{name: "API key missing is permanent", phaseOf: always(leanServing), apiKey: "k", timeout: 5 * time.Second, wantErr: "401", maxAttempts: 1},
 		{name: "API key sent", phaseOf: always(leanServing), apiKey: "k", send: "k", timeout: time.Second, maxAttempts: 1},
 	}
@@ -143,6 +152,9 @@ func TestWaitReady(t *testing.T) {
 			srv, _ := worker(t, tt.phaseOf, tt.apiKey)
 			var notified int
 			opts := fast(tt.timeout)
+			if tt.maxInterval > 0 {
+				opts.MaxInterval = tt.maxInterval
+			}
 			opts.Progress = func(int, error, time.Duration) { notified++ }
 			start := time.Now()
 			r, err := Prober{Client: srv.Client(), BaseURL: srv.URL, APIKey: tt.send}.WaitReady(context.Background(), opts)

@@ -15,7 +15,7 @@ import (
 type ResolveRule struct {
 	Host     string // the name in the URL, lower-cased
 	Port     int    // the port in the URL (443 for https by default)
-	Addr     string // an IP address (IPv6 without brackets) or a host name to connect to instead
+	Addr     string // the IP address to connect to instead (IPv6 without brackets)
 	AddrPort int    // the port to connect to; 0 keeps Port
 }
 
@@ -61,6 +61,10 @@ func ParseResolveRule(s string) (ResolveRule, error) {
 		}
 		if addr == "" || strings.ContainsAny(addr, "/ @") {
 			return r, fmt.Errorf("resolve rule %q: ADDR %q is not an address; %s", s, addr, form)
+		}
+		// As with curl's --resolve, ADDR is an address, not a name to look up in its turn.
+		if net.ParseIP(addr) == nil {
+			return r, fmt.Errorf("resolve rule %q: ADDR %q is not an IP address: give the address to connect to, like 127.0.0.1 or [::1]; %s", s, addr, form)
 		}
 	}
 	r = ResolveRule{Host: strings.ToLower(host), Port: port, Addr: addr}

@@ -187,7 +187,7 @@ func FuzzSleepAfter(f *testing.F) {
 		if !strings.ContainsAny(s, "smh") {
 			d += "s"
 		}
-		if v, perr := time.ParseDuration(d); perr != nil || v <= 0 {
+		if v, perr := time.ParseDuration(d); perr != nil || v <= 0 || v > MaxSleepAfter {
 			t.Fatalf("accepted sleep after %q is not a positive duration: %v %v", s, v, perr)
 		}
 	})

@@ -160,8 +160,10 @@ func (o Options) validate() error {
 	if o.Instances > 0 && o.MaxInstances > 0 && o.Instances > o.MaxInstances {
 		return fmt.Errorf("instances %d is more than max instances %d: requests would wait for instances that cannot start; lower instances or raise max instances", o.Instances, o.MaxInstances)
 	}
-	if o.SleepAfter != "" && (!sleepAfterRE.MatchString(o.SleepAfter) || !validDuration(o.SleepAfter)) {
-		return fmt.Errorf("sleep after %q: use a duration like 30s, 2m or 1h", o.SleepAfter)
+	if o.SleepAfter != "" {
+		if _, err := ParseSleepAfter(o.SleepAfter); err != nil {
+			return fmt.Errorf("sleep after %w", err)
+		}
 	}
 	if o.CompatibilityDate != "" && !compatDateRE.MatchString(o.CompatibilityDate) {
 		return fmt.Errorf("compatibility date %q: use YYYY-MM-DD", o.CompatibilityDate)
@@ -229,7 +231,8 @@ func corsOrigins(s string) error {
 	return nil
 }
 
-// pullableRegistries are the registries Cloudflare Containers pulls from (cloudflare-containers.md §8).
+// pullableRegistries are the registries Cloudflare Containers pulls from
+// (https://developers.cloudflare.com/containers/platform-details/image-management/).
 var pullableRegistries = []*regexp.Regexp{
 	regexp.MustCompile(`^registry\.cloudflare\.com$`),
 	regexp.MustCompile(`^registry\.fed\.cloudflare\.com$`),
@@ -262,12 +265,26 @@ func checkImage(ref, managed string) error {
 	return fmt.Errorf("image %q: Cloudflare cannot pull from %s; copy the image to registry.cloudflare.com first (lean4-cf does this when it deploys)", ref, host)
 }
 
-// validDuration reports whether a sleep-after value (a bare number means seconds) is a duration that
-// does not overflow.
-func validDuration(s string) bool {
-	if !strings.ContainsAny(s, "smh") {
-		s += "s"
+// MaxSleepAfter is the longest sleep-after accepted: a year. An idle time longer than that keeps an
+// instance running, and billed, for good, and the Worker's alarm for it must stay a valid date.
+const MaxSleepAfter = 365 * 24 * time.Hour
+
+// ParseSleepAfter is the one check of a sleep-after value, whichever input carries it (render's and
+// deploy's --sleep-after, the Action's sleep-after): a whole number of seconds, minutes or hours ("30s",
+// "2m", "1h"), or a bare whole number of seconds, as @cloudflare/containers reads it; from 1 s to
+// MaxSleepAfter. Its error starts with the quoted value; callers put the input's name before it.
+func ParseSleepAfter(s string) (time.Duration, error) {
+	bad := fmt.Errorf("%q is not an idle time: use a whole number of s, m or h (a bare number is seconds) from 1s to %s, like 2m", s, strings.TrimSuffix(MaxSleepAfter.String(), "0m0s"))
+	if !sleepAfterRE.MatchString(s) {
+		return 0, bad
 	}
-	d, err := time.ParseDuration(s)
-	return err == nil && d > 0
+	d := s
+	if !strings.ContainsAny(s, "smh") {
+		d += "s"
+	}
+	v, err := time.ParseDuration(d)
+	if err != nil || v <= 0 || v > MaxSleepAfter {
+		return 0, bad
+	}
+	return v, nil
 }

@@ -184,7 +184,7 @@ func TestConfigErrors(t *testing.T) {
 		{"deprecated instance type", Options{Mode: ModeContainer, Image: testImage, InstanceType: "standard"}, `instance type "standard" is a deprecated alias: use "standard-1"`},
 		{"instances over max", Options{Mode: ModeContainer, Image: testImage, Instances: 6, MaxInstances: 5}, "instances 6 is more than max instances 5"},
 		{"instances over default max", Options{Mode: ModeContainer, Image: testImage, Instances: 6}, "instances 6 is more than max instances 5"},
-		{"sleep after", Options{Mode: ModeContainer, Image: testImage, SleepAfter: "2 minutes"}, `sleep after "2 minutes": use a duration like 30s, 2m or 1h`},
+		{"sleep after", Options{Mode: ModeContainer, Image: testImage, SleepAfter: "2 minutes"}, `sleep after "2 minutes" is not an idle time: use a whole number of s, m or h`},
 		{"compat date", Options{Mode: ModeStub, CompatibilityDate: "yesterday"}, `compatibility date "yesterday": use YYYY-MM-DD`},
 		{"api key var", Options{Mode: ModeStub, Vars: map[string]string{"LEAN_API_KEY": "k"}}, "variable LEAN_API_KEY: the API key is a secret"},
 		{"origin var", Options{Mode: ModeContainer, Image: testImage, Vars: map[string]string{"LEAN_ORIGIN": "http://127.0.0.1:8000"}}, "variable LEAN_ORIGIN: it is a development setting"},
