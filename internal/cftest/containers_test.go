@@ -230,7 +230,7 @@ func TestCustomInstanceTypes(t *testing.T) {
 		})
 	}
 	code, env := call(t, srv, srv.Token(), http.MethodPost, base, map[string]any{"name": "lean-leanserver", "configuration": custom(1, 3072, 15000), "durable_objects": map[string]any{"namespace_id": ns}})
-	if code != 200 {
+	if code != http.StatusCreated {
 		t.Fatalf("create: %d %v", code, env)
 	}
 	id := env["result"].(map[string]any)["id"].(string)
@@ -245,7 +245,7 @@ func TestCustomInstanceTypes(t *testing.T) {
 	rollout := func(target map[string]any) {
 		t.Helper()
 		code, env := call(t, srv, srv.Token(), http.MethodPost, base+"/"+id+"/rollouts", map[string]any{"strategy": "rolling", "kind": "full_auto", "step_percentage": 100, "target_configuration": target})
-		if code != 200 {
+		if code != http.StatusCreated {
 			t.Fatalf("rollout: %d %v", code, env)
 		}
 	}
