@@ -123,6 +123,7 @@ func deployResult(ctx context.Context, env Env, o *deployOptions, ports imagePor
 	run := c.wr
 	clock := &stageClock{spent: map[string]time.Duration{}}
 	run.Observe = clock.add
+	run.Retrying = func(s string) { logf("  %s", s) }
 	if !o.json {
 		run.Stderr = prefixWriter(env.Stderr, "  wrangler: ")
 	}
@@ -148,7 +149,9 @@ func deployResult(ctx context.Context, env Env, o *deployOptions, ports imagePor
 		Account:     c.api,
 		Deployer:    &wranglerDeployer{runner: run, work: work, nodeModules: nm, userConfig: userConfig, configName: o.config, managed: managed, log: func(s string) { logf("  %s", s) }, rollouts: c.api},
 		Pusher:      pusher,
-		Verifier:    &prober{client: client, apiKey: env.Getenv("LEAN_API_KEY"), extra: o.url, log: func(s string) { logf("  verify: %s", s) }},
+		Verifier:    &prober{client: client, apiKey: env.Getenv("LEAN_API_KEY"), extra: o.url, clock: env.Clock, log: func(s string) { logf("  verify: %s", s) }},
+		Containers:  apiContainers{api: c.api},
+		Clock:       env.Clock,
 	}
 	res, runErr := p.Run(ctx, pipeline.Options{
 		Stage: o.stage,

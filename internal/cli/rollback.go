@@ -128,12 +128,12 @@ the earlier digest-pinned image (lean4-cf status shows the current one) to put i
 				return usagef("%v", err)
 			}
 			p := verify.Prober{Client: client, BaseURL: url, APIKey: env.Getenv("LEAN_API_KEY")}
-			_, hasApp, err := c.wr.ContainersList(ctx, wrangler.ApplicationName(o.name, wrangler.ClassName))
+			_, hasApp, err := c.api.Application(ctx, wrangler.ApplicationName(o.name, wrangler.ClassName))
 			if err != nil {
 				return err
 			}
 			if hasApp {
-				r, err := p.WaitReady(ctx, verify.WaitOptions{Timeout: o.timeout})
+				r, err := p.WaitReady(ctx, verify.WaitOptions{Timeout: o.timeout, Clock: env.Clock})
 				if err != nil {
 					return &ExitError{Code: ExitFailure, Err: fmt.Errorf("rolled back to %s, but it does not answer: %w", to, err)}
 				}

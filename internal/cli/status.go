@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/org/lean4-cf-action/internal/cloudflare"
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
@@ -17,11 +18,11 @@ type statusOptions struct {
 
 // statusReport is what `lean4-cf status --json` prints.
 type statusReport struct {
-	Name        string                `json:"name"`
-	Exists      bool                  `json:"exists"`
-	URL         string                `json:"url,omitempty"`
-	VersionID   string                `json:"versionId,omitempty"`
-	Application *wrangler.Application `json:"application,omitempty"`
+	Name        string                  `json:"name"`
+	Exists      bool                    `json:"exists"`
+	URL         string                  `json:"url,omitempty"`
+	VersionID   string                  `json:"versionId,omitempty"`
+	Application *cloudflare.Application `json:"application,omitempty"`
 }
 
 func newStatusCmd(env Env) *cobra.Command {
@@ -30,7 +31,7 @@ func newStatusCmd(env Env) *cobra.Command {
 		Use:   "status",
 		Short: "Show a deployed Worker's URL, live version and container application state",
 		Long: `Show a deployed Worker's URL, live version, and its container application (id, state, live instances,
-image, version) as "wrangler containers list --json" reports it.
+image, version), read through the API as "wrangler containers list --json" reports it.
 
 Credentials come from the environment only: CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID
 (CLOUDFLARE_API_BASE_URL points both lean4-cf and wrangler at another API, e.g. lean4-cf sandbox).`,
@@ -57,7 +58,7 @@ Credentials come from the environment only: CLOUDFLARE_API_TOKEN and CLOUDFLARE_
 				if rep.URL, err = c.api.WorkersDevURL(ctx, o.name); err != nil {
 					return err
 				}
-				app, ok, err := c.wr.ContainersList(ctx, wrangler.ApplicationName(o.name, containerClass))
+				app, ok, err := c.api.Application(ctx, wrangler.ApplicationName(o.name, containerClass))
 				if err != nil {
 					return err
 				}

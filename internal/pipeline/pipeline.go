@@ -1,6 +1,7 @@
 // Package pipeline runs lean4-cf's deploy stages in order (preflight, stub, push, promote), times them,
 // rolls back a promotion that fails verification, and reports what happened. It consumes small interfaces
-// (defined here) that the cli package wires to wrangler, the registry, the Cloudflare API and the verifier.
+// (defined here) that the cli package wires to wrangler, the registry, the Cloudflare API and the verifier,
+// and it decides when the new image serves.
 package pipeline
 
 import (
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/org/lean4-cf-action/internal/report"
+	"github.com/org/lean4-cf-action/internal/retry"
 )
 
 // Stage names, in the order they run.
@@ -92,11 +94,13 @@ type (
 		DeployContainer(ctx context.Context, spec ContainerSpec) (Deployed, error)
 		// Rollback returns the Worker to version, and its container application to image when image is set.
 		Rollback(ctx context.Context, name, version, image string) error
-		Status(ctx context.Context, name string) (Status, error)
-		// Serving reports whether the instances that run now all run the application's latest version,
-		// with at least one running: a rollout can report completed while an old instance keeps
-		// answering (cloudflare/containers#233), so an answer alone does not prove the new image.
-		Serving(ctx context.Context, name string) (ok bool, detail string, err error)
+	}
+	// Containers reads container state through the Cloudflare API (no wrangler process).
+	Containers interface {
+		// Application returns the Worker's container application and whether it has one.
+		Application(ctx context.Context, worker string) (Status, bool, error)
+		// Instances lists the application's instances.
+		Instances(ctx context.Context, appID string) ([]Instance, error)
 	}
 	// Pusher copies the source image into Cloudflare's registry.
 	Pusher interface {
@@ -109,6 +113,13 @@ type (
 		MeasureLatency(ctx context.Context, url string, n int) (Latency, error)
 	}
 )
+
+// Instance is one container instance (or Durable Object) of an application.
+type Instance struct {
+	ID      string
+	State   string // running, provisioning, stopped, failed, inactive, ...
+	Version int    // the application version it runs
+}
 
 // Deployed is what a wrangler deploy reported.
 type Deployed struct {
@@ -150,8 +161,11 @@ type Pipeline struct {
 	Deployer    Deployer
 	Pusher      Pusher
 	Verifier    Verifier
+	Containers  Containers
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Clock paces the pauses between checks of which version serves. Default: real time.
+	Clock retry.Clock
 }
 
 // Run runs the stages up to opts.Stage. It returns the result in every case; the error is a *StageError.
@@ -195,7 +209,7 @@ func (p *Pipeline) Run(ctx context.Context, opts Options) (*Result, error) {
 	res.FirstDeploy = !exists
 	var prevStatus *Status
 	if exists {
-		if st, err := p.Deployer.Status(ctx, opts.Name); err == nil {
+		if st, ok, err := p.Containers.Application(ctx, opts.Name); err == nil && ok {
 			prevStatus = &st
 		}
 	}
@@ -294,7 +308,7 @@ func (r *run) waitNewImage(ctx context.Context, url string) (Ready, error) {
 		if err != nil {
 			return ready, err
 		}
-		ok, detail, err := r.p.Deployer.Serving(ctx, r.opts.Name)
+		ok, detail, err := r.serving(ctx)
 		if err != nil {
 			return ready, fmt.Errorf("checking which version the instances run: %w", err)
 		}
@@ -311,13 +325,49 @@ func (r *run) waitNewImage(ctx context.Context, url string) (Ready, error) {
 			return ready, fmt.Errorf("the new version never served within %s: %s (cloudflare/containers#233: the old image kept answering)", timeout, detail)
 		}
 		r.event(StagePromote, "info", "waiting for the new version: "+detail)
-		select {
-		case <-ctx.Done():
-			return ready, ctx.Err()
-		case <-time.After(pause):
+		if err := r.p.Clock.Sleep(ctx, pause); err != nil {
+			return ready, err
 		}
 		pause = min(pause*2, 10*time.Second)
 	}
+}
+
+// serving reports whether the instances that run now all run the application's latest version, with at
+// least one running: a rollout can report completed while an old instance keeps answering
+// (cloudflare/containers#233), so an answer alone does not prove the new image. detail says what is
+// still missing.
+func (r *run) serving(ctx context.Context) (ok bool, detail string, err error) {
+	app, found, err := r.p.Containers.Application(ctx, r.opts.Name)
+	if err != nil {
+		return false, "", err
+	}
+	if !found {
+		return false, "the container application is not listed yet", nil
+	}
+	rows, err := r.p.Containers.Instances(ctx, app.ApplicationID)
+	if err != nil {
+		return false, "", err
+	}
+	ok, detail = servesVersion(app.Version, rows)
+	return ok, detail, nil
+}
+
+// servesVersion is the decision of serving: every running instance runs version, and one at least does.
+func servesVersion(version int, rows []Instance) (bool, string) {
+	running := 0
+	for _, r := range rows {
+		if r.State != "running" {
+			continue
+		}
+		if r.Version != version {
+			return false, fmt.Sprintf("instance %s runs application version %d, the application is at %d", r.ID, r.Version, version)
+		}
+		running++
+	}
+	if running == 0 {
+		return false, fmt.Sprintf("no instance of application version %d runs yet", version)
+	}
+	return true, ""
 }
 
 type run struct {
@@ -425,9 +475,12 @@ func (r *run) rollback(ctx context.Context, existed bool, prevVersion string, pr
 
 func (r *run) status(ctx context.Context) {
 	_ = r.stage(ctx, StageStatus, func(ctx context.Context) (string, error) {
-		st, err := r.p.Deployer.Status(ctx, r.opts.Name)
+		st, ok, err := r.p.Containers.Application(ctx, r.opts.Name)
 		if err != nil {
 			return "", err
+		}
+		if !ok {
+			return "no container application", nil
 		}
 		r.res.Status = &st
 		return fmt.Sprintf("%s %s, %d instances", st.ApplicationID, st.State, st.Instances), nil

@@ -16,8 +16,8 @@ func TestDo(t *testing.T) {
 		name       string
 		policy     Policy
 		clock      Clock
-		failures   int   // op fails this many times, then succeeds
-		permanent  bool  // op's failures are permanent
+		failures   int  // op fails this many times, then succeeds
+		permanent  bool // op's failures are permanent
 		after      time.Duration
 		wantCalls  int
 		wantErr    bool
