@@ -214,6 +214,7 @@ type registryPusher struct {
 	measured func() int64                            // total uncompressed bytes measured while pushing
 	progress func(image.PushProgress)
 	secret   func(string) // hears each registry password as soon as it is issued (the Action masks it); may be nil
+	clock    retry.Clock  // paces the push's retries
 }
 
 func (p *registryPusher) Push(ctx context.Context, name string) (pipeline.Pushed, error) {
@@ -242,6 +243,7 @@ func (p *registryPusher) Push(ctx context.Context, name string) (pipeline.Pushed
 		},
 		Measure:  p.measure,
 		Progress: p.progress,
+		Clock:    p.clock,
 	})
 	if err != nil {
 		return pipeline.Pushed{}, err

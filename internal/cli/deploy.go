@@ -133,7 +133,7 @@ func deployResult(ctx context.Context, env Env, o *deployOptions, ports imagePor
 		registry = defaultRegistry
 	}
 	pusher := ports.push
-	pusher.api, pusher.account, pusher.registry = c.api, c.account, registry
+	pusher.api, pusher.account, pusher.registry, pusher.clock = c.api, c.account, registry, env.Clock
 	var lastTick time.Time
 	var tickMu sync.Mutex // the push reports from one goroutine per upload
 	pusher.progress = func(p image.PushProgress) {
