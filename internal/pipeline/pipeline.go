@@ -303,34 +303,42 @@ func (r *run) waitNewImage(ctx context.Context, url string) (Ready, error) {
 	if pause <= 0 {
 		pause = time.Second
 	}
-	for {
-		ready, err := r.p.Verifier.WaitReady(ctx, url, r.opts.Wait)
-		if err != nil {
-			return ready, err
+	// Checks pause 1 s, 2 s, 4 s ... at most 10 s apart, until the timeout.
+	policy := retry.Policy{Initial: pause, Multiplier: 2, Max: 10 * time.Second, MaxElapsed: timeout}
+	var ready Ready
+	res, err := retry.Do(ctx, policy, r.p.Clock, func(err error, _ time.Duration) {
+		r.event(StagePromote, "info", "waiting for the new version: "+err.Error())
+	}, func() (Ready, error) {
+		var err error
+		if ready, err = r.p.Verifier.WaitReady(ctx, url, r.opts.Wait); err != nil {
+			return ready, retry.Permanent(err)
 		}
 		ok, detail, err := r.serving(ctx)
+		switch {
+		case err != nil:
+			return ready, retry.Permanent(fmt.Errorf("checking which version the instances run: %w", err))
+		case !ok:
+			return ready, &notServingError{detail: detail}
+		}
+		again, err := r.p.Verifier.WaitReady(ctx, url, r.opts.Wait)
 		if err != nil {
-			return ready, fmt.Errorf("checking which version the instances run: %w", err)
+			return again, retry.Permanent(err)
 		}
-		if ok {
-			again, err := r.p.Verifier.WaitReady(ctx, url, r.opts.Wait)
-			if err != nil {
-				return again, err
-			}
-			again.ColdStart = report.Ms(r.p.Now().Sub(start))
-			again.Attempts += ready.Attempts
-			return again, nil
-		}
-		if r.p.Now().Sub(start) > timeout {
-			return ready, fmt.Errorf("the new version never served within %s: %s (cloudflare/containers#233: the old image kept answering)", timeout, detail)
-		}
-		r.event(StagePromote, "info", "waiting for the new version: "+detail)
-		if err := r.p.Clock.Sleep(ctx, pause); err != nil {
-			return ready, err
-		}
-		pause = min(pause*2, 10*time.Second)
+		again.ColdStart = report.Ms(r.p.Now().Sub(start))
+		again.Attempts += ready.Attempts
+		return again, nil
+	})
+	var ns *notServingError
+	if errors.As(err, &ns) && ctx.Err() == nil {
+		err = fmt.Errorf("the new version never served within %s: %s (cloudflare/containers#233: the old image kept answering)", timeout, ns.detail)
 	}
+	return res, err
 }
+
+// notServingError says what the new version still lacks to serve.
+type notServingError struct{ detail string }
+
+func (e *notServingError) Error() string { return e.detail }
 
 // serving reports whether the instances that run now all run the application's latest version, with at
 // least one running: a rollout can report completed while an old instance keeps answering

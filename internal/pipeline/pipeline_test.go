@@ -414,3 +414,21 @@ func TestWaitNewImagePauses(t *testing.T) {
 		}
 	})
 }
+
+// An old instance that never leaves ends the wait at the timeout, with what was still missing.
+func TestWaitNewImageTimesOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld()
+		w.oldServing = 1 << 30
+		o := opts("all")
+		o.Wait.InitialInterval, o.Wait.Timeout = time.Second, time.Minute
+		start := time.Now()
+		_, err := w.pipeline().Run(t.Context(), o)
+		if err == nil || !strings.Contains(err.Error(), "the new version never served within 1m0s: instance i1 runs application version 1, the application is at 2") {
+			t.Fatalf("err = %v", err)
+		}
+		if took := time.Since(start); took > time.Minute {
+			t.Fatalf("gave up after %v, past the 1m timeout", took)
+		}
+	})
+}
