@@ -12,6 +12,7 @@ targets=(
   "./internal/wrangler FuzzPatch"
   "./internal/wrangler FuzzParseOutput"
   "./internal/instance FuzzParseSize"
+  "./internal/instance FuzzLookup"
   "./internal/verify FuzzParseResolveRule"
   "./internal/image FuzzParseRef"
   "./internal/leantest FuzzParseTimeout"

@@ -326,6 +326,8 @@ const (
 	cfgKVMigration   = "{\n  \"containers\": [{ \"class_name\": \"LeanContainer\", \"image\": \"./Dockerfile\" }],\n  \"migrations\": [{ \"tag\": \"v1\", \"new_classes\": [\"LeanContainer\"] }]\n}\n"
 	cfgSecondClass   = "{\n  \"containers\": [\n    { \"class_name\": \"LeanContainer\", \"image\": \"ghcr.io/ldct/lean4-server:v4.24.0\" },\n    { \"class_name\": \"Helper\", \"image\": \"ghcr.io/me/helper:1\" }\n  ]\n}\n"
 	cfgInstances     = "{\n  \"containers\": [{ \"class_name\": \"LeanContainer\", \"image\": \"./Dockerfile\", \"max_instances\": 2 }]\n}\n"
+	// a custom instance type over the 20 GB disk limit
+	cfgCustomOutOfBounds = "{\n  \"containers\": [{ \"class_name\": \"LeanContainer\", \"image\": \"./Dockerfile\",\n    \"instance_type\": { \"vcpu\": 1, \"memory_mib\": 3072, \"disk_mb\": 25000 } }]\n}\n"
 	// a good configuration except for the image: wrangler pulls only from Cloudflare's and a few registries,
 	// and only a digest pins what rolls out.
 	cfgTagImage = "{\n  \"name\": \"lean\",\n  \"containers\": [{ \"class_name\": \"LeanContainer\", \"image\": \"ghcr.io/ldct/lean4-server:v4.24.0\" }]\n}\n"
@@ -378,6 +380,13 @@ func badCases(account, token string) []badCase {
 		deploy("name-huge", 2, `--name .* is not a Worker name`, "--name", "$HUGE"),
 		deploy("name-leading-dash", 2, `--name "-lean" is not a Worker name`, "--name=-lean"),
 		deploy("instance-type-unknown", 2, `--instance-type.*"huge"`, "--instance-type", "huge"),
+		deploy("instance-type-custom-vcpu-over", 2, `--instance-type: custom instance type: vcpu 8 is outside the maximum of 4 vCPU`, "--instance-type", "custom:vcpu=8,memory=12GiB,disk=8GB"),
+		deploy("instance-type-custom-vcpu-under", 2, `--instance-type: custom instance type: vcpu 0.5 is outside the minimum of 1 vCPU`, "--instance-type", "custom:vcpu=0.5,memory=2GiB,disk=8GB"),
+		deploy("instance-type-custom-memory-floor", 2, `memory 4096 MiB is outside the minimum of 3 GiB per vCPU \(6144 MiB for 2 vCPU\)`, "--instance-type", "custom:vcpu=2,memory=4GiB,disk=8GB"),
+		deploy("instance-type-custom-memory-over", 2, `memory 16384 MiB is outside the maximum of 12288 MiB`, "--instance-type", "custom:vcpu=1,memory=16GiB,disk=8GB"),
+		deploy("instance-type-custom-disk-over", 2, `disk 25000 MB is outside the maximum of 20000 MB`, "--instance-type", "custom:vcpu=1,memory=3GiB,disk=25GB"),
+		deploy("instance-type-custom-disk-missing", 2, `--instance-type: instance type "custom:vcpu=1,memory=3GiB": disk is missing`, "--instance-type", "custom:vcpu=1,memory=3GiB"),
+		deploy("instance-type-custom-memory-unit", 2, `memory "3GB" is not a whole number of MiB`, "--instance-type", "custom:vcpu=1,memory=3GB,disk=8GB"),
 		deploy("instance-type-empty", 2, `--instance-type`, "--instance-type", ""),
 		deploy("max-instances-word", 2, `--max-instances "abc"`, "--max-instances", "abc"),
 		deploy("max-instances-zero", 2, `--max-instances 0 is out of range`, "--max-instances", "0"),
@@ -448,6 +457,9 @@ func badCases(account, token string) []badCase {
 		{name: "preflight/archive-missing", args: []string{"preflight", "--image", "docker-archive:$DIR/image.tar"}, code: 1, want: `image\.tar`},
 		{name: "preflight/missing-tag", args: []string{"preflight", "--image", "$MISSING"}, code: 1, want: `lean4-server:missing`},
 		{name: "preflight/too-big-for-type", args: []string{"preflight", "--image", "$IMAGE", "--instance-type", "lite"}, code: 1, want: `--instance-type`},
+		{name: "preflight/custom-out-of-bounds", args: []string{"preflight", "--instance-type", "custom:vcpu=5,memory=12GiB,disk=8GB"}, code: 2, want: `--instance-type: custom instance type: vcpu 5 is outside the maximum of 4 vCPU`},
+		{name: "preflight/custom-too-small-for-image", args: []string{"preflight", "--image", "$IMAGE", "--concurrency", "12", "--instance-type", "custom:vcpu=1,memory=3GiB,disk=2GB"}, code: 2, want: `--instance-type custom:vcpu=1,memory=3GiB,disk=2GB does not fit image .*: memory: needs 3328 MiB, has 3072 MiB`},
+		{name: "preflight/custom-too-small-for-image-json", args: []string{"preflight", "--json", "--image", "$IMAGE", "--concurrency", "12", "--instance-type", "custom:vcpu=1,memory=3GiB,disk=2GB"}, code: 2, want: `--instance-type custom:.* does not fit image`},
 
 		// status.
 		{name: "status/name-invalid", args: []string{"status", "--name", "Lean Server"}, code: 2, want: `--name "Lean Server" is not a Worker name`},
@@ -480,6 +492,9 @@ func badCases(account, token string) []badCase {
 		render("name-invalid", `--name "Lean"`, "--mode", "stub", "--name", "Lean"),
 		render("instance-type-unknown", `--instance-type "huge"`, "--mode", "stub", "--instance-type", "huge"),
 		render("instance-type-deprecated", `--instance-type "dev".*"lite"`, "--mode", "stub", "--instance-type", "dev"),
+		render("instance-type-custom-out-of-bounds", `--instance-type "custom:vcpu=1,memory=2GiB,disk=8GB": custom instance type: memory 2048 MiB is outside the minimum of 3 GiB per vCPU`, "--mode", "stub", "--instance-type", "custom:vcpu=1,memory=2GiB,disk=8GB"),
+		render("instance-type-custom-no-image", `--instance-type custom measures the image: give --image`, "--mode", "container", "--instance-type", "custom"),
+		renderCfg("custom-type-out-of-bounds", cfgCustomOutOfBounds, `--config .*wrangler.jsonc: custom instance type: disk 25000 MB is outside the maximum of 20000 MB`),
 		render("max-instances-negative", `--max-instances -1`, "--mode", "stub", "--max-instances=-1"),
 		render("instances-too-many", `--instances 5000`, "--mode", "stub", "--instances", "5000"),
 		render("sleep-after-days", `--sleep-after "2d"`, "--mode", "stub", "--sleep-after", "2d"),
@@ -504,6 +519,8 @@ func badCases(account, token string) []badCase {
 		action("image-missing-tag", 1, `lean4-server:missing`, "INPUT_IMAGE", "$MISSING"),
 		action("worker-name-invalid", 2, `input worker-name "Lean_Server" is not a Worker name`, "INPUT_WORKER-NAME", "Lean_Server"),
 		action("instance-type-unknown", 2, `input instance-type.*"huge"`, "INPUT_INSTANCE-TYPE", "huge"),
+		action("instance-type-custom-out-of-bounds", 2, `input instance-type: custom instance type: vcpu 0.5 is outside the minimum of 1 vCPU`, "INPUT_INSTANCE-TYPE", "custom:vcpu=0.5,memory=3GiB,disk=8GB"),
+		actionCfg("custom-type-out-of-bounds", cfgCustomOutOfBounds, `input wrangler-config .*wrangler.jsonc: custom instance type: disk 25000 MB is outside the maximum`),
 		action("max-instances-word", 2, `input max-instances "five"`, "INPUT_MAX-INSTANCES", "five"),
 		action("max-instances-huge", 2, `input max-instances`, "INPUT_MAX-INSTANCES", "$HUGE"),
 		action("instances-zero", 2, `input instances 0 is out of range`, "INPUT_INSTANCES", "0"),

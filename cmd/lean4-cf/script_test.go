@@ -181,6 +181,7 @@ func scriptParams(t *testing.T, dir string, env map[string]string) testscript.Pa
 			"lean-fail":       leanFail,
 			"cf-active":       cfActive,
 			"cf-app-image":    cfAppImage,
+			"cf-app-type":     cfAppType,
 			"edge-eval":       edgeEval,
 			"wait-for":        waitFor,
 			"signal":          signalRun,
@@ -316,6 +317,21 @@ func cfAppImage(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if strings.Contains(app.Image, args[1]) == neg {
 		ts.Fatalf("application %s image %s; want it to contain %q (negated %v)", args[0], app.Image, args[1], neg)
+	}
+}
+
+// cf-app-type NAME TYPE: the application's latest configuration has this instance type: a name, or for
+// custom resources (vcpu, memory_mib, disk.size_mb, as wrangler sends them) custom:vcpu=V,memory=MMiB,disk=DMB.
+func cfAppType(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: cf-app-type NAME TYPE")
+	}
+	app, ok := the(ts).api.Application(args[0])
+	if !ok {
+		ts.Fatalf("no application %s", args[0])
+	}
+	if (app.InstanceType == args[1]) == neg {
+		ts.Fatalf("application %s instance type %q; want %q (negated %v)", args[0], app.InstanceType, args[1], neg)
 	}
 }
 

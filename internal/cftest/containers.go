@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	instancetype "github.com/org/lean4-cf-action/internal/instance"
 )
 
 // Health counts a container application's instances, as the API reports them.
@@ -49,10 +51,12 @@ type Instance struct {
 
 // Application is a snapshot of a container application.
 type Application struct {
-	ID           string
-	Name         string
-	Version      int    // the latest configured version
-	Image        string // the latest configured image
+	ID      string
+	Name    string
+	Version int    // the latest configured version
+	Image   string // the latest configured image
+	// InstanceType is the latest configured type: its name, or for a custom configuration (vcpu,
+	// memory_mib and disk.size_mb instead of instance_type) custom:vcpu=V,memory=MMiB,disk=DMB.
 	InstanceType string
 	MaxInstances int
 	NamespaceID  string
@@ -180,7 +184,7 @@ func (s *Server) snapshot(a *application) Application {
 	s.advance(a, now)
 	l := a.latest()
 	out := Application{
-		ID: a.id, Name: a.name, Version: l.version, Image: imageOf(l.config), InstanceType: str(l.config["instance_type"]),
+		ID: a.id, Name: a.name, Version: l.version, Image: imageOf(l.config), InstanceType: instanceTypeOf(l.config),
 		MaxInstances: a.maxInstances, NamespaceID: a.namespaceID, CreatedAt: a.createdAt, UpdatedAt: a.updatedAt,
 		Health: s.health(a, now),
 	}
@@ -383,7 +387,37 @@ type appRequest struct {
 	Grace any `json:"rollout_active_grace_period"`
 }
 
-var instanceTypes = []string{"lite", "basic", "standard-1", "standard-2", "standard-3", "standard-4", "dev", "standard"}
+// customFields are the configuration fields of a custom instance type, as wrangler sends them instead of
+// instance_type: vcpu, memory_mib and disk {size_mb}.
+var customFields = []string{"vcpu", "memory_mib", "disk"}
+
+// instanceTypeOf names a configuration's instance type: instance_type as given, or the custom
+// configuration written custom:vcpu=V,memory=MMiB,disk=DMB.
+func instanceTypeOf(cfg map[string]any) string {
+	if it, ok := cfg["instance_type"]; ok {
+		return str(it)
+	}
+	t, ok, err := instancetype.FromAPIConfiguration(cfg)
+	if err != nil || !ok {
+		return ""
+	}
+	return t.Spec()
+}
+
+// mergeConfig applies a configuration update: the instance type is one setting, given either as
+// instance_type or as custom resources, so giving it one way drops the other.
+func mergeConfig(cur, upd map[string]any) map[string]any {
+	cfg := maps.Clone(cur)
+	if _, named := upd["instance_type"]; named {
+		for _, k := range customFields {
+			delete(cfg, k)
+		}
+	} else if slices.ContainsFunc(customFields, func(k string) bool { _, ok := upd[k]; return ok }) {
+		delete(cfg, "instance_type")
+	}
+	maps.Copy(cfg, upd)
+	return cfg
+}
 
 var (
 	ecrRe = regexp.MustCompile(`^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com$`)
@@ -407,10 +441,8 @@ func (s *Server) checkConfig(cfg map[string]any) *apiErr {
 	default:
 		return fail(http.StatusBadRequest, codeBadRequest, "Image %q: registry %q is not supported; push the image to the Cloudflare registry (%s) or use docker.io or Amazon ECR", img, host, "registry.cloudflare.com")
 	}
-	if it, ok := cfg["instance_type"]; ok {
-		if !slices.Contains(instanceTypes, str(it)) {
-			return fail(http.StatusBadRequest, codeBadRequest, "Unknown instance_type %v", it)
-		}
+	if _, _, err := instancetype.FromAPIConfiguration(cfg); err != nil {
+		return fail(http.StatusBadRequest, codeBadRequest, "Invalid instance type: %v", err)
 	}
 	return nil
 }
@@ -465,8 +497,7 @@ func (s *Server) patchApplication(r *http.Request) (*reply, *apiErr) {
 	}
 	return s.onApp(func(r *http.Request, a *application) (*reply, *apiErr) {
 		if body.Configuration != nil {
-			cfg := maps.Clone(a.latest().config)
-			maps.Copy(cfg, body.Configuration)
+			cfg := mergeConfig(a.latest().config, body.Configuration)
 			if err := s.checkConfig(cfg); err != nil {
 				return nil, err
 			}
@@ -557,13 +588,12 @@ func (s *Server) createRollout(r *http.Request) (*reply, *apiErr) {
 		now := s.opts.Clock.Now()
 		s.advance(a, now)
 		cur := a.latest()
-		cfg := maps.Clone(cur.config)
-		maps.Copy(cfg, body.Target)
+		cfg := mergeConfig(cur.config, body.Target)
 		if err := s.checkConfig(cfg); err != nil {
 			return nil, err
 		}
 		currentVersion := cur.version
-		if imageOf(cfg) != imageOf(cur.config) || str(cfg["instance_type"]) != str(cur.config["instance_type"]) {
+		if imageOf(cfg) != imageOf(cur.config) || instanceTypeOf(cfg) != instanceTypeOf(cur.config) {
 			s.addVersion(a, cfg)
 		} else if len(a.versions) > 1 {
 			currentVersion = a.versions[len(a.versions)-2].version
@@ -692,7 +722,7 @@ func (s *Server) dashInstances(r *http.Request, a *application) (*reply, *apiErr
 		}
 		insts = append(insts, map[string]any{
 			"id": in.id, "created_at": iso(in.startedAt), "location": "sfo06", "region": "WNAM", "app_version": in.version,
-			"image": in.image, "type": str(a.versionConfig(in.version)["instance_type"]),
+			"image": in.image, "type": instanceTypeOf(a.versionConfig(in.version)),
 			"current_placement": map[string]any{
 				"id": in.placementID, "created_at": iso(in.startedAt), "deployment_id": in.id, "deployment_version": in.version,
 				"terminate": false, "status": map[string]any{"health": health, "container_status": health},

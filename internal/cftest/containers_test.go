@@ -2,6 +2,7 @@ package cftest_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -193,6 +194,74 @@ func TestDigestReferences(t *testing.T) {
 		}
 		if app, _ := srv.Application(tc.app); app.State != tc.state {
 			t.Errorf("%s: state %q, want %q", tc.app, app.State, tc.state)
+		}
+	}
+}
+
+// TestCustomInstanceTypes: a custom type arrives as configuration.vcpu, memory_mib and disk.size_mb (what
+// wrangler sends for the object form of instance_type); it is stored, checked against the limits, and
+// replaces a named type on a rollout (and back), each change a new version.
+func TestCustomInstanceTypes(t *testing.T) {
+	clock := cftest.NewFakeClock(time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC))
+	srv := newServer(t, cftest.Options{Clock: clock, ProvisionDelay: time.Minute})
+	base := "/accounts/" + srv.AccountID() + "/containers/applications"
+	ns := containerWorker(t, srv, "lean", true)
+	img := pushImage(t, srv, "lean:v1")
+	custom := func(vcpu, mem, disk any) map[string]any {
+		return map[string]any{"image": img, "vcpu": vcpu, "memory_mib": mem, "disk": map[string]any{"size_mb": disk}}
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  map[string]any
+		want string
+	}{
+		{"vcpu under 1", custom(0.5, 3072, 4000), "vcpu 0.5 is outside the minimum of 1 vCPU"},
+		{"memory under 3 GiB per vCPU", custom(2, 4096, 4000), "minimum of 3 GiB per vCPU"},
+		{"disk over 20 GB", custom(1, 3072, 20001), "disk 20001 MB is outside the maximum"},
+		{"both ways", map[string]any{"image": img, "instance_type": "basic", "vcpu": 1}, "sets both instance_type and custom resources"},
+		{"vcpu not a number", custom("1", 3072, 4000), "configuration.vcpu must be a number"},
+		{"wrangler's defaults", map[string]any{"image": img, "memory_mib": 4096}, "vcpu 0.0625 is outside the minimum"},
+	} {
+		t.Run("refused: "+tc.name, func(t *testing.T) {
+			code, env := call(t, srv, srv.Token(), http.MethodPost, base, map[string]any{"name": "a", "configuration": tc.cfg, "durable_objects": map[string]any{"namespace_id": ns}})
+			if code != 400 || !strings.Contains(fmt.Sprint(env["errors"]), tc.want) {
+				t.Errorf("got %d %v, want 400 %q", code, env, tc.want)
+			}
+		})
+	}
+	code, env := call(t, srv, srv.Token(), http.MethodPost, base, map[string]any{"name": "lean-leanserver", "configuration": custom(1, 3072, 15000), "durable_objects": map[string]any{"namespace_id": ns}})
+	if code != 200 {
+		t.Fatalf("create: %d %v", code, env)
+	}
+	id := env["result"].(map[string]any)["id"].(string)
+	cfg := env["result"].(map[string]any)["configuration"].(map[string]any)
+	if cfg["vcpu"] != 1.0 || cfg["memory_mib"] != 3072.0 || cfg["instance_type"] != nil {
+		t.Fatalf("stored configuration = %v", cfg)
+	}
+	app, _ := srv.Application(id)
+	if app.InstanceType != "custom:vcpu=1,memory=3072MiB,disk=15000MB" || app.Version != 1 {
+		t.Fatalf("application: type %q version %d", app.InstanceType, app.Version)
+	}
+	rollout := func(target map[string]any) {
+		t.Helper()
+		code, env := call(t, srv, srv.Token(), http.MethodPost, base+"/"+id+"/rollouts", map[string]any{"strategy": "rolling", "kind": "full_auto", "step_percentage": 100, "target_configuration": target})
+		if code != 200 {
+			t.Fatalf("rollout: %d %v", code, env)
+		}
+	}
+	for i, step := range []struct {
+		target  map[string]any
+		typ     string
+		version int
+	}{
+		{map[string]any{"image": img, "instance_type": "standard-1"}, "standard-1", 2},
+		{custom(2, 6144, 12000), "custom:vcpu=2,memory=6144MiB,disk=12000MB", 3},
+		{custom(2, 6144, 12000), "custom:vcpu=2,memory=6144MiB,disk=12000MB", 3}, // unchanged: no new version
+	} {
+		rollout(step.target)
+		app, _ := srv.Application(id)
+		if app.InstanceType != step.typ || app.Version != step.version {
+			t.Fatalf("step %d: type %q version %d, want %q %d", i, app.InstanceType, app.Version, step.typ, step.version)
 		}
 	}
 }

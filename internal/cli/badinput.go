@@ -117,6 +117,17 @@ func (o *deployOptions) checkUserConfig() error {
 	if err != nil {
 		return usagef("--config %v", err)
 	}
+	// The type the user's configuration names is kept: fitted and checked against the image like one
+	// given with --instance-type, which overrides it.
+	if o.instanceType == "auto" {
+		spec, ok, err := wrangler.UserInstanceType(b, o.config)
+		if err != nil {
+			return usagef("--config %v", err)
+		}
+		if ok {
+			o.instanceType = spec
+		}
+	}
 	return nil
 }
 

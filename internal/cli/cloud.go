@@ -12,10 +12,6 @@ import (
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
-// containerClass is the Durable Object class that runs the Lean server; the container application is
-// named <worker>-leancontainer after it.
-const containerClass = "LeanContainer"
-
 // cloud is what the account commands share: the API client, the wrangler runner, and the account.
 type cloud struct {
 	api     *cloudflare.Client

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -77,7 +78,11 @@ func runDeploy(ctx context.Context, env Env, o *deployOptions, ports imagePorts)
 		fmt.Fprint(env.Stdout, report.Text(res))
 	}
 	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: err}
+		code := ExitFailure
+		if ue := (*UsageError)(nil); errors.As(err, &ue) {
+			code = ExitUsage // an input found wrong once the image was measured, before any write
+		}
+		return &ExitError{Code: code, Err: err}
 	}
 	return nil
 }

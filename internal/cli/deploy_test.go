@@ -90,6 +90,22 @@ func TestDeployPreflightStageWritesNothing(t *testing.T) {
 		t.Fatalf("a failed preflight wrote %v", w)
 	}
 
+	// An input found wrong once the image is measured (an explicit custom configuration too small for it)
+	// is a usage error: exit 2, nothing written.
+	misfit := imagePorts{
+		preflight: func(context.Context) (report.Preflight, error) {
+			return report.Preflight{}, usagef("--instance-type custom:vcpu=1,memory=3GiB,disk=2GB does not fit image src: disk: needs 5.10 GB, has 2.00 GB")
+		},
+		push: &registryPusher{},
+	}
+	code, _, errOut = runDeployCLI(t, env, misfit)
+	if code != ExitUsage || !strings.Contains(errOut, "does not fit image src") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if w := srv.Writes(); len(w) != 0 {
+		t.Fatalf("a refused custom configuration wrote %v", w)
+	}
+
 	bad := map[string]string{}
 	for k, v := range env {
 		bad[k] = v

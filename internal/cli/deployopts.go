@@ -28,7 +28,7 @@ type deployOptions struct {
 	stage        string   // all|preflight|stub|push|promote
 	image        string   // source image reference
 	name         string   // Worker name
-	instanceType string   // auto or a type name
+	instanceType string   // auto, a type name, custom, or custom:vcpu=V,memory=M,disk=D
 	maxInstances int      // container max_instances
 	instances    int      // instances requests spread over
 	sleepAfter   string   // idle time before an instance stops
@@ -46,7 +46,7 @@ func (o *deployOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.stage, "stage", "all", "last stage to run: all, preflight, stub, push or promote")
 	fs.StringVar(&o.image, "image", defaultImage, "source image: a registry reference, oci:DIR or docker-archive:FILE")
 	fs.StringVar(&o.name, "name", defaultWorkerName, "Worker name (also names the workers.dev URL and the container application)")
-	fs.StringVar(&o.instanceType, "instance-type", "auto", "auto, lite, basic, standard-1, standard-2, standard-3 or standard-4")
+	fs.StringVar(&o.instanceType, "instance-type", "auto", instance.Choices()+"; auto keeps the type your --config names")
 	fs.IntVar(&o.maxInstances, "max-instances", defaultMaxInstances, "most container instances running at once")
 	fs.IntVar(&o.instances, "instances", 1, "instances requests are spread over (1 = one named instance)")
 	fs.StringVar(&o.sleepAfter, "sleep-after", defaultSleepAfter, "idle time before an instance stops, like 30s, 2m or 1h")
@@ -78,10 +78,8 @@ func (o *deployOptions) validate() error {
 	if _, err := image.ParseRef(o.image); err != nil {
 		return usagef("--image: %v", err)
 	}
-	if o.instanceType != "auto" {
-		if _, _, err := instance.Lookup(o.instanceType); err != nil {
-			return usagef("--instance-type: %v", err)
-		}
+	if err := instance.Check(o.instanceType); err != nil {
+		return usagef("--instance-type: %v", err)
 	}
 	if !workerNameRE.MatchString(o.name) {
 		return usagef("--name %q is not a Worker name: use 1-58 lowercase letters, digits and dashes, not starting or ending with a dash", o.name)

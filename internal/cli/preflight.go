@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,10 +39,8 @@ func (o *preflightOptions) validate() error {
 		return usagef("--image: %v", err)
 	}
 	o.ref = ref
-	if o.instanceType != "auto" {
-		if _, _, err := instance.Lookup(o.instanceType); err != nil {
-			return usagef("--instance-type: %v", err)
-		}
+	if err := instance.Check(o.instanceType); err != nil {
+		return usagef("--instance-type: %v", err)
 	}
 	if o.concurrency < 1 || o.concurrency > 64 {
 		return usagef("--concurrency %d is out of range: use 1 to 64 Lean runs at once", o.concurrency)
@@ -67,6 +66,18 @@ type preflightJSON struct {
 	RecommendedInstanceType *string       `json:"recommendedInstanceType"`
 	Fits                    bool          `json:"fits"`
 	InstanceTypes           []typeFitJSON `json:"instanceTypes"`
+	CustomType              customFitJSON `json:"customType"`
+}
+
+// customFitJSON is the cheapest custom configuration, and what it saves against the cheapest named type
+// that fits (negative: it costs more; absent when no named type fits).
+type customFitJSON struct {
+	typeFitJSON
+	Spec                 string   `json:"spec"` // the --instance-type value that deploys it
+	IdleUSDPerHour       float64  `json:"idleUsdPerHour"`
+	ComparedWith         *string  `json:"comparedWith"`
+	SavingUSDPerHour     *float64 `json:"savingUsdPerHour,omitempty"`
+	SavingIdleUSDPerHour *float64 `json:"savingIdleUsdPerHour,omitempty"`
 }
 
 type typeFitJSON struct {
@@ -86,6 +97,7 @@ type fitResult struct {
 	basis       string
 	need        instance.Need
 	fits        []instance.Fit
+	custom      instance.Fit // the cheapest custom configuration
 	chosen      instance.Fit
 	ok          bool
 	recommended string // "" when nothing fits
@@ -97,11 +109,12 @@ func fitImage(rep image.Report, want string, concurrency int, memRun int64) (fit
 	fr := fitResult{rep: rep, basis: basis, required: instance.RequiredDiskBytes(size, len(rep.Layers))}
 	fr.need = instance.Need{DiskBytes: fr.required, Concurrency: concurrency, MemoryPerRun: memRun}
 	fr.fits = instance.FitAll(fr.need)
+	fr.custom = instance.CheapestCustom(fr.need)
 	if auto, ok, _ := instance.Choose(fr.fits, "auto"); ok {
 		fr.recommended = auto.Type.Name
 	}
 	var err error
-	if fr.chosen, fr.ok, err = instance.Choose(fr.fits, want); err != nil {
+	if fr.chosen, fr.ok, err = instance.Select(fr.need, want); err != nil {
 		return fr, err
 	}
 	if _, dep, _ := instance.Lookup(want); dep != "" {
@@ -122,13 +135,42 @@ func (fr fitResult) preflight() report.Preflight {
 	p := report.Preflight{
 		Image: fr.rep.Image, Digest: fr.rep.Digest, Layers: len(fr.rep.Layers), CompressedBytes: fr.rep.CompressedBytes,
 		UncompressedBytes: fr.rep.UncompressedBytes, RequiredDiskBytes: fr.required, SizeMethod: fr.rep.SizeMethod,
-		InstanceType: fr.chosen.Type.Name, Fits: fr.ok, Reason: strings.Join(fr.chosen.Reasons, "; "),
+		InstanceType: fr.chosen.Type.Spec(), Fits: fr.ok, Reason: strings.Join(fr.chosen.Reasons, "; "),
+	}
+	if fr.chosen.Type.IsCustom() {
+		p.InstanceConfig = fr.chosen.Type.Describe()
+	}
+	row := func(f instance.Fit) report.FitRow {
+		return report.FitRow{Name: f.Type.Name, VCPU: f.Type.VCPU, MemoryMiB: int(f.Type.MemoryMiB), DiskMB: int(f.Type.DiskMB),
+			Fits: f.Fits, Reasons: f.Reasons, USDPerHour: round4(f.Type.USDPerHour())}
 	}
 	for _, f := range fr.fits {
-		p.Types = append(p.Types, report.FitRow{Name: f.Type.Name, VCPU: f.Type.VCPU, MemoryMiB: int(f.Type.MemoryMiB), DiskMB: int(f.Type.DiskMB),
-			Fits: f.Fits, Reasons: f.Reasons, USDPerHour: f.Type.USDPerHour()})
+		p.Types = append(p.Types, row(f))
 	}
+	c := row(fr.custom)
+	c.Spec = fr.custom.Type.Spec()
+	p.Custom = &c
 	return p
+}
+
+// customJSON is the cheapest custom configuration and its saving against the cheapest fitting named type.
+func (fr fitResult) customJSON() customFitJSON {
+	c := customFitJSON{typeFitJSON: typeFitJSONOf(fr.custom), Spec: fr.custom.Type.Spec(), IdleUSDPerHour: round4(fr.custom.Type.IdleUSDPerHour())}
+	if named, ok := instance.CheapestNamed(fr.fits); ok {
+		busy := round4(named.Type.USDPerHour() - fr.custom.Type.USDPerHour())
+		idle := round4(named.Type.IdleUSDPerHour() - fr.custom.Type.IdleUSDPerHour())
+		c.ComparedWith, c.SavingUSDPerHour, c.SavingIdleUSDPerHour = &named.Type.Name, &busy, &idle
+	}
+	return c
+}
+
+func typeFitJSONOf(f instance.Fit) typeFitJSON {
+	reasons := f.Reasons
+	if reasons == nil {
+		reasons = []string{}
+	}
+	return typeFitJSON{Name: f.Type.Name, VCPU: f.Type.VCPU, MemoryMiB: f.Type.MemoryMiB, DiskMB: f.Type.DiskMB, Fits: f.Fits, Reasons: reasons,
+		USDPerHour: round4(f.Type.USDPerHour())}
 }
 
 func newPreflightCmd(env Env) *cobra.Command {
@@ -144,7 +186,10 @@ linux/amd64, and measures it:
   required disk ceil(size × 1.1 + layers × 16 MiB), wrangler's rule, with size = content when
                 measured, else the (larger) uncompressed size
 It then fits every instance type: the disk must hold the required disk, and the memory must hold
-256 MiB + concurrency × memory-per-run. auto recommends the smallest type that fits.
+256 MiB + concurrency × memory-per-run. auto recommends the smallest type that fits. Beside the named
+types it prints the cheapest custom configuration that fits (Cloudflare's limits for custom types:
+1 to 4 vCPU, at least 3 GiB memory per vCPU, at most 12 GiB memory and 20 GB disk), with what it
+saves; --instance-type custom chooses it, custom:vcpu=V,memory=M,disk=D an explicit one.
 
 Without --exact, gzip trailers and zstd frame headers are read with HTTP Range requests and only
 layers whose estimate is in doubt are streamed; --exact streams every layer once, in parallel.
@@ -154,6 +199,7 @@ Exit status: 0 usable and fits, 1 unusable, does not fit or unreadable, 2 bad fl
 		Example: `  lean4-cf preflight
   lean4-cf preflight --image ghcr.io/ldct/lean4-server:v4.24.0 --exact --json
   lean4-cf preflight --image oci:./build/layout --instance-type basic --concurrency 1
+  lean4-cf preflight --instance-type custom:vcpu=1,memory=4GiB,disk=8GB
   lean4-cf preflight --image docker-archive:image.tar`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -166,7 +212,7 @@ Exit status: 0 usable and fits, 1 unusable, does not fit or unreadable, 2 bad fl
 	f := cmd.Flags()
 	f.StringVar(&o.image, "image", defaultImage, "image: a registry reference, oci:DIR or docker-archive:FILE")
 	f.BoolVar(&o.exact, "exact", false, "stream every layer for exact figures (and the content size)")
-	f.StringVar(&o.instanceType, "instance-type", "auto", "auto, or one of "+strings.Join(instance.Names(), ", "))
+	f.StringVar(&o.instanceType, "instance-type", "auto", instance.Choices())
 	f.IntVar(&o.concurrency, "concurrency", instance.DefaultConcurrency, "Lean runs at once, for the memory rule")
 	f.StringVar(&o.memoryPerRun, "memory-per-run", "256MiB", "memory one Lean run needs (units B, KB, MB, GB, KiB, MiB, GiB)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object and no progress")
@@ -217,6 +263,9 @@ func runPreflight(ctx context.Context, env Env, o *preflightOptions) error {
 	if err != nil {
 		return usagef("--instance-type: %v", err)
 	}
+	if err := fr.customMisfit(o.instanceType); err != nil && o.json {
+		return err // nothing printed: the explicit configuration was the mistake
+	}
 	if o.json {
 		out := preflightJSON{
 			Image: rep.Image, Digest: rep.Digest, Platform: rep.Platform, Layers: len(rep.Layers), CompressedBytes: rep.CompressedBytes,
@@ -230,13 +279,10 @@ func runPreflight(ctx context.Context, env Env, o *preflightOptions) error {
 			out.RecommendedInstanceType = &fr.recommended
 		}
 		for _, f := range fr.fits {
-			reasons := f.Reasons
-			if reasons == nil {
-				reasons = []string{}
-			}
-			out.InstanceTypes = append(out.InstanceTypes, typeFitJSON{Name: f.Type.Name, VCPU: f.Type.VCPU, MemoryMiB: f.Type.MemoryMiB,
-				DiskMB: f.Type.DiskMB, Fits: f.Fits, Reasons: reasons, USDPerHour: round4(f.Type.USDPerHour())})
+			out.InstanceTypes = append(out.InstanceTypes, typeFitJSONOf(f))
 		}
+		out.InstanceType = fr.chosen.Type.Spec()
+		out.CustomType = fr.customJSON()
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(out); err != nil {
@@ -248,8 +294,14 @@ func runPreflight(ctx context.Context, env Env, o *preflightOptions) error {
 			fmt.Fprintf(env.Stderr, "warning: %s\n", w)
 		}
 	}
+	if err := fr.customMisfit(o.instanceType); err != nil {
+		return err
+	}
 	if !fr.ok {
 		why := strings.Join(fr.chosen.Reasons, "; ")
+		if o.instanceType == instance.CustomName {
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("image %s fits no custom configuration (%s): reduce the image or --concurrency", rep.Image, why)}
+		}
 		if o.instanceType == "auto" {
 			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("image %s fits no instance type (largest: %s): reduce the image or --concurrency", rep.Image, why)}
 		}
@@ -260,6 +312,16 @@ func runPreflight(ctx context.Context, env Env, o *preflightOptions) error {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("image %s does not fit %s (%s): %s", rep.Image, fr.chosen.Type.Name, why, hint)}
 	}
 	return nil
+}
+
+// customMisfit refuses an explicit custom configuration that does not hold the image: a usage error
+// (exit 2) naming the violated rule, as for one outside the limits.
+func (fr fitResult) customMisfit(want string) error {
+	if fr.ok || !fr.chosen.Type.IsCustom() || want == instance.CustomName {
+		return nil
+	}
+	return usagef("--instance-type %s does not fit image %s: %s; give more, or use custom for the cheapest that fits (%s)",
+		want, fr.rep.Image, strings.Join(fr.chosen.Reasons, "; "), fr.custom.Type.Spec())
 }
 
 func round4(f float64) float64 {
@@ -283,23 +345,63 @@ func printFit(w io.Writer, fr fitResult) {
 	fmt.Fprintf(w, "memory    needs %d MiB = 256 MiB + %d runs × %d MiB\n\n", fr.need.MemoryBytes()>>20, max(fr.need.Concurrency, 1), fr.need.MemoryPerRun>>20)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TYPE\tvCPU\tMEMORY\tDISK\tFITS\t$/HOUR AWAKE\tWHY NOT")
-	for _, f := range fr.fits {
+	rows := append(slices.Clip(fr.fits), fr.custom)
+	if fr.chosen.Type.IsCustom() && fr.chosen.Type != fr.custom.Type {
+		rows = append(rows, fr.chosen) // an explicit configuration, beside the cheapest
+	}
+	for _, f := range rows {
 		fits := "yes"
 		if !f.Fits {
 			fits = "no"
 		}
 		mark := " "
-		if f.Type.Name == fr.chosen.Type.Name {
+		if f.Type.Spec() == fr.chosen.Type.Spec() {
 			mark = "*"
 		}
-		fmt.Fprintf(tw, "%s%s\t%s\t%d MiB\t%d GB\t%s\t%.4f\t%s\n", mark, f.Type.Name, strconv.FormatFloat(f.Type.VCPU, 'f', -1, 64),
-			f.Type.MemoryMiB, f.Type.DiskMB/1000, fits, f.Type.USDPerHour(), strings.Join(f.Reasons, "; "))
+		fmt.Fprintf(tw, "%s%s\t%s\t%d MiB\t%s\t%s\t%.4f\t%s\n", mark, f.Type.Name, strconv.FormatFloat(f.Type.VCPU, 'f', -1, 64),
+			f.Type.MemoryMiB, diskGB(f.Type.DiskMB), fits, f.Type.USDPerHour(), strings.Join(f.Reasons, "; "))
 	}
 	tw.Flush()
 	if fr.recommended != "" {
 		fmt.Fprintf(w, "\nrecommended: %s\n", fr.recommended)
 	}
+	printCustom(w, fr)
 	fmt.Fprintln(w, "$/hour awake: provisioned memory and disk plus every vCPU busy, at the published rates; idle CPU is free")
+}
+
+// diskGB writes a disk size in GB, as Cloudflare states them ("8 GB", "3.5 GB").
+func diskGB(mb int64) string {
+	return strconv.FormatFloat(float64(mb)/1000, 'f', -1, 64) + " GB"
+}
+
+// printCustom says what the cheapest custom configuration is and costs against the cheapest named type
+// that fits, awake with the CPU busy (the table's figure) and idle (CPU is billed on use only).
+func printCustom(w io.Writer, fr fitResult) {
+	c := fr.custom
+	if !c.Fits {
+		fmt.Fprintf(w, "custom:      none fits (%s)\n", strings.Join(c.Reasons, "; "))
+		return
+	}
+	fmt.Fprintf(w, "custom:      --instance-type %s (or custom) at $%.4f/hour awake, $%.4f idle\n", c.Type.Spec(), c.Type.USDPerHour(), c.Type.IdleUSDPerHour())
+	named, ok := instance.CheapestNamed(fr.fits)
+	if !ok {
+		fmt.Fprintln(w, "             no named type fits this image; only a custom configuration does")
+		return
+	}
+	busy := named.Type.USDPerHour() - c.Type.USDPerHour()
+	idle := named.Type.IdleUSDPerHour() - c.Type.IdleUSDPerHour()
+	fmt.Fprintf(w, "             against %s: %s awake, %s idle\n", named.Type.Name, saving(busy, named.Type.USDPerHour()), saving(idle, named.Type.IdleUSDPerHour()))
+}
+
+// saving words a difference in $/hour against a base: "saves $0.1170 (53 %)" or "costs $0.0270 more".
+func saving(d, base float64) string {
+	if d >= 0.00005 {
+		return fmt.Sprintf("saves $%.4f/hour (%.0f %%)", d, 100*d/base)
+	}
+	if d <= -0.00005 {
+		return fmt.Sprintf("costs $%.4f/hour more", -d)
+	}
+	return "costs the same"
 }
 
 // imagePortsFor measures once and serves both the preflight and the push from the same opened image.
@@ -308,10 +410,8 @@ func imagePortsFor(env Env, o *deployOptions) (imagePorts, error) {
 	if err != nil {
 		return imagePorts{}, usagef("--image: %v", err)
 	}
-	if o.instanceType != "auto" {
-		if _, _, err := instance.Lookup(o.instanceType); err != nil {
-			return imagePorts{}, usagef("--instance-type: %v", err)
-		}
+	if err := instance.Check(o.instanceType); err != nil {
+		return imagePorts{}, usagef("--instance-type: %v", err)
 	}
 	var (
 		mu       sync.Mutex
@@ -328,6 +428,9 @@ func imagePortsFor(env Env, o *deployOptions) (imagePorts, error) {
 			opened = img
 			if fitted, err = fitImage(rep, o.instanceType, instance.DefaultConcurrency, instance.DefaultMemoryPerRun); err != nil {
 				return report.Preflight{}, err
+			}
+			if err := fitted.customMisfit(o.instanceType); err != nil {
+				return fitted.preflight(), err
 			}
 			return fitted.preflight(), nil
 		},
@@ -348,9 +451,8 @@ func imagePortsFor(env Env, o *deployOptions) (imagePorts, error) {
 			measured: func() int64 { mu.Lock(); defer mu.Unlock(); return measured },
 			refit: func(uncompressed int64) (bool, string) {
 				required := instance.RequiredDiskBytes(uncompressed, len(fitted.rep.Layers))
-				fits := instance.FitAll(instance.Need{DiskBytes: required})
-				f, ok, _ := instance.Choose(fits, fitted.chosen.Type.Name)
-				return ok, strings.Join(f.Reasons, "; ")
+				f := instance.FitType(instance.Need{DiskBytes: required}, fitted.chosen.Type)
+				return f.Fits, strings.Join(f.Reasons, "; ")
 			},
 		},
 	}

@@ -52,7 +52,7 @@ func testRegistry(t *testing.T) string {
 
 func TestPreflightJSON(t *testing.T) {
 	host := testRegistry(t)
-	wantKeys := []string{"compressedBytes", "digest", "fits", "image", "instanceType", "instanceTypes", "layers", "platform",
+	wantKeys := []string{"compressedBytes", "customType", "digest", "fits", "image", "instanceType", "instanceTypes", "layers", "platform",
 		"recommendedInstanceType", "requiredDiskBytes", "sizeMethod", "uncompressedBytes"}
 	for _, exact := range []bool{false, true} {
 		t.Run(map[bool]string{false: "fast", true: "exact"}[exact], func(t *testing.T) {
@@ -98,6 +98,13 @@ func TestPreflightJSON(t *testing.T) {
 			if lite["fits"] != false || !strings.Contains(lite["reasons"].([]any)[0].(string), "memory") {
 				t.Fatalf("lite = %v", lite)
 			}
+			// The cheapest custom configuration: 1 vCPU, the 3 GiB floor, 2 GB disk for this small image;
+			// against standard-1 it saves idle and costs more with its (double) vCPU busy.
+			c := m["customType"].(map[string]any)
+			if c["spec"] != "custom:vcpu=1,memory=3072MiB,disk=2000MB" || c["fits"] != true || c["comparedWith"] != "standard-1" ||
+				c["usdPerHour"] != 0.0995 || c["idleUsdPerHour"] != 0.0275 || c["savingUsdPerHour"] != -0.0255 || c["savingIdleUsdPerHour"] != 0.0105 {
+				t.Fatalf("customType = %v", c)
+			}
 		})
 	}
 }
@@ -107,6 +114,21 @@ func TestPreflightTextAndFailures(t *testing.T) {
 	code, out, errOut := runCLI(t, nil, "preflight", "--image", host+"/lean:v1", "--exact")
 	if code != 0 || !strings.Contains(out, "recommended: standard-1") || !strings.Contains(out, "*standard-1") || !strings.Contains(errOut, "streaming 3 layers") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	t.Logf("preflight:\n%s", out)
+	for _, want := range []string{
+		"\n custom      1       3072 MiB   2 GB   yes   0.0995",
+		"\ncustom:      --instance-type custom:vcpu=1,memory=3072MiB,disk=2000MB (or custom) at $0.0995/hour awake, $0.0275 idle\n",
+		"\n             against standard-1: costs $0.0255/hour more awake, saves $0.0105/hour (28 %) idle\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("preflight output lacks %q", want)
+		}
+	}
+	// An explicit configuration is marked, beside the cheapest.
+	if code, out, _ := runCLI(t, nil, "preflight", "--image", host+"/lean:v1", "--instance-type", "custom:vcpu=2,memory=6GiB,disk=3.5GB"); code != 0 ||
+		!strings.Contains(out, "\n custom      1 ") || !strings.Contains(out, "\n*custom      2       6144 MiB   3.5 GB") {
+		t.Errorf("explicit custom: exit %d\n%s", code, out)
 	}
 	tests := []struct {
 		name string
@@ -121,6 +143,11 @@ func TestPreflightTextAndFailures(t *testing.T) {
 		{"unreachable", []string{"--image", "127.0.0.1:1/lean:v1"}, 1, "127.0.0.1:1/lean:v1"},
 		{"malformed reference", []string{"--image", "not a ref"}, 2, "is not a reference"},
 		{"unknown type", []string{"--instance-type", "mega"}, 2, "unknown instance type \"mega\""},
+		{"custom fits", []string{"--image", host + "/lean:v1", "--instance-type", "custom", "--json"}, 0, ""},
+		{"explicit custom fits", []string{"--image", host + "/lean:v1", "--instance-type", "custom:vcpu=2,memory=6GiB,disk=3GB"}, 0, ""},
+		{"custom over the memory limit", []string{"--image", host + "/lean:v1", "--instance-type", "custom", "--concurrency", "64", "--memory-per-run", "1GiB"}, 1, "fits no custom configuration (memory: needs 65792 MiB, has 12288 MiB (the most a custom type may have))"},
+		{"explicit custom out of bounds", []string{"--instance-type", "custom:vcpu=8,memory=24GiB,disk=8GB"}, 2, "--instance-type: custom instance type: vcpu 8 is outside the maximum of 4 vCPU"},
+		{"explicit custom does not fit", []string{"--image", host + "/lean:v1", "--instance-type", "custom:vcpu=1,memory=3GiB,disk=2GB", "--concurrency", "12"}, 2, "--instance-type custom:vcpu=1,memory=3GiB,disk=2GB does not fit image " + host + "/lean:v1: memory: needs 3328 MiB, has 3072 MiB; give more, or use custom for the cheapest that fits (custom:vcpu=1,memory=3328MiB,disk=2000MB)"},
 		{"bad size", []string{"--memory-per-run", "lots"}, 2, "--memory-per-run"},
 		{"bad concurrency", []string{"--concurrency", "0"}, 2, "--concurrency 0 is out of range"},
 	}

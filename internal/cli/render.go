@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/org/lean4-cf-action/internal/image"
+	"github.com/org/lean4-cf-action/internal/instance"
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
@@ -38,7 +41,7 @@ and migration when missing. Options left unset keep your values there.`,
     --image registry.cloudflare.com/<account>/lean4-server@sha256:<digest> --instances 2 --var MAX_LEAN_TIMEOUT=120`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runRender(env, o)
+			return runRender(cmd.Context(), env, o)
 		},
 	}
 	f := cmd.Flags()
@@ -46,7 +49,7 @@ and migration when missing. Options left unset keep your values there.`,
 	f.StringVar(&o.out, "out", "", "directory to write; it must be empty, new, or a previous rendering (required)")
 	f.StringVar(&o.opts.WorkerName, "name", "", `Worker name (default "`+wrangler.DefaultWorkerName+`")`)
 	f.StringVar(&o.opts.Image, "image", "", "digest-pinned image reference the container runs (container mode)")
-	f.StringVar(&o.opts.InstanceType, "instance-type", "", `instance type: `+strings.Join(wrangler.InstanceTypes, ", ")+` (default "`+wrangler.DefaultInstanceType+`")`)
+	f.StringVar(&o.opts.InstanceType, "instance-type", "", strings.Join(instance.Names(), ", ")+`, custom (measures --image for the cheapest custom configuration that fits) or custom:vcpu=V,memory=M,disk=D (default "`+wrangler.DefaultInstanceType+`")`)
 	f.IntVar(&o.opts.MaxInstances, "max-instances", 0, fmt.Sprintf("most instances running at once (default %d)", wrangler.DefaultMaxInstances))
 	f.IntVar(&o.opts.Instances, "instances", 0, fmt.Sprintf("1 = one named instance; N > 1 spreads requests over N (default %d)", wrangler.DefaultInstances))
 	f.StringVar(&o.opts.SleepAfter, "sleep-after", "", `idle time before an instance is stopped, e.g. 30s, 2m, 1h (default "`+wrangler.DefaultSleepAfter+`")`)
@@ -66,7 +69,7 @@ type renderResult struct {
 	Main   string `json:"main"`
 }
 
-func runRender(env Env, o *renderOptions) error {
+func runRender(ctx context.Context, env Env, o *renderOptions) error {
 	if o.mode == "" {
 		return &UsageError{Err: errors.New("--mode is required: use --mode stub or --mode container")}
 	}
@@ -94,6 +97,13 @@ func runRender(env Env, o *renderOptions) error {
 		}
 		opts.UserConfig, opts.UserConfigName = b, o.config
 	}
+	if opts.InstanceType == instance.CustomName {
+		spec, err := cheapestCustomFor(ctx, env, opts.Image)
+		if err != nil {
+			return err
+		}
+		opts.InstanceType = spec
+	}
 	r, err := wrangler.Render(o.out, opts, o.nodeModules)
 	var inputErr *wrangler.InputError
 	if errors.As(err, &inputErr) {
@@ -113,6 +123,31 @@ func runRender(env Env, o *renderOptions) error {
 	}
 	_, err = fmt.Fprintf(env.Stdout, "rendered the %s Worker into %s (%s, %s)\ndeploy it with: %s\n", o.mode, r.Dir, filepath.Base(r.Config), r.Main, deploy)
 	return err
+}
+
+// cheapestCustomFor measures the image to render (read only, credentials as for preflight) and returns
+// the cheapest custom configuration that holds it with the default workload.
+func cheapestCustomFor(ctx context.Context, env Env, img string) (string, error) {
+	if img == "" {
+		return "", usagef("--instance-type custom measures the image: give --image, or an explicit custom:vcpu=V,memory=M,disk=D from lean4-cf preflight")
+	}
+	ref, err := image.ParseRef(img)
+	if err != nil {
+		return "", usagef("--image: %v", err)
+	}
+	_, rep, err := measureImage(ctx, env, ref, false, true)
+	if err != nil {
+		return "", fmt.Errorf("measuring %s for --instance-type custom (or give custom:vcpu=V,memory=M,disk=D): %w", img, err)
+	}
+	fr, err := fitImage(rep, instance.CustomName, instance.DefaultConcurrency, instance.DefaultMemoryPerRun)
+	if err != nil {
+		return "", err
+	}
+	if !fr.ok {
+		return "", fmt.Errorf("image %s fits no custom configuration: %s", img, strings.Join(fr.chosen.Reasons, "; "))
+	}
+	fmt.Fprintf(env.Stderr, "instance type: %s, the cheapest custom configuration for %s\n", fr.chosen.Type.Spec(), img)
+	return fr.chosen.Type.Spec(), nil
 }
 
 func shellQuote(s string) string {

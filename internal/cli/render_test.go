@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 const renderImage = "registry.cloudflare.com/0123456789abcdef0123456789abcdef/lean4-server@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"
@@ -128,5 +131,56 @@ func TestRenderUsageErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("a failed render wrote %s", out)
+	}
+}
+
+// render --instance-type custom measures the image it renders (read only) and writes the cheapest custom
+// configuration in wrangler's object form; an explicit one is written as given.
+func TestRenderCustomInstanceType(t *testing.T) {
+	host := testRegistry(t)
+	ref, err := name.ParseReference(host + "/lean:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Head(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := host + "/lean@" + desc.Digest.String()
+	env := map[string]string{"CLOUDFLARE_CONTAINER_REGISTRY": host} // the managed registry: pullable
+	for _, tt := range []struct{ flag, want string }{
+		{"custom", `"instance_type": {
+        "vcpu": 1,
+        "memory_mib": 3072,
+        "disk_mb": 2000
+      }`},
+		{"custom:vcpu=2,memory=8GiB,disk=10GB", `"instance_type": {
+        "vcpu": 2,
+        "memory_mib": 8192,
+        "disk_mb": 10000
+      }`},
+	} {
+		dir := filepath.Join(t.TempDir(), "out")
+		code, _, errOut := runCLI(t, env, "render", "--mode", "container", "--out", dir, "--image", img, "--instance-type", tt.flag)
+		if code != ExitOK {
+			t.Fatalf("%s: exit %d: %s", tt.flag, code, errOut)
+		}
+		cfg, err := os.ReadFile(filepath.Join(dir, "wrangler.jsonc"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(cfg), tt.want) {
+			t.Errorf("%s: wrangler.jsonc lacks %s:\n%s", tt.flag, tt.want, cfg)
+		}
+	}
+	// The image cannot be read: one line, nothing written.
+	dir := filepath.Join(t.TempDir(), "out")
+	code, _, errOut := runCLI(t, map[string]string{"CLOUDFLARE_CONTAINER_REGISTRY": "127.0.0.1:1"}, "render", "--mode", "container", "--out", dir,
+		"--image", "127.0.0.1:1/lean@"+desc.Digest.String(), "--instance-type", "custom")
+	if code != ExitFailure || !strings.Contains(errOut, "measuring 127.0.0.1:1/lean@") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+		t.Fatalf("unreadable image: exit %d: %q", code, errOut)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("render wrote %s before failing", dir)
 	}
 }

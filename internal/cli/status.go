@@ -31,7 +31,9 @@ func newStatusCmd(env Env) *cobra.Command {
 		Use:   "status",
 		Short: "Show a deployed Worker's URL, live version and container application state",
 		Long: `Show a deployed Worker's URL, live version, and its container application (id, state, live instances,
-image, version), read through the API as "wrangler containers list --json" reports it.
+image, version) as "wrangler containers list --json" reports it, and its configured instance type
+(a name, or a custom configuration) as "wrangler containers info --json" reports it; both are read
+through the API, without running wrangler.
 
 Credentials come from the environment only: CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID
 (CLOUDFLARE_API_BASE_URL points both lean4-cf and wrangler at another API, e.g. lean4-cf sandbox).`,
@@ -58,11 +60,14 @@ Credentials come from the environment only: CLOUDFLARE_API_TOKEN and CLOUDFLARE_
 				if rep.URL, err = c.api.WorkersDevURL(ctx, o.name); err != nil {
 					return err
 				}
-				app, ok, err := c.api.Application(ctx, wrangler.ApplicationName(o.name, containerClass))
+				app, ok, err := c.api.Application(ctx, wrangler.ApplicationName(o.name, wrangler.ClassName))
 				if err != nil {
 					return err
 				}
 				if ok {
+					if err := c.api.FillInstanceType(ctx, &app); err != nil { // the configured instance type
+						return err
+					}
 					rep.Application = &app
 				}
 			}
@@ -96,6 +101,9 @@ func printStatus(env Env, r statusReport) {
 	if a := r.Application; a != nil {
 		fmt.Fprintf(env.Stdout, "  application: %s (%s)\n  state:       %s, %d live instances\n  image:       %s (application version %d)\n",
 			a.Name, a.ID, a.State, a.Instances, a.Image, a.Version)
+		if a.InstanceConfig != "" {
+			fmt.Fprintf(env.Stdout, "  instance:    %s\n", a.InstanceConfig)
+		}
 	} else {
 		fmt.Fprintln(env.Stdout, "  application: none (a stub Worker, or not promoted yet)")
 	}

@@ -32,6 +32,8 @@ func fakeAPI(t *testing.T, exists bool) *httptest.Server {
 			io.WriteString(w, `{"success":true,"errors":[],"messages":[],"result":{}}`)
 		case "/client/v4/accounts/" + testAccount + "/containers/dash/applications":
 			io.WriteString(w, `{"success":true,"errors":[],"messages":[],"result":[{"id":"app-1","name":"lean-leancontainer","instances":0,"image":"registry.cloudflare.com/`+testAccount+`/lean@sha256:00","version":2,"health":{"instances":{"active":0}}}]}`)
+		case "/client/v4/accounts/" + testAccount + "/containers/applications/app-1":
+			io.WriteString(w, `{"success":true,"errors":[],"messages":[],"result":{"id":"app-1","configuration":{"image":"x","vcpu":1,"memory_mib":4096,"disk":{"size_mb":12000}}}}`)
 		case "/client/v4/accounts/" + testAccount + "/workers/subdomain":
 			io.WriteString(w, `{"success":true,"errors":[],"messages":[],"result":{"subdomain":"acct"}}`)
 		default:
@@ -65,11 +67,12 @@ func TestStatus(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if !rep.Exists || rep.URL != "https://lean.acct.workers.dev" || rep.VersionID != "v-live" || rep.Application == nil || rep.Application.ID != "app-1" {
+	if !rep.Exists || rep.URL != "https://lean.acct.workers.dev" || rep.VersionID != "v-live" || rep.Application == nil || rep.Application.ID != "app-1" ||
+		rep.Application.InstanceType != "custom:vcpu=1,memory=4096MiB,disk=12000MB" {
 		t.Fatalf("report = %+v", rep)
 	}
 	code, out, _ = runCLI(t, env, "status", "--name", "lean")
-	if code != 0 || !strings.Contains(out, "state:       ready, 0 live instances") {
+	if code != 0 || !strings.Contains(out, "state:       ready, 0 live instances") || !strings.Contains(out, "\n  instance:    custom (1 vCPU, 4096 MiB, 12 GB)\n") {
 		t.Fatalf("exit %d, text:\n%s", code, out)
 	}
 	if strings.Contains(out+errOut, "s3cr3t") {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/cloudflare/cloudflare-go/v6/option"
+
+	"github.com/org/lean4-cf-action/internal/instance"
 )
 
 // Container state is read from the same endpoints `wrangler containers list` and `wrangler containers
@@ -22,6 +24,33 @@ type Application struct {
 	Version   int    `json:"version"` // increments with each change of the application
 	UpdatedAt string `json:"updated_at"`
 	CreatedAt string `json:"created_at"`
+	// InstanceType is the configured type as instance.Lookup reads it (a name, or custom:vcpu=…); not in
+	// the list, filled by FillInstanceType.
+	InstanceType string `json:"instanceType,omitempty"`
+	// InstanceConfig describes it for people, e.g. "custom (1 vCPU, 3072 MiB, 4 GB)"; set with InstanceType.
+	InstanceConfig string `json:"instanceConfig,omitempty"`
+}
+
+// FillInstanceType reads the application's configuration (GET the application: what `wrangler
+// containers info` prints) and fills app's configured instance type; an application configured with
+// none is left without one.
+func (c *Client) FillInstanceType(ctx context.Context, app *Application) error {
+	var env struct {
+		Result struct {
+			Configuration map[string]any `json:"configuration"`
+		} `json:"result"`
+	}
+	if err := c.api.Get(ctx, fmt.Sprintf("accounts/%s/containers/applications/%s", c.account, app.ID), nil, &env); err != nil {
+		return fmt.Errorf("reading container application %s: %w", app.ID, c.explainDenied(err))
+	}
+	t, _, err := instance.FromAPIConfiguration(env.Result.Configuration)
+	if err != nil {
+		return fmt.Errorf("reading container application %s: the application's %w", app.ID, err)
+	}
+	if t.Name != "" {
+		app.InstanceType, app.InstanceConfig = t.Spec(), t.Describe()
+	}
+	return nil
 }
 
 // Health counts an application's instances by state, as the API reports them.

@@ -110,3 +110,30 @@ func TestInstances(t *testing.T) {
 		})
 	}
 }
+
+func TestFillInstanceType(t *testing.T) {
+	path := "GET /client/v4/accounts/" + acct + "/containers/applications/a1"
+	for _, tc := range []struct {
+		name, result, want, wantConfig, wantErr string
+	}{
+		{"named", `{"id": "a1", "configuration": {"image": "x", "instance_type": "standard-1"}}`, "standard-1", "", ""},
+		{"custom", `{"id": "a1", "configuration": {"image": "x", "vcpu": 2, "memory_mib": 6144, "disk": {"size_mb": 12000}}}`, "custom:vcpu=2,memory=6144MiB,disk=12000MB", "custom (2 vCPU, 6144 MiB, 12 GB)", ""},
+		{"none", `{"id": "a1", "configuration": {"image": "x"}}`, "", "", ""},
+		{"out of bounds", `{"id": "a1", "configuration": {"vcpu": 8, "memory_mib": 12288}}`, "", "", "the application's custom instance type: vcpu 8"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := api(t, map[string]func(http.ResponseWriter, *http.Request){path: ok(tc.result)})
+			app := Application{ID: "a1"}
+			err := c.FillInstanceType(context.Background(), &app)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || app.InstanceType != tc.want || (tc.wantConfig != "" && app.InstanceConfig != tc.wantConfig) {
+				t.Fatalf("got %q %q, %v; want %q %q", app.InstanceType, app.InstanceConfig, err, tc.want, tc.wantConfig)
+			}
+		})
+	}
+}

@@ -10,9 +10,10 @@ import (
 	"unicode"
 )
 
-// Type is one instance type (cloudflare-containers.md §1). Disk is decimal, memory binary.
+// Type is one instance type: a named one (https://developers.cloudflare.com/containers/platform/limits/)
+// or a custom configuration (Name "custom", see Custom). Disk is decimal, memory binary.
 type Type struct {
-	Name      string
+	Name      string // lite … standard-4, or custom
 	VCPU      float64
 	MemoryMiB int64
 	DiskMB    int64
@@ -36,22 +37,53 @@ func Catalog() []Type {
 	}
 }
 
-// Lookup finds a type by name. The deprecated aliases dev (lite) and standard (standard-1) are accepted
-// and reported in deprecated so callers can warn, as wrangler does.
+// Lookup finds a type by name, or reads an explicit custom configuration (custom:vcpu=V,memory=M,disk=D,
+// see Type.Spec) and checks it against Cloudflare's limits (a *LimitError names the one violated). The
+// deprecated aliases dev (lite) and standard (standard-1) are accepted and reported in deprecated so
+// callers can warn, as wrangler does. "custom" alone is not a type but a search: see Select.
 func Lookup(name string) (t Type, deprecated string, err error) {
+	if strings.HasPrefix(name, CustomName+":") {
+		t, err := parseCustom(name)
+		return t, "", err
+	}
+	if name == CustomName {
+		return Type{}, "", fmt.Errorf("instance type %q is a search, not a type: fit it with Select, or give custom:vcpu=V,memory=M,disk=D", name)
+	}
 	canonical := name
-	switch name {
-	case "dev":
-		canonical, deprecated = "lite", `instance type "dev" is deprecated: it is now "lite"`
-	case "standard":
-		canonical, deprecated = "standard-1", `instance type "standard" is deprecated: it is now "standard-1" (8 GB disk, not the old 4 GB)`
+	if c, ok := Aliases()[name]; ok {
+		canonical = c
+		deprecated = fmt.Sprintf("instance type %q is deprecated: it is now %q", name, c)
+		if name == "standard" {
+			deprecated += " (8 GB disk, not the old 4 GB)"
+		}
 	}
 	for _, t := range Catalog() {
 		if t.Name == canonical {
 			return t, deprecated, nil
 		}
 	}
-	return Type{}, "", fmt.Errorf("unknown instance type %q: use auto, %s", name, strings.Join(Names(), ", "))
+	return Type{}, "", fmt.Errorf("unknown instance type %q: use %s", name, Choices())
+}
+
+// Aliases maps each deprecated name wrangler still accepts (and warns about) to the type it now means.
+func Aliases() map[string]string { return map[string]string{"dev": "lite", "standard": "standard-1"} }
+
+// Choices lists what an --instance-type may be, for usage text and errors.
+func Choices() string {
+	return "auto, " + strings.Join(Names(), ", ") + ", custom (the cheapest custom configuration that fits) or custom:vcpu=V,memory=M,disk=D"
+}
+
+// Check validates a wanted instance type without fitting it: auto, custom, a name or alias, or an explicit
+// custom configuration within the limits.
+func Check(want string) error {
+	switch want {
+	case "":
+		return fmt.Errorf("instance type is empty: use %s", Choices())
+	case "auto", CustomName:
+		return nil
+	}
+	_, _, err := Lookup(want)
+	return err
 }
 
 // Names lists the type names, smallest first.
@@ -63,7 +95,7 @@ func Names() []string {
 	return out
 }
 
-// Published rates (cloudflare-containers.md §7), in USD.
+// Published rates (https://developers.cloudflare.com/containers/pricing/), in USD.
 const (
 	USDPerGiBSecond  = 0.0000025  // memory, billed on the type's provisioned memory while running
 	USDPerGBSecond   = 0.00000007 // disk, billed on the type's provisioned disk while running
@@ -124,28 +156,48 @@ type Fit struct {
 	Warnings []string // fits, but tightly
 }
 
-// FitAll fits the need against every type, smallest first.
+// FitAll fits the need against every named type, smallest first.
 func FitAll(n Need) []Fit {
 	var out []Fit
 	for _, t := range Catalog() {
-		f := Fit{Type: t, Fits: true}
-		if n.DiskBytes > t.DiskBytes() {
-			f.Fits = false
-			f.Reasons = append(f.Reasons, fmt.Sprintf("disk: needs %s, has %s", GB(n.DiskBytes), GB(t.DiskBytes())))
-		} else if left := t.DiskBytes() - n.DiskBytes; float64(left) < HeadroomWarnFraction*float64(t.DiskBytes()) {
-			f.Warnings = append(f.Warnings, fmt.Sprintf("only %s of %s disk left (less than 20 %%)", GB(left), GB(t.DiskBytes())))
-		}
-		if need := n.MemoryBytes(); need > t.MemoryBytes() {
-			f.Fits = false
-			f.Reasons = append(f.Reasons, fmt.Sprintf("memory: needs %d MiB, has %d MiB", need>>20, t.MemoryMiB))
-		}
-		out = append(out, f)
+		out = append(out, fitType(n, t))
 	}
 	return out
 }
 
-// Choose picks the type for want ("auto" or a name): auto is the smallest type that fits.
+// FitType fits the need against one type, named or custom.
+func FitType(n Need, t Type) Fit { return fitType(n, t) }
+
+func fitType(n Need, t Type) Fit {
+	f := Fit{Type: t, Fits: true}
+	most := ""
+	if t.IsCustom() {
+		most = " (the most a custom type may have)"
+	}
+	if n.DiskBytes > t.DiskBytes() {
+		f.Fits = false
+		has := GB(t.DiskBytes())
+		if t.DiskMB == CustomMaxDiskMB {
+			has += most
+		}
+		f.Reasons = append(f.Reasons, fmt.Sprintf("disk: needs %s, has %s", GB(n.DiskBytes), has))
+	} else if left := t.DiskBytes() - n.DiskBytes; float64(left) < HeadroomWarnFraction*float64(t.DiskBytes()) {
+		f.Warnings = append(f.Warnings, fmt.Sprintf("only %s of %s disk left (less than 20 %%)", GB(left), GB(t.DiskBytes())))
+	}
+	if need := n.MemoryBytes(); need > t.MemoryBytes() {
+		f.Fits = false
+		has := fmt.Sprintf("%d MiB", t.MemoryMiB)
+		if t.MemoryMiB == CustomMaxMemoryMiB {
+			has += most
+		}
+		f.Reasons = append(f.Reasons, fmt.Sprintf("memory: needs %d MiB, has %s", ceilDiv(need, 1<<20), has))
+	}
+	return f
+}
+
+// Choose picks among named fits for want ("auto" or a name): auto is the smallest type that fits.
 // It returns the chosen fit; ok is false when nothing fits (auto) or the named type does not fit.
+// Custom types need the need itself: see Select.
 func Choose(fits []Fit, want string) (Fit, bool, error) {
 	if want == "" || want == "auto" {
 		for _, f := range fits {
@@ -159,12 +211,46 @@ func Choose(fits []Fit, want string) (Fit, bool, error) {
 	if err != nil {
 		return Fit{}, false, err
 	}
+	if t.IsCustom() {
+		return Fit{}, false, fmt.Errorf("instance type %q is custom: fit it with Select", want)
+	}
 	for _, f := range fits {
 		if f.Type.Name == t.Name {
 			return f, f.Fits, nil
 		}
 	}
 	return Fit{}, false, fmt.Errorf("instance type %q is missing from the fit table", want)
+}
+
+// Select fits the need for any wanted instance type: auto (the smallest named type that fits), a name or
+// alias, custom (CheapestCustom) or an explicit custom configuration. ok is false when the choice does
+// not hold the need.
+func Select(n Need, want string) (Fit, bool, error) {
+	switch want {
+	case "", "auto":
+		return Choose(FitAll(n), want)
+	case CustomName:
+		f := CheapestCustom(n)
+		return f, f.Fits, nil
+	}
+	t, _, err := Lookup(want)
+	if err != nil {
+		return Fit{}, false, err
+	}
+	f := fitType(n, t)
+	return f, f.Fits, nil
+}
+
+// CheapestNamed is the named type that fits at the lowest $/hour awake; ok is false when none fits.
+func CheapestNamed(fits []Fit) (Fit, bool) {
+	var best Fit
+	ok := false
+	for _, f := range fits {
+		if f.Fits && (!ok || f.Type.USDPerHour() < best.Type.USDPerHour()) {
+			best, ok = f, true
+		}
+	}
+	return best, ok
 }
 
 // GB formats bytes in decimal gigabytes, as Cloudflare states disk sizes.

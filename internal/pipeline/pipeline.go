@@ -252,7 +252,7 @@ func (p *Pipeline) Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 		res.Push = &pushed
 		if !pushed.Fits {
-			return "", withFix(fmt.Errorf("measured while pushing, the image does not fit %s: %s", opts.Container.InstanceType, pushed.Reason),
+			return "", withFix(fmt.Errorf("measured while pushing, the image does not fit %s: %s", res.Preflight.InstanceType, pushed.Reason),
 				"choose a larger --instance-type")
 		}
 		return fmt.Sprintf("%s (%d bytes in %d blobs pushed, %d blobs already there)", pushed.Image, pushed.BytesPushed, pushed.BlobsPushed, pushed.BlobsSkipped), nil
@@ -262,8 +262,9 @@ func (p *Pipeline) Run(ctx context.Context, opts Options) (*Result, error) {
 
 	spec := opts.Container
 	spec.Name, spec.Image = opts.Name, pushed.Image
-	if spec.InstanceType == "" || spec.InstanceType == "auto" {
-		spec.InstanceType = res.Preflight.InstanceType // the one preflight chose and fitted
+	if res.Preflight.InstanceType != "" {
+		// The one preflight chose and fitted: auto and custom resolved, an alias made canonical.
+		spec.InstanceType = res.Preflight.InstanceType
 	}
 	err = r.stage(ctx, StagePromote, func(ctx context.Context) (string, error) {
 		d, err := p.Deployer.DeployContainer(ctx, spec)

@@ -107,7 +107,7 @@ func writeEssentials(b *strings.Builder, r *Result) {
 	if r.Preflight != nil {
 		p := r.Preflight
 		fmt.Fprintf(b, "**Image:** `%s` (`%s`), %s compressed, %s uncompressed (%s), instance type **%s**  \n",
-			mdInline(p.Image), short(p.Digest), Bytes(p.CompressedBytes), Bytes(p.UncompressedBytes), p.SizeMethod, p.InstanceType)
+			mdInline(p.Image), short(p.Digest), Bytes(p.CompressedBytes), Bytes(p.UncompressedBytes), p.SizeMethod, p.instanceType())
 	}
 	if r.Error != "" {
 		fmt.Fprintf(b, "\n> **Error:** %s\n", mdInline(r.Error))
@@ -144,13 +144,20 @@ func writeEssentials(b *strings.Builder, r *Result) {
 
 func writeFitTable(b *strings.Builder, p *Preflight) {
 	b.WriteString("| type | vCPU | memory | disk | fits | why not | $/hour awake |\n|---|---:|---:|---:|---|---|---:|\n")
-	for _, t := range p.Types {
+	rows := p.Types
+	if p.Custom != nil {
+		rows = append(rows[:len(rows):len(rows)], *p.Custom)
+	}
+	for _, t := range rows {
 		fits := "✅"
 		if !t.Fits {
 			fits = "❌"
 		}
 		name := t.Name
-		if t.Name == p.InstanceType {
+		if t.Spec != "" {
+			name = "custom (cheapest fit)"
+		}
+		if t.Name == p.InstanceType || (t.Spec != "" && t.Spec == p.InstanceType) {
 			name = "**" + name + "**"
 		}
 		fmt.Fprintf(b, "| %s | %s | %d MiB | %d MB | %s | %s | %.4f |\n", name, strconv.FormatFloat(t.VCPU, 'f', -1, 64),
@@ -170,7 +177,7 @@ func Text(r *Result) string {
 	}
 	if r.Preflight != nil {
 		fmt.Fprintf(&b, "  image:      %s (%s), %s compressed, %s uncompressed, %s\n", r.Preflight.Image, short(r.Preflight.Digest),
-			Bytes(r.Preflight.CompressedBytes), Bytes(r.Preflight.UncompressedBytes), r.Preflight.InstanceType)
+			Bytes(r.Preflight.CompressedBytes), Bytes(r.Preflight.UncompressedBytes), r.Preflight.instanceType())
 	}
 	for _, s := range r.Stages {
 		fmt.Fprintf(&b, "  %-10s  %-6s %8s  %s\n", s.Name, s.Status, Dur(s.Duration.D()), s.Detail)

@@ -72,8 +72,18 @@ func rolledBack() *Result {
 	return r
 }
 
+// deployedCustom is a deploy on the cheapest custom configuration, shown beside the named types.
+func deployedCustom() *Result {
+	r := deployed()
+	spec := "custom:vcpu=1,memory=3072MiB,disk=4000MB"
+	r.Preflight.InstanceType, r.Preflight.InstanceConfig = spec, "custom (1 vCPU, 3072 MiB, 4 GB)"
+	r.Preflight.Custom = &FitRow{Name: "custom", Spec: spec, VCPU: 1, MemoryMiB: 3072, DiskMB: 4000, Fits: true, USDPerHour: 0.1010}
+	r.Stages[0].Detail = "sha256:abc fits " + spec
+	return r
+}
+
 func TestGolden(t *testing.T) {
-	for name, r := range map[string]*Result{"deployed": deployed(), "rolled-back": rolledBack()} {
+	for name, r := range map[string]*Result{"deployed": deployed(), "rolled-back": rolledBack(), "deployed-custom": deployedCustom()} {
 		t.Run(name, func(t *testing.T) {
 			golden(t, name+".summary.md", Summary(r))
 			golden(t, name+".comment.md", Comment(r, "https://github.com/o/r/actions/runs/1"))

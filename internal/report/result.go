@@ -64,22 +64,35 @@ type StageResult struct {
 
 // Preflight is what the preflight stage measured and chose.
 type Preflight struct {
-	Image             string   `json:"image"`
-	Digest            string   `json:"digest"`
-	Layers            int      `json:"layers"`
-	CompressedBytes   int64    `json:"compressedBytes"`
-	UncompressedBytes int64    `json:"uncompressedBytes"`
-	RequiredDiskBytes int64    `json:"requiredDiskBytes"`
-	SizeMethod        string   `json:"sizeMethod"` // exact or estimate
-	InstanceType      string   `json:"instanceType"`
-	Fits              bool     `json:"fits"`
-	Reason            string   `json:"reason,omitempty"` // why the chosen type does not fit
-	Types             []FitRow `json:"instanceTypes,omitempty"`
+	Image             string `json:"image"`
+	Digest            string `json:"digest"`
+	Layers            int    `json:"layers"`
+	CompressedBytes   int64  `json:"compressedBytes"`
+	UncompressedBytes int64  `json:"uncompressedBytes"`
+	RequiredDiskBytes int64  `json:"requiredDiskBytes"`
+	SizeMethod        string `json:"sizeMethod"`   // exact or estimate
+	InstanceType      string `json:"instanceType"` // a name, or custom:vcpu=V,memory=MMiB,disk=DMB
+	// InstanceConfig describes a custom InstanceType for people: "custom (1 vCPU, 3072 MiB, 4 GB)".
+	InstanceConfig string   `json:"instanceConfig,omitempty"`
+	Fits           bool     `json:"fits"`
+	Reason         string   `json:"reason,omitempty"` // why the chosen type does not fit
+	Types          []FitRow `json:"instanceTypes,omitempty"`
+	// Custom is the cheapest custom configuration for the image, beside the named Types.
+	Custom *FitRow `json:"customType,omitempty"`
+}
+
+// instanceType is the chosen type as people read it.
+func (p *Preflight) instanceType() string {
+	if p.InstanceConfig != "" {
+		return p.InstanceConfig
+	}
+	return p.InstanceType
 }
 
 // FitRow is one instance type in the fit table.
 type FitRow struct {
 	Name       string   `json:"name"`
+	Spec       string   `json:"spec,omitempty"` // a custom row's --instance-type value
 	VCPU       float64  `json:"vcpu"`
 	MemoryMiB  int      `json:"memoryMiB"`
 	DiskMB     int      `json:"diskMB"`

@@ -79,6 +79,13 @@ func TestDryRun(t *testing.T) {
 			want:       []string{"LeanContainer = class extends Container", "startAndWaitForPorts", "cf-singleton-container"},
 			wantOutput: []string{"env.LEAN_CONTAINER (LeanContainer)", "lean4-server-leancontainer (" + testImage + ")", `env.INSTANCES ("2")`},
 		},
+		{
+			// The object form of instance_type passes the pinned wrangler's configuration validation.
+			name: "container custom type", bundle: "container.js",
+			opts:       Options{Mode: ModeContainer, Image: testImage, InstanceType: "custom:vcpu=1,memory=3GiB,disk=15GB"},
+			want:       []string{"LeanContainer = class extends Container"},
+			wantOutput: []string{"lean4-server-leancontainer (" + testImage + ")", "--dry-run: exiting now."},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

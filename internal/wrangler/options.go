@@ -23,7 +23,8 @@ const (
 	ModeContainer Mode = "container"
 )
 
-// Names shared with the Worker sources (worker/src/container.ts) and the root wrangler.jsonc.
+// Names shared with the Worker sources (worker/src/container.ts) and the root wrangler.jsonc; the one
+// definition of the container class, whose application wrangler names <worker>-leancontainer.
 const (
 	ClassName   = "LeanContainer"
 	BindingName = "LEAN_CONTAINER"
@@ -50,7 +51,9 @@ type Options struct {
 	// Image is the digest-pinned image reference the container runs, in a registry Cloudflare pulls
 	// from, e.g. registry.cloudflare.com/<account>/lean4-server@sha256:<digest>. Container mode only.
 	Image string
-	// InstanceType is one of lite, basic, standard-1 … standard-4. Default "standard-1".
+	// InstanceType is one of lite, basic, standard-1 … standard-4, or a custom configuration written
+	// custom:vcpu=V,memory=M,disk=D (instance.Type.Spec), rendered in wrangler's object form
+	// {vcpu, memory_mib, disk_mb}. Default "standard-1".
 	InstanceType string
 	// MaxInstances caps running instances (containers[].max_instances). Default 5.
 	MaxInstances int
@@ -73,11 +76,6 @@ type Options struct {
 	// UserConfigName names UserConfig in errors. Default "wrangler.jsonc".
 	UserConfigName string
 }
-
-// InstanceTypes are the instance_type names Cloudflare Containers accepts (cloudflare-containers.md §1).
-var InstanceTypes = []string{"lite", "basic", "standard-1", "standard-2", "standard-3", "standard-4"}
-
-var deprecatedInstanceTypes = map[string]string{"dev": "lite", "standard": "standard-1"}
 
 // varRules validates the Worker variables Options.Vars may set, with the ranges the Worker enforces
 // (worker/src/settings.ts), so that a bad value fails at render time and not in production.
@@ -143,11 +141,10 @@ func (o Options) validate() error {
 			return err
 		}
 	}
-	if o.InstanceType != "" && !slices.Contains(InstanceTypes, o.InstanceType) {
-		if canonical, ok := deprecatedInstanceTypes[o.InstanceType]; ok {
-			return fmt.Errorf("instance type %q is a deprecated alias: use %q", o.InstanceType, canonical)
+	if o.InstanceType != "" {
+		if err := checkInstanceType(o.InstanceType); err != nil {
+			return err
 		}
-		return fmt.Errorf("instance type %q: use one of %s", o.InstanceType, strings.Join(InstanceTypes, ", "))
 	}
 	if o.MaxInstances < 0 {
 		return fmt.Errorf("max instances %d: use a number of 1 or more", o.MaxInstances)

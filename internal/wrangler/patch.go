@@ -163,9 +163,11 @@ func containerOps(src string, o Options, u userConfig) ([]op, error) {
 	at := fmt.Sprintf("/containers/%d", i)
 	set(at+"/image", o.Image)
 	if o.InstanceType != "" {
-		set(at+"/instance_type", o.InstanceType)
-	} else if _, ok := (*u.Containers)[i]["instance_type"]; !ok {
+		set(at+"/instance_type", instanceTypeValue(o.InstanceType))
+	} else if it, ok := (*u.Containers)[i]["instance_type"]; !ok {
 		set(at+"/instance_type", DefaultInstanceType)
+	} else if _, err := userInstanceType(src, it); err != nil {
+		return nil, err // kept as the user wrote it, so it must be one Cloudflare accepts
 	}
 	if o.MaxInstances != 0 {
 		set(at+"/max_instances", o.MaxInstances)

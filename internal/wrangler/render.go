@@ -43,7 +43,7 @@ type observability struct {
 type container struct {
 	ClassName    string `json:"class_name"`
 	Image        string `json:"image"`
-	InstanceType string `json:"instance_type"`
+	InstanceType any    `json:"instance_type"` // a name, or customInstanceType
 	MaxInstances int    `json:"max_instances"`
 }
 
@@ -97,7 +97,7 @@ func Config(o Options) ([]byte, error) {
 	if o.Mode == ModeContainer {
 		header = "// Rendered by lean4-cf (container mode): the Worker and its Lean server container. Deploy: npx wrangler deploy\n"
 		c.Main = ContainerMain
-		c.Containers = []container{{ClassName: ClassName, Image: o.Image, InstanceType: o.InstanceType, MaxInstances: o.MaxInstances}}
+		c.Containers = []container{{ClassName: ClassName, Image: o.Image, InstanceType: instanceTypeValue(o.InstanceType), MaxInstances: o.MaxInstances}}
 		c.DurableObjects = &durableObjects{Bindings: []binding{{Name: BindingName, ClassName: ClassName}}}
 		c.Migrations = []migration{{Tag: "v1", NewSqliteClasses: []string{ClassName}}}
 	}

@@ -73,6 +73,9 @@ func TestConfigGolden(t *testing.T) {
 		{"stub-vars.jsonc", Options{Mode: ModeStub, WorkerName: "lean-prod", Instances: 3, Vars: map[string]string{"MAX_BODY_BYTES": "2048", "HEALTH_REQUIRES_KEY": "true"}}},
 		{"patched-full.jsonc", Options{Mode: ModeContainer, Image: testImage, UserConfig: readUser(t, "full.jsonc")}},
 		{"patched-full-options.jsonc", Options{Mode: ModeContainer, Image: testImage, InstanceType: "standard-1", MaxInstances: 4, Instances: 2, SleepAfter: "5m", UserConfig: readUser(t, "full.jsonc")}},
+		{"container-custom-type.jsonc", Options{Mode: ModeContainer, Image: testImage, InstanceType: "custom:vcpu=1,memory=3072MiB,disk=4000MB"}},
+		{"patched-custom-type-kept.jsonc", Options{Mode: ModeContainer, Image: testImage, UserConfig: readUser(t, "custom-type.jsonc")}},
+		{"patched-custom-type-set.jsonc", Options{Mode: ModeContainer, Image: testImage, InstanceType: "custom:vcpu=2,memory=6GiB,disk=12GB", UserConfig: readUser(t, "full.jsonc")}},
 		{"patched-full-stub.jsonc", Options{Mode: ModeStub, UserConfig: readUser(t, "full.jsonc")}},
 		{"patched-minimal.jsonc", Options{Mode: ModeContainer, Image: testImage, UserConfig: readUser(t, "minimal.jsonc")}},
 		{"patched-other-durable-objects.jsonc", Options{Mode: ModeContainer, Image: testImage, Vars: map[string]string{"MAX_LEAN_TIMEOUT": "10"}, UserConfig: readUser(t, "other-durable-objects.jsonc")}},
@@ -170,7 +173,14 @@ func TestConfigErrors(t *testing.T) {
 		{"tag image", Options{Mode: ModeContainer, Image: "registry.cloudflare.com/0123456789abcdef0123456789abcdef/lean4-server:v4.24.0"}, `image "registry.cloudflare.com/0123456789abcdef0123456789abcdef/lean4-server:v4.24.0": pin it by digest`},
 		{"ghcr image", Options{Mode: ModeContainer, Image: "ghcr.io/ldct/lean4-server@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"}, "Cloudflare cannot pull from ghcr.io; copy the image to registry.cloudflare.com first"},
 		{"worker name", Options{Mode: ModeStub, WorkerName: "Lean_Server"}, `worker name "Lean_Server": use 1 to 63 lowercase letters, digits and dashes`},
-		{"instance type", Options{Mode: ModeContainer, Image: testImage, InstanceType: "huge"}, `instance type "huge": use one of lite, basic, standard-1, standard-2, standard-3, standard-4`},
+		{"instance type", Options{Mode: ModeContainer, Image: testImage, InstanceType: "huge"}, `instance type "huge": use one of lite, basic, standard-1, standard-2, standard-3, standard-4, or custom:vcpu=V,memory=M,disk=D`},
+		{"instance type custom unfitted", Options{Mode: ModeContainer, Image: testImage, InstanceType: "custom"}, `instance type "custom" must be fitted to an image first: give custom:vcpu=V,memory=M,disk=D`},
+		{"instance type custom out of bounds", Options{Mode: ModeContainer, Image: testImage, InstanceType: "custom:vcpu=1,memory=2GiB,disk=8GB"}, `instance type "custom:vcpu=1,memory=2GiB,disk=8GB": custom instance type: memory 2048 MiB is outside the minimum of 3 GiB per vCPU (3072 MiB for 1 vCPU)`},
+		{"instance type custom malformed", Options{Mode: ModeContainer, Image: testImage, InstanceType: "custom:vcpu=1"}, `instance type "custom:vcpu=1": use one of lite, basic, standard-1, standard-2, standard-3, standard-4, or custom:vcpu=V,memory=M,disk=D`},
+		{"user config custom type out of bounds", Options{Mode: ModeContainer, Image: testImage, UserConfig: []byte(`{"containers": [{"class_name": "LeanContainer", "instance_type": {"vcpu": 1, "memory_mib": 3072, "disk_mb": 25000}}]}`)}, "wrangler.jsonc: custom instance type: disk 25000 MB is outside the maximum of 20000 MB"},
+		{"user config custom type wrangler defaults", Options{Mode: ModeContainer, Image: testImage, UserConfig: []byte(`{"containers": [{"class_name": "LeanContainer", "instance_type": {"memory_mib": 4096}}]}`)}, "wrangler.jsonc: custom instance type: vcpu 0.0625 is outside the minimum of 1 vCPU"},
+		{"user config custom type unknown field", Options{Mode: ModeContainer, Image: testImage, UserConfig: []byte(`{"containers": [{"class_name": "LeanContainer", "instance_type": {"vcpu": 1, "gpu": 1}}]}`)}, `wrangler.jsonc: instance_type has "gpu"; the object form takes vcpu, memory_mib and disk_mb`},
+		{"user config unknown type", Options{Mode: ModeContainer, Image: testImage, UserConfig: []byte(`{"containers": [{"class_name": "LeanContainer", "instance_type": "huge"}]}`)}, `wrangler.jsonc: instance type "huge": use one of lite`},
 		{"deprecated instance type", Options{Mode: ModeContainer, Image: testImage, InstanceType: "standard"}, `instance type "standard" is a deprecated alias: use "standard-1"`},
 		{"instances over max", Options{Mode: ModeContainer, Image: testImage, Instances: 6, MaxInstances: 5}, "instances 6 is more than max instances 5"},
 		{"instances over default max", Options{Mode: ModeContainer, Image: testImage, Instances: 6}, "instances 6 is more than max instances 5"},
@@ -256,5 +266,36 @@ func TestRenderDirectory(t *testing.T) {
 	}
 	if _, err := Render(t.TempDir(), Options{Mode: ModeStub}, t.TempDir()); err == nil || !strings.Contains(err.Error(), "has no @cloudflare/containers: run `make toolchain` first") {
 		t.Errorf("linking an empty node_modules: err = %v", err)
+	}
+}
+
+func TestUserInstanceType(t *testing.T) {
+	tests := []struct {
+		name, cfg, want string
+		ok              bool
+		wantErr         string
+	}{
+		{"named", `{"containers": [{"class_name": "LeanContainer", "instance_type": "standard-2"}]}`, "standard-2", true, ""},
+		{"alias", `{"containers": [{"class_name": "LeanContainer", "instance_type": "standard"}]}`, "standard-1", true, ""},
+		{"custom", string(readUser(t, "custom-type.jsonc")), "custom:vcpu=1,memory=3072MiB,disk=15000MB", true, ""},
+		{"none", `{"containers": [{"class_name": "LeanContainer"}]}`, "", false, ""},
+		{"other class only", `{"containers": [{"class_name": "Other", "instance_type": "lite"}]}`, "", false, ""},
+		{"out of bounds", `{"containers": [{"class_name": "LeanContainer", "instance_type": {"vcpu": 5, "memory_mib": 12288, "disk_mb": 4000}}]}`, "", false, "mine.jsonc: custom instance type: vcpu 5 is outside the maximum of 4 vCPU"},
+		{"fractional memory", `{"containers": [{"class_name": "LeanContainer", "instance_type": {"vcpu": 1, "memory_mib": 3072.5, "disk_mb": 4000}}]}`, "", false, "must be whole numbers"},
+		{"not JSONC", `{"containers": [`, "", false, "mine.jsonc is not JSONC"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok, err := UserInstanceType([]byte(tt.cfg), "mine.jsonc")
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want || ok != tt.ok {
+				t.Fatalf("UserInstanceType = %q, %v, %v; want %q, %v", got, ok, err, tt.want, tt.ok)
+			}
+		})
 	}
 }
