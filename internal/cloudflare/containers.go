@@ -18,7 +18,7 @@ import (
 type Application struct {
 	ID        string `json:"id"`
 	Name      string `json:"name"`
-	State     string `json:"state"`     // degraded, provisioning, active or ready: see ApplicationState
+	State     string `json:"state"`     // degraded, provisioning, active or ready: see Health.State
 	Instances int    `json:"instances"` // live instances
 	Image     string `json:"image"`
 	Version   int    `json:"version"` // increments with each change of the application
@@ -62,10 +62,10 @@ type Health struct {
 	Scheduling int `json:"scheduling"`
 }
 
-// ApplicationState is the state wrangler derives from an application's health, first match winning:
-// any failed instance is degraded, any starting or scheduling one provisioning, any active one active,
-// and otherwise ready (no instance runs: normal for an idle application driven by Durable Objects).
-func ApplicationState(h Health) string {
+// State is the state wrangler derives from an application's health, first match winning: any failed
+// instance is degraded, any starting or scheduling one provisioning, any active one active, and
+// otherwise ready (no instance runs: normal for an idle application driven by Durable Objects).
+func (h Health) State() string {
 	switch {
 	case h.Failed > 0:
 		return "degraded"
@@ -120,7 +120,7 @@ func (c *Client) Application(ctx context.Context, name string) (Application, boo
 		for _, a := range apps {
 			if a.Name == name {
 				app := a.Application
-				app.State = ApplicationState(a.Health.Instances)
+				app.State = a.Health.Instances.State()
 				found = &app
 				return false
 			}
