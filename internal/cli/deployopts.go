@@ -38,6 +38,7 @@ type deployOptions struct {
 	timeout      time.Duration
 	wrangler     string
 	json         bool
+	maxRatio     float64 // image.Options.MaxRatio for the preflight; zero means its default (no flag: tests lower it)
 
 	rules []verify.ResolveRule // parsed from resolve by validate
 }

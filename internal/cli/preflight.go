@@ -28,6 +28,9 @@ type preflightOptions struct {
 	concurrency  int
 	memoryPerRun string
 	json         bool
+	// maxRatio is the compression ratio above which a gzip trailer is not trusted (image.Options.MaxRatio;
+	// zero means its default). No flag sets it: tests lower it to make small bounded layers.
+	maxRatio float64
 
 	ref    image.Ref // parsed by validate
 	memRun int64
@@ -53,15 +56,20 @@ func (o *preflightOptions) validate() error {
 
 // preflightJSON is `preflight --json`: exactly the keys the issue lists.
 type preflightJSON struct {
-	Image                   string        `json:"image"`
-	Digest                  string        `json:"digest"`
-	Platform                string        `json:"platform"`
-	Layers                  int           `json:"layers"`
-	CompressedBytes         int64         `json:"compressedBytes"`
-	UncompressedBytes       int64         `json:"uncompressedBytes"`
-	ContentBytes            *int64        `json:"contentBytes,omitempty"`
-	SizeMethod              string        `json:"sizeMethod"`
-	RequiredDiskBytes       int64         `json:"requiredDiskBytes"`
+	Image             string `json:"image"`
+	Digest            string `json:"digest"`
+	Platform          string `json:"platform"`
+	Layers            int    `json:"layers"`
+	CompressedBytes   int64  `json:"compressedBytes"`
+	UncompressedBytes int64  `json:"uncompressedBytes"`
+	ContentBytes      *int64 `json:"contentBytes,omitempty"`
+	SizeMethod        string `json:"sizeMethod"`
+	RequiredDiskBytes int64  `json:"requiredDiskBytes"`
+	// With sizeMethod "bounds", uncompressedBytes and requiredDiskBytes are the low figures and these the
+	// high ones, and boundedLayers says which layers made them a range and why.
+	UncompressedBytesHigh   *int64        `json:"uncompressedBytesHigh,omitempty"`
+	RequiredDiskBytesHigh   *int64        `json:"requiredDiskBytesHigh,omitempty"`
+	BoundedLayers           []boundedJSON `json:"boundedLayers,omitempty"`
 	InstanceType            string        `json:"instanceType"`
 	RecommendedInstanceType *string       `json:"recommendedInstanceType"`
 	Fits                    bool          `json:"fits"`
@@ -80,6 +88,15 @@ type customFitJSON struct {
 	SavingIdleUSDPerHour *float64 `json:"savingIdleUsdPerHour,omitempty"`
 }
 
+type boundedJSON struct {
+	Index                 int    `json:"index"`
+	Digest                string `json:"digest"`
+	CompressedBytes       int64  `json:"compressedBytes"`
+	UncompressedBytes     int64  `json:"uncompressedBytes"`
+	UncompressedBytesHigh int64  `json:"uncompressedBytesHigh"`
+	Why                   string `json:"why"`
+}
+
 type typeFitJSON struct {
 	Name       string   `json:"name"`
 	VCPU       float64  `json:"vcpu"`
@@ -92,35 +109,56 @@ type typeFitJSON struct {
 
 // fitResult is a measured image fitted to the catalog.
 type fitResult struct {
-	rep         image.Report
-	required    int64
-	basis       string
-	need        instance.Need
-	fits        []instance.Fit
-	custom      instance.Fit // the cheapest custom configuration
-	chosen      instance.Fit
-	ok          bool
+	rep          image.Report
+	required     int64 // the required disk; the smallest reading's when the size is a range
+	requiredHigh int64 // the largest reading's required disk when the size is a range, else required
+	basis        string
+	need         instance.Need
+	fits         []instance.Fit
+	custom       instance.Fit // the cheapest custom configuration; for a range, one that holds every reading
+	chosen       instance.Fit
+	ok           bool
+	// agree is true when every reading of a bounded size gives the same fits, choice and recommendation
+	// (always true for a single reading); depends names what differs otherwise.
+	agree       bool
+	depends     []string
 	recommended string // "" when nothing fits
 	warnings    []string
 }
 
+// fitImage fits the image under every reading of its size (one, unless layers are bounded).
 func fitImage(rep image.Report, want string, concurrency int, memRun int64) (fitResult, error) {
 	size, basis := rep.DiskBasis()
-	fr := fitResult{rep: rep, basis: basis, required: instance.RequiredDiskBytes(size, len(rep.Layers))}
-	fr.need = instance.Need{DiskBytes: fr.required, Concurrency: concurrency, MemoryPerRun: memRun}
-	fr.fits = instance.FitAll(fr.need)
-	fr.custom = instance.CheapestCustom(fr.need)
-	if auto, ok, _ := instance.Choose(fr.fits, "auto"); ok {
-		fr.recommended = auto.Type.Name
+	sizes := []int64{size}
+	if rs := rep.Readings(); len(rs) > 1 {
+		sizes = rs
 	}
-	var err error
-	if fr.chosen, fr.ok, err = instance.Select(fr.need, want); err != nil {
+	needs := make([]instance.Need, len(sizes))
+	for i, s := range sizes {
+		needs[i] = instance.Need{DiskBytes: instance.RequiredDiskBytes(s, len(rep.Layers)), Concurrency: concurrency, MemoryPerRun: memRun}
+	}
+	fr := fitResult{rep: rep, basis: basis, need: needs[0], required: needs[0].DiskBytes, requiredHigh: needs[len(needs)-1].DiskBytes}
+	dec, err := instance.Decide(needs, want)
+	if err != nil {
 		return fr, err
+	}
+	auto, err := instance.Decide(needs, "auto")
+	if err != nil {
+		return fr, err
+	}
+	fr.fits, fr.chosen, fr.ok = dec.Fits, dec.Chosen, dec.OK
+	fr.custom = instance.CheapestCustom(needs[len(needs)-1])
+	fr.agree, fr.depends = dec.Agree && auto.Agree, append(dec.Depends, auto.Depends...)
+	if auto.OK {
+		fr.recommended = auto.Chosen.Type.Name
 	}
 	if _, dep, _ := instance.Lookup(want); dep != "" {
 		fr.warnings = append(fr.warnings, dep)
 	}
 	fr.warnings = append(fr.warnings, fr.chosen.Warnings...)
+	if n := len(rep.Bounded()); n > 0 {
+		fr.warnings = append(fr.warnings, fmt.Sprintf("the uncompressed size is a range (%d of %d layers bounded by their gzip trailers), and the fit is the same at each of its %d readings; --exact measures it", n, len(rep.Layers), len(rep.Readings())))
+	}
 	for _, l := range rep.Layers {
 		if l.Assumes != "" {
 			fr.warnings = append(fr.warnings, "the uncompressed size is an estimate that assumes each large gzip layer "+l.Assumes+"; --exact measures it")
@@ -143,6 +181,9 @@ func (fr fitResult) preflight() report.Preflight {
 	row := func(f instance.Fit) report.FitRow {
 		return report.FitRow{Name: f.Type.Name, VCPU: f.Type.VCPU, MemoryMiB: int(f.Type.MemoryMiB), DiskMB: int(f.Type.DiskMB),
 			Fits: f.Fits, Reasons: f.Reasons, USDPerHour: round4(f.Type.USDPerHour())}
+	}
+	if fr.rep.SizeMethod == "bounds" {
+		p.UncompressedBytesHigh, p.RequiredDiskBytesHigh = fr.rep.UncompressedBytesHigh, fr.requiredHigh
 	}
 	for _, f := range fr.fits {
 		p.Types = append(p.Types, row(f))
@@ -192,7 +233,10 @@ types it prints the cheapest custom configuration that fits (Cloudflare's limits
 saves; --instance-type custom chooses it, custom:vcpu=V,memory=M,disk=D an explicit one.
 
 Without --exact, gzip trailers and zstd frame headers are read with HTTP Range requests and only
-layers whose estimate is in doubt are streamed; --exact streams every layer once, in parallel.
+layers whose estimate is in doubt are streamed. A large gzip layer's trailer (its size modulo 4 GiB)
+allows several sizes within 20:1: the fit is decided at each, and when it is the same the sizes are
+shown as a range (size method "bounds") and the layer is not streamed. --exact streams every layer
+once, in parallel.
 Registry credentials come from the Docker config, and GITHUB_TOKEN for ghcr.io.
 
 Exit status: 0 usable and fits, 1 unusable, does not fit or unreadable, 2 bad flags.`,
@@ -219,11 +263,27 @@ Exit status: 0 usable and fits, 1 unusable, does not fit or unreadable, 2 bad fl
 	return cmd
 }
 
+// measureOptions says how measureImage measures.
+type measureOptions struct {
+	exact    bool
+	quiet    bool    // no progress on stderr
+	maxRatio float64 // image.Options.MaxRatio; zero means its default
+	// fit is the decision the sizes feed: bounded layers stay unstreamed when it is the same at every
+	// reading of the image's size.
+	want        string
+	concurrency int
+	memRun      int64
+}
+
 // measureImage opens and measures the image, with progress on stderr unless quiet. It returns the opened
 // image too, so that the push copies exactly the image that was measured, even if the tag moves meanwhile.
-func measureImage(ctx context.Context, env Env, ref image.Ref, exact, quiet bool) (v1.Image, image.Report, error) {
-	opts := image.Options{Exact: exact, Source: image.SourceOptions{GitHubToken: env.Getenv("GITHUB_TOKEN")}}
-	if !quiet {
+func measureImage(ctx context.Context, env Env, ref image.Ref, mo measureOptions) (v1.Image, image.Report, error) {
+	opts := image.Options{Exact: mo.exact, MaxRatio: mo.maxRatio, Source: image.SourceOptions{GitHubToken: env.Getenv("GITHUB_TOKEN")},
+		Decided: func(rep image.Report) bool {
+			fr, err := fitImage(rep, mo.want, mo.concurrency, mo.memRun)
+			return err == nil && fr.agree
+		}}
+	if !mo.quiet {
 		opts.Progress = func(p image.Progress) {
 			rate := float64(p.Done) / max(p.Elapsed.Seconds(), 0.001)
 			fmt.Fprintf(env.Stderr, "streaming %d layers: %s of %s (%s/s)\n", p.Layers, report.Bytes(p.Done), report.Bytes(p.Total), report.Bytes(int64(rate)))
@@ -255,7 +315,8 @@ func unwrapAll(err error) error {
 }
 
 func runPreflight(ctx context.Context, env Env, o *preflightOptions) error {
-	_, rep, err := measureImage(ctx, env, o.ref, o.exact, o.json)
+	_, rep, err := measureImage(ctx, env, o.ref, measureOptions{exact: o.exact, quiet: o.json, maxRatio: o.maxRatio,
+		want: o.instanceType, concurrency: o.concurrency, memRun: o.memRun})
 	if err != nil {
 		return err
 	}
@@ -277,6 +338,14 @@ func runPreflight(ctx context.Context, env Env, o *preflightOptions) error {
 		}
 		if fr.recommended != "" {
 			out.RecommendedInstanceType = &fr.recommended
+		}
+		if rep.SizeMethod == "bounds" {
+			out.UncompressedBytesHigh, out.RequiredDiskBytesHigh = &rep.UncompressedBytesHigh, &fr.requiredHigh
+			for _, i := range rep.Bounded() {
+				l := rep.Layers[i]
+				out.BoundedLayers = append(out.BoundedLayers, boundedJSON{Index: i, Digest: l.Digest, CompressedBytes: l.Compressed,
+					UncompressedBytes: l.Uncompressed, UncompressedBytesHigh: l.UncompressedHigh, Why: l.Why})
+			}
 		}
 		for _, f := range fr.fits {
 			out.InstanceTypes = append(out.InstanceTypes, typeFitJSONOf(f))
@@ -332,16 +401,25 @@ func round4(f float64) float64 {
 func printFit(w io.Writer, fr fitResult) {
 	rep := fr.rep
 	streamed := ""
-	if rep.SizeMethod == "estimate" {
+	if rep.SizeMethod != "exact" {
 		streamed = fmt.Sprintf(", %d of %d layers streamed", rep.Streamed, len(rep.Layers))
 	}
+	size, _ := rep.DiskBasis()
+	uncompressed, sizeText, required := report.Bytes(rep.UncompressedBytes), report.Bytes(size), instance.GB(fr.required)
+	if rep.SizeMethod == "bounds" {
+		uncompressed = report.Bytes(rep.UncompressedBytes) + " to " + report.Bytes(rep.UncompressedBytesHigh)
+		sizeText, required = uncompressed, instance.GB(fr.required)+" to "+instance.GB(fr.requiredHigh)
+	}
 	fmt.Fprintf(w, "image     %s\ndigest    %s\nplatform  %s\nlayers    %d\n", rep.Image, rep.Digest, rep.Platform, len(rep.Layers))
-	fmt.Fprintf(w, "size      %s compressed, %s uncompressed (%s%s)\n", report.Bytes(rep.CompressedBytes), report.Bytes(rep.UncompressedBytes), rep.SizeMethod, streamed)
+	fmt.Fprintf(w, "size      %s compressed, %s uncompressed (%s%s)\n", report.Bytes(rep.CompressedBytes), uncompressed, rep.SizeMethod, streamed)
+	for _, i := range rep.Bounded() {
+		l := rep.Layers[i]
+		fmt.Fprintf(w, "bounded   layer %d (%s): %s\n", i+1, shortDigest(l.Digest), l.Why)
+	}
 	if rep.ContentBytes > 0 {
 		fmt.Fprintf(w, "content   %s in regular files\n", report.Bytes(rep.ContentBytes))
 	}
-	size, _ := rep.DiskBasis()
-	fmt.Fprintf(w, "disk      needs %s = ceil(%s %s × 1.1 + %d layers × 16 MiB)\n", instance.GB(fr.required), report.Bytes(size), fr.basis, len(rep.Layers))
+	fmt.Fprintf(w, "disk      needs %s = ceil(%s %s × 1.1 + %d layers × 16 MiB)\n", required, sizeText, fr.basis, len(rep.Layers))
 	fmt.Fprintf(w, "memory    needs %d MiB = 256 MiB + %d runs × %d MiB\n\n", fr.need.MemoryBytes()>>20, max(fr.need.Concurrency, 1), fr.need.MemoryPerRun>>20)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TYPE\tvCPU\tMEMORY\tDISK\tFITS\t$/HOUR AWAKE\tWHY NOT")
@@ -362,6 +440,9 @@ func printFit(w io.Writer, fr fitResult) {
 			f.Type.MemoryMiB, diskGB(f.Type.DiskMB), fits, f.Type.USDPerHour(), strings.Join(f.Reasons, "; "))
 	}
 	tw.Flush()
+	if rep.SizeMethod == "bounds" {
+		fmt.Fprintf(w, "\nFITS holds at each of the %d readings of the size (--exact streams the bounded layers)\n", len(rep.Readings()))
+	}
 	if fr.recommended != "" {
 		fmt.Fprintf(w, "\nrecommended: %s\n", fr.recommended)
 	}
@@ -383,6 +464,9 @@ func printCustom(w io.Writer, fr fitResult) {
 		return
 	}
 	fmt.Fprintf(w, "custom:      --instance-type %s (or custom) at $%.4f/hour awake, $%.4f idle\n", c.Type.Spec(), c.Type.USDPerHour(), c.Type.IdleUSDPerHour())
+	if fr.rep.SizeMethod == "bounds" {
+		fmt.Fprintln(w, "             sized for the largest reading; --instance-type custom streams the bounded layers to size it exactly")
+	}
 	named, ok := instance.CheapestNamed(fr.fits)
 	if !ok {
 		fmt.Fprintln(w, "             no named type fits this image; only a custom configuration does")
@@ -421,7 +505,10 @@ func imagePortsFor(env Env, o *deployOptions) (imagePorts, error) {
 	)
 	ports := imagePorts{
 		preflight: func(ctx context.Context) (report.Preflight, error) {
-			img, rep, err := measureImage(ctx, env, ref, false, o.json)
+			// Bounded layers are not streamed when every reading decides alike: a size that fits at no
+			// reading fails here, before any write, and the push measures the exact size anyway.
+			img, rep, err := measureImage(ctx, env, ref, measureOptions{quiet: o.json, maxRatio: o.maxRatio,
+				want: o.instanceType, concurrency: instance.DefaultConcurrency, memRun: instance.DefaultMemoryPerRun})
 			if err != nil {
 				return report.Preflight{}, err
 			}
@@ -457,4 +544,12 @@ func imagePortsFor(env Env, o *deployOptions) (imagePorts, error) {
 		},
 	}
 	return ports, nil
+}
+
+// shortDigest is sha256: and the first 12 hex digits.
+func shortDigest(d string) string {
+	if i := strings.IndexByte(d, ':'); i >= 0 && len(d) > i+13 {
+		return d[:i+13]
+	}
+	return d
 }

@@ -135,7 +135,8 @@ func cheapestCustomFor(ctx context.Context, env Env, img string) (string, error)
 	if err != nil {
 		return "", usagef("--image: %v", err)
 	}
-	_, rep, err := measureImage(ctx, env, ref, false, true)
+	_, rep, err := measureImage(ctx, env, ref, measureOptions{quiet: true, want: instance.CustomName,
+		concurrency: instance.DefaultConcurrency, memRun: instance.DefaultMemoryPerRun})
 	if err != nil {
 		return "", fmt.Errorf("measuring %s for --instance-type custom (or give custom:vcpu=V,memory=M,disk=D): %w", img, err)
 	}

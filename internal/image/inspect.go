@@ -30,9 +30,15 @@ type Options struct {
 	// Jobs is how many layers stream at once. Default: the number of CPUs, at least 2.
 	Jobs int
 	// MaxRatio is the compression ratio above which a gzip trailer is not trusted: a layer whose trailer
-	// implies more, or whose compressed size times MaxRatio reaches 4 GiB (where the 32-bit trailer could
-	// have wrapped), is streamed instead. Default 20; tar layers rarely compress better than 10:1.
+	// implies more is streamed, and a layer whose compressed size times MaxRatio reaches 4 GiB past its
+	// trailer (the 32-bit size could have wrapped) gets every size the trailer allows within the ratio, its
+	// readings. Default 20; tar layers rarely compress better than 10:1.
 	MaxRatio float64
+	// Decided is asked, when some layers have several readings, whether the caller's decision is the same
+	// under every reading of the image (see Report.Readings). If it is, those layers are not streamed and
+	// the report gives the sizes as a range (SizeMethod "bounds"); if not, or when Decided is nil, they are
+	// streamed for exact figures.
+	Decided func(Report) bool
 	// Source says how to reach the registry.
 	Source SourceOptions
 	// Progress, when set, hears about streamed bytes about twice a second. It must not block.
@@ -52,10 +58,13 @@ type Layer struct {
 	MediaType    string `json:"mediaType"`
 	Compressed   int64  `json:"compressedBytes"`
 	Uncompressed int64  `json:"uncompressedBytes"`
-	Content      int64  `json:"contentBytes,omitempty"` // only when streamed
+	// UncompressedHigh, for a bounded layer, is its largest reading; Uncompressed is then the smallest,
+	// and every ISIZE + k × 4 GiB between them is possible.
+	UncompressedHigh int64 `json:"uncompressedBytesHigh,omitempty"`
+	Content          int64 `json:"contentBytes,omitempty"` // only when streamed
 	// Method says how Uncompressed was found: stream, gzip-trailer, zstd-header or annotation.
 	Method string `json:"method"`
-	// Why explains why a layer was streamed in the fast mode.
+	// Why explains why a layer was streamed in the fast mode, or why its size is a range.
 	Why string `json:"why,omitempty"`
 	// Assumes states what a trailer estimate takes for granted: a gzip layer of 4.16 MB or more could
 	// hold k × 4 GiB more than its trailer says if it compressed better than MaxRatio (deflate allows
@@ -71,10 +80,41 @@ type Report struct {
 	Layers            []Layer `json:"layers"`
 	CompressedBytes   int64   `json:"compressedBytes"`
 	UncompressedBytes int64   `json:"uncompressedBytes"`
-	ContentBytes      int64   `json:"contentBytes,omitempty"` // with Exact only
-	SizeMethod        string  `json:"sizeMethod"`             // exact or estimate
-	Streamed          int     `json:"streamedLayers"`
-	StreamedBytes     int64   `json:"streamedBytes"`
+	// UncompressedBytesHigh is the largest reading when SizeMethod is bounds (UncompressedBytes is then
+	// the smallest); 0 otherwise.
+	UncompressedBytesHigh int64  `json:"uncompressedBytesHigh,omitempty"`
+	ContentBytes          int64  `json:"contentBytes,omitempty"` // with Exact only
+	SizeMethod            string `json:"sizeMethod"`             // exact, estimate or bounds
+	Streamed              int    `json:"streamedLayers"`
+	StreamedBytes         int64  `json:"streamedBytes"`
+}
+
+// wrap is the period of a gzip trailer's size field (RFC 1952 ISIZE: the size modulo 2^32).
+const wrap = 1 << 32
+
+// Readings lists every total uncompressed size the report allows, smallest first: one when the sizes
+// are exact or estimates, and when layers are bounded the low total plus K × 4 GiB for each K up to the
+// sum of the bounded layers' spans (the layers' readings add up, and only their sum matters).
+func (r Report) Readings() []int64 {
+	if r.UncompressedBytesHigh <= r.UncompressedBytes {
+		return []int64{r.UncompressedBytes}
+	}
+	var out []int64
+	for v := r.UncompressedBytes; v <= r.UncompressedBytesHigh; v += wrap {
+		out = append(out, v)
+	}
+	return out
+}
+
+// Bounded lists the indexes of the layers whose size is a range.
+func (r Report) Bounded() []int {
+	var out []int
+	for i, l := range r.Layers {
+		if l.UncompressedHigh > l.Uncompressed {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // DiskBasis is the size the disk rule uses: the content (Σ tar header sizes) when it was measured for
@@ -129,10 +169,6 @@ func Measure(ctx context.Context, ref Ref, img v1.Image, opts Options) (Report, 
 		}
 	}
 	// The trailer and header reads are latency-bound: make them all at once (up to 8 in flight).
-	type estimate struct {
-		method, why string
-		size        int64
-	}
 	ests := make([]estimate, len(layers))
 	if ranged != nil && !opts.Exact {
 		var wg sync.WaitGroup
@@ -143,8 +179,7 @@ func Measure(ctx context.Context, ref Ref, img v1.Image, opts Options) (Report, 
 				defer wg.Done()
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				e := &ests[i]
-				e.method, e.size, e.why = ranged.estimate(ctx, m.Layers[i], opts.MaxRatio)
+				ests[i] = ranged.estimate(ctx, m.Layers[i], opts.MaxRatio)
 			}()
 		}
 		wg.Wait()
@@ -165,8 +200,9 @@ func Measure(ctx context.Context, ref Ref, img v1.Image, opts Options) (Report, 
 		case opts.Exact || ranged == nil:
 			lr.Method = "stream"
 		default:
-			lr.Method, lr.Uncompressed, lr.Why = ests[i].method, ests[i].size, ests[i].why
-			if lr.Method == "gzip-trailer" && float64(lr.Compressed)*maxDeflateRatio >= 1<<32 {
+			e := ests[i]
+			lr.Method, lr.Uncompressed, lr.UncompressedHigh, lr.Why = e.method, e.size, e.high, e.why
+			if lr.Method == "gzip-trailer" && float64(lr.Compressed)*maxDeflateRatio >= wrap {
 				lr.Assumes = fmt.Sprintf("compresses at most %.0f:1", opts.MaxRatio)
 			}
 		}
@@ -178,20 +214,58 @@ func Measure(ctx context.Context, ref Ref, img v1.Image, opts Options) (Report, 
 	if err := streamLayers(ctx, layers, stream, rep.Layers, opts); err != nil {
 		return rep, fmt.Errorf("measuring %s: %w", ref.Raw, err)
 	}
-	rep.SizeMethod = "exact"
-	for _, l := range rep.Layers {
-		rep.CompressedBytes += l.Compressed
-		rep.UncompressedBytes += l.Uncompressed
-		rep.ContentBytes += l.Content
-		if l.Method != "stream" {
-			rep.SizeMethod = "estimate"
-		}
-	}
 	rep.Streamed = len(stream)
-	if rep.SizeMethod != "exact" {
-		rep.ContentBytes = 0 // a partial sum would mislead
+	rep.StreamedBytes = compressedOf(rep.Layers, stream)
+	rep.sum()
+	// Bounded layers are streamed only when the caller's decision depends on which reading is true.
+	if bounded := rep.Bounded(); len(bounded) > 0 && (opts.Decided == nil || !opts.Decided(rep)) {
+		for _, i := range bounded {
+			l := &rep.Layers[i]
+			l.Method, l.UncompressedHigh, l.Assumes = "stream", 0, ""
+			l.Why += "; streamed: the fit depends on which size is true"
+		}
+		if err := streamLayers(ctx, layers, bounded, rep.Layers, opts); err != nil {
+			return rep, fmt.Errorf("measuring %s: %w", ref.Raw, err)
+		}
+		rep.Streamed += len(bounded)
+		rep.StreamedBytes += compressedOf(rep.Layers, bounded)
+		rep.sum()
 	}
 	return rep, nil
+}
+
+func compressedOf(layers []Layer, idx []int) int64 {
+	var n int64
+	for _, i := range idx {
+		n += layers[i].Compressed
+	}
+	return n
+}
+
+// sum totals the layers' figures and names the size method: exact when every layer was streamed, bounds
+// when a layer's size is a range, estimate otherwise.
+func (r *Report) sum() {
+	r.CompressedBytes, r.UncompressedBytes, r.UncompressedBytesHigh, r.ContentBytes = 0, 0, 0, 0
+	r.SizeMethod = "exact"
+	bounded := false
+	for _, l := range r.Layers {
+		r.CompressedBytes += l.Compressed
+		r.UncompressedBytes += l.Uncompressed
+		r.UncompressedBytesHigh += max(l.UncompressedHigh, l.Uncompressed)
+		r.ContentBytes += l.Content
+		if l.Method != "stream" {
+			r.SizeMethod = "estimate"
+		}
+		bounded = bounded || l.UncompressedHigh > l.Uncompressed
+	}
+	if bounded {
+		r.SizeMethod = "bounds"
+	} else {
+		r.UncompressedBytesHigh = 0
+	}
+	if r.SizeMethod != "exact" {
+		r.ContentBytes = 0 // a partial sum would mislead
+	}
 }
 
 // streamLayers measures the layers at idx, opts.Jobs at a time.
@@ -310,16 +384,25 @@ func (r *rangeReader) readRange(ctx context.Context, digest v1.Hash, size, from,
 	return b, true, nil
 }
 
-// estimate returns how a layer's uncompressed size was found ("stream" when it must be streamed), the
-// estimate, and why a layer is streamed.
-func (r *rangeReader) estimate(ctx context.Context, desc v1.Descriptor, maxRatio float64) (method string, size int64, why string) {
+// estimate is how a layer's uncompressed size was found without streaming it.
+type estimate struct {
+	method string // stream (it must be streamed), gzip-trailer, zstd-header or annotation
+	size   int64  // the estimate, or the smallest reading of a bounded layer
+	high   int64  // the largest reading of a bounded layer, else 0
+	why    string // why it must be streamed, or why it is bounded
+}
+
+func streamBecause(why string) estimate { return estimate{method: "stream", why: why} }
+
+// estimate reads a layer's size hint.
+func (r *rangeReader) estimate(ctx context.Context, desc v1.Descriptor, maxRatio float64) estimate {
 	if v, ok := desc.Annotations["io.containers.estargz.uncompressed-size"]; ok {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
-			return "annotation", n, ""
+			return estimate{method: "annotation", size: n}
 		}
 	}
 	if _, ok := desc.Annotations["io.github.containers.zstd-chunked.manifest-position"]; ok {
-		return "stream", 0, "zstd:chunked layers hold many frames"
+		return streamBecause("zstd:chunked layers hold many frames")
 	}
 	switch desc.MediaType {
 	case types.DockerLayer, types.OCILayer:
@@ -327,34 +410,78 @@ func (r *rangeReader) estimate(ctx context.Context, desc v1.Descriptor, maxRatio
 	case types.OCILayerZStd:
 		return r.zstdHeader(ctx, desc)
 	}
-	return "stream", 0, fmt.Sprintf("media type %s has no size hint", desc.MediaType)
+	return streamBecause(fmt.Sprintf("media type %s has no size hint", desc.MediaType))
 }
 
-func (r *rangeReader) gzipTrailer(ctx context.Context, desc v1.Descriptor, maxRatio float64) (string, int64, string) {
+func (r *rangeReader) gzipTrailer(ctx context.Context, desc v1.Descriptor, maxRatio float64) estimate {
 	c := desc.Size
 	if c < 64 {
-		return "stream", 0, "too small for a trailer"
+		return streamBecause("too small for a trailer")
 	}
 	tail, ok, err := r.readRange(ctx, desc.Digest, c, c-64, c-1)
 	if err != nil || !ok {
-		return "stream", 0, "the registry did not answer the Range request with 206"
+		return streamBecause("the registry did not answer the Range request with 206")
 	}
 	if isEStargzFooter(tail[64-51:]) {
-		return "stream", 0, "eStargz layers end in a footer member"
+		return streamBecause("eStargz layers end in a footer member")
 	}
 	isize := int64(binary.LittleEndian.Uint32(tail[60:]))
-	switch {
-	case isize < 1024 || isize%512 != 0:
-		return "stream", 0, fmt.Sprintf("the gzip trailer (%d) is not a tar stream size: several gzip members", isize)
-	case isize < c:
-		// Deflate never shrinks a tar stream below its compressed size: the 32-bit size wrapped.
-		return "stream", 0, fmt.Sprintf("the gzip trailer (%d) is below the compressed size: the layer is over 4 GiB", isize)
-	case float64(isize) > float64(c)*maxRatio:
-		return "stream", 0, fmt.Sprintf("the trailer implies a ratio over %.0f:1, too compressible to rule out a layer over 4 GiB", maxRatio)
-	case float64(isize)+(1<<32) <= float64(c)*maxRatio:
-		return "stream", 0, fmt.Sprintf("at up to %.0f:1 a layer of %d compressed bytes could also be %d + 4 GiB", maxRatio, c, isize)
+	if isize < 1024 || isize%512 != 0 {
+		return streamBecause(fmt.Sprintf("the gzip trailer (%d) is not a tar stream size: several gzip members", isize))
 	}
-	return "gzip-trailer", isize, ""
+	low, high, ok := readings(isize, c, maxRatio)
+	switch {
+	case !ok && isize < leastUncompressed(c):
+		return streamBecause(fmt.Sprintf("the gzip trailer (%d) is below the compressed size: the layer is over 4 GiB, and compresses over %.0f:1", isize, maxRatio))
+	case !ok:
+		return streamBecause(fmt.Sprintf("the trailer implies a ratio over %.0f:1, too compressible to rule out a layer over 4 GiB", maxRatio))
+	case high == low:
+		return estimate{method: "gzip-trailer", size: low}
+	}
+	return estimate{method: "gzip-trailer", size: low, high: high, why: fmt.Sprintf(
+		"its gzip trailer gives the size modulo 4 GiB, and at up to %.0f:1 its %s could unpack to %s",
+		maxRatio, decimal(c), spanText(low, high))}
+}
+
+// readings is the range of sizes a gzip trailer allows: isize + k × 4 GiB for every k ≥ 0 that is at
+// least the least a blob of c bytes can hold and at most c × maxRatio. ok is false when no size qualifies.
+func readings(isize, c int64, maxRatio float64) (low, high int64, ok bool) {
+	low = isize
+	for low < leastUncompressed(c) {
+		low += wrap
+	}
+	limit := float64(c) * maxRatio
+	if float64(low) > limit {
+		return 0, 0, false
+	}
+	high = low
+	for float64(high+wrap) <= limit {
+		high += wrap
+	}
+	return low, high, true
+}
+
+// leastUncompressed is the smallest stream a gzip blob of c bytes can hold: deflate expands
+// incompressible data only by its block framing (zlib's deflateBound allows about c/4096 + c/16384 + 13
+// bytes), and gzip adds 18 bytes of header and trailer. The margin here is wider than that.
+func leastUncompressed(c int64) int64 {
+	return c - c>>11 - 64
+}
+
+// spanText names the readings from low to high, 4 GiB apart.
+func spanText(low, high int64) string {
+	if n := (high - low) / wrap; n > 1 {
+		return fmt.Sprintf("%s + k × 4 GiB for k = 0 to %d", decimal(low), n)
+	}
+	return fmt.Sprintf("%s or %s (+ 4 GiB)", decimal(low), decimal(high))
+}
+
+// decimal formats bytes in decimal units, as the reports do.
+func decimal(n int64) string {
+	if n >= 1e9 {
+		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 }
 
 // isEStargzFooter recognises the 51-byte eStargz footer: an empty gzip member (FEXTRA set) whose extra
@@ -363,19 +490,19 @@ func isEStargzFooter(b []byte) bool {
 	return len(b) == 51 && b[0] == 0x1f && b[1] == 0x8b && b[3]&0x04 != 0 && bytes.Contains(b[12:], []byte("STARGZ"))
 }
 
-func (r *rangeReader) zstdHeader(ctx context.Context, desc v1.Descriptor) (string, int64, string) {
+func (r *rangeReader) zstdHeader(ctx context.Context, desc v1.Descriptor) estimate {
 	if desc.Size < 18 {
-		return "stream", 0, "too small for a frame header"
+		return streamBecause("too small for a frame header")
 	}
 	h, ok, err := r.readRange(ctx, desc.Digest, desc.Size, 0, 17)
 	if err != nil || !ok {
-		return "stream", 0, "the registry did not answer the Range request with 206"
+		return streamBecause("the registry did not answer the Range request with 206")
 	}
 	n, ok := zstdContentSize(h)
 	if !ok {
-		return "stream", 0, "the zstd frame header has no content size"
+		return streamBecause("the zstd frame header has no content size")
 	}
-	return "zstd-header", n, ""
+	return estimate{method: "zstd-header", size: n}
 }
 
 // zstdContentSize parses Frame_Content_Size from the first frame header (RFC 8878 §3.1.1.1).

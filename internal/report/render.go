@@ -107,7 +107,7 @@ func writeEssentials(b *strings.Builder, r *Result) {
 	if r.Preflight != nil {
 		p := r.Preflight
 		fmt.Fprintf(b, "**Image:** `%s` (`%s`), %s compressed, %s uncompressed (%s), instance type **%s**  \n",
-			mdInline(p.Image), short(p.Digest), Bytes(p.CompressedBytes), Bytes(p.UncompressedBytes), p.SizeMethod, p.instanceType())
+			mdInline(p.Image), short(p.Digest), Bytes(p.CompressedBytes), uncompressedText(p), p.SizeMethod, p.instanceType())
 	}
 	if r.Error != "" {
 		fmt.Fprintf(b, "\n> **Error:** %s\n", mdInline(r.Error))
@@ -177,7 +177,7 @@ func Text(r *Result) string {
 	}
 	if r.Preflight != nil {
 		fmt.Fprintf(&b, "  image:      %s (%s), %s compressed, %s uncompressed, %s\n", r.Preflight.Image, short(r.Preflight.Digest),
-			Bytes(r.Preflight.CompressedBytes), Bytes(r.Preflight.UncompressedBytes), r.Preflight.instanceType())
+			Bytes(r.Preflight.CompressedBytes), uncompressedText(r.Preflight), r.Preflight.instanceType())
 	}
 	for _, s := range r.Stages {
 		fmt.Fprintf(&b, "  %-10s  %-6s %8s  %s\n", s.Name, s.Status, Dur(s.Duration.D()), s.Detail)
@@ -195,6 +195,14 @@ func Text(r *Result) string {
 		fmt.Fprintf(&b, "  error:      %s\n", r.Error)
 	}
 	return b.String()
+}
+
+// uncompressedText is the uncompressed size, or its range when the preflight bounded it.
+func uncompressedText(p *Preflight) string {
+	if p.UncompressedBytesHigh > p.UncompressedBytes {
+		return Bytes(p.UncompressedBytes) + " to " + Bytes(p.UncompressedBytesHigh)
+	}
+	return Bytes(p.UncompressedBytes)
 }
 
 // Output is one Action output.

@@ -164,3 +164,25 @@ func TestFormatters(t *testing.T) {
 		}
 	}
 }
+
+// A bounded preflight shows the uncompressed size as its range wherever the size is shown.
+func TestBoundedSizeIsShownAsARange(t *testing.T) {
+	r := deployed()
+	r.Preflight.SizeMethod, r.Preflight.UncompressedBytesHigh, r.Preflight.RequiredDiskBytesHigh = "bounds", 6_794_967_296, 7_675_790_618
+	for name, out := range map[string]string{"summary": Summary(r), "comment": Comment(r, ""), "text": Text(r)} {
+		if !strings.Contains(out, "2.50 GB to 6.79 GB uncompressed") {
+			t.Errorf("%s does not show the range:\n%s", name, out)
+		}
+	}
+	if !strings.Contains(Summary(r), "uncompressed (bounds)") {
+		t.Errorf("summary does not name the method")
+	}
+	js, _ := json.Marshal(r.Preflight)
+	if !strings.Contains(string(js), `"uncompressedBytesHigh":6794967296`) || !strings.Contains(string(js), `"requiredDiskBytesHigh":7675790618`) {
+		t.Errorf("json %s", js)
+	}
+	r = deployed() // exact and estimate figures keep their single number and keys
+	if js, _ := json.Marshal(r.Preflight); strings.Contains(string(js), "High") || strings.Contains(Summary(r), " GB to ") {
+		t.Errorf("an unbounded size shows a range: %s", js)
+	}
+}

@@ -70,8 +70,13 @@ type Preflight struct {
 	CompressedBytes   int64  `json:"compressedBytes"`
 	UncompressedBytes int64  `json:"uncompressedBytes"`
 	RequiredDiskBytes int64  `json:"requiredDiskBytes"`
-	SizeMethod        string `json:"sizeMethod"`   // exact or estimate
-	InstanceType      string `json:"instanceType"` // a name, or custom:vcpu=V,memory=MMiB,disk=DMB
+	// With SizeMethod "bounds" (a gzip trailer gives a large layer's size only modulo 4 GiB, and every
+	// reading led to the same fit), UncompressedBytes and RequiredDiskBytes are the smallest reading's
+	// figures and these the largest's.
+	UncompressedBytesHigh int64  `json:"uncompressedBytesHigh,omitempty"`
+	RequiredDiskBytesHigh int64  `json:"requiredDiskBytesHigh,omitempty"`
+	SizeMethod            string `json:"sizeMethod"`   // exact, estimate or bounds
+	InstanceType          string `json:"instanceType"` // a name, or custom:vcpu=V,memory=MMiB,disk=DMB
 	// InstanceConfig describes a custom InstanceType for people: "custom (1 vCPU, 3072 MiB, 4 GB)".
 	InstanceConfig string   `json:"instanceConfig,omitempty"`
 	Fits           bool     `json:"fits"`
