@@ -2,7 +2,7 @@
 GO        ?= go
 STATICCHECK = $(GO) tool -modfile=tools/go.mod staticcheck
 
-.PHONY: test test-short lint fmt-check vet staticcheck go-test worker-test toolchain build run bench-preflight bench-push bench-pipeline fuzz load hardening test-long
+.PHONY: test test-short lint fmt-check vet staticcheck go-test worker-test toolchain build run bench-preflight bench-push bench-pipeline fuzz load hardening test-long bench-capacity
 
 ## test: everything CI runs: the toolchain, lint, Go tests, Worker tests
 test: toolchain lint go-test worker-test
@@ -67,6 +67,12 @@ CLIENTS  ?= 200
 DURATION ?= 60s
 load: toolchain
 	@$(GO) run ./bench/load -clients $(CLIENTS) -duration $(DURATION) $(LOAD_ARGS)
+
+## bench-capacity: the Worker in workerd before a Lean double with an instance type's memory and vCPUs,
+## 1 -> 200 clients, admission control on vs off (a plain proxy), standard-1 and standard-3, and three
+## standard-1 instances: goodput, p50/p95, 429/503/504, instance deaths per step (not in test)
+bench-capacity: toolchain
+	$(GO) run ./bench/capacity $(BENCH_ARGS)
 
 ## bench-pipeline: lean4-cf's own time in a deploy beyond the time wrangler takes, in the sandbox (not in test)
 bench-pipeline: toolchain

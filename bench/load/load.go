@@ -5,10 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"maps"
 	randv2 "math/rand/v2"
 	"net"
 	"net/http"
@@ -21,12 +19,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tailscale/hujson"
-
+	"github.com/org/lean4-cf-action/bench/internal/benchcli"
 	"github.com/org/lean4-cf-action/internal/cftest"
 	"github.com/org/lean4-cf-action/internal/cftest/edge"
 	"github.com/org/lean4-cf-action/internal/leantest"
-	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
 // The Worker's limits during the load. Every load request is far within them: a body of at most 45 bytes
@@ -35,6 +31,7 @@ const (
 	maxBodyBytes   = 1024
 	maxLeanTimeout = 10
 	requestTimeout = 5 // X-Lean-Timeout of every load request
+	maxConcurrent  = 1000
 )
 
 // Options configures a run. Zero values mean the documented defaults.
@@ -139,23 +136,9 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-func workerdPath(root string) string {
-	return filepath.Join(root, "worker", "node_modules", "workerd", "bin", "workerd")
-}
+func workerdPath(root string) string { return edge.WorkerdPath(root) }
 
-// findRoot is the nearest folder at or above dir with the pinned workerd installed, or "".
-func findRoot(dir string) string {
-	for {
-		if _, err := os.Stat(workerdPath(dir)); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
+func findRoot(dir string) string { return edge.FindRoot(dir) }
 
 // Run bundles the Worker, starts the Lean double and workerd, and runs the direct and Worker phases.
 func Run(ctx context.Context, o Options) (Report, error) {
@@ -163,11 +146,11 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	dir, err := os.MkdirTemp("", "lean4cf-load-")
+	dir, remove, err := benchcli.WorkDir("lean4cf-load-")
 	if err != nil {
-		return Report{}, fmt.Errorf("creating a work folder: %w", err)
+		return Report{}, err
 	}
-	defer os.RemoveAll(dir)
+	defer remove()
 	key, err := newKey()
 	if err != nil {
 		return Report{}, err
@@ -261,66 +244,15 @@ func newClient(clients int, timeout time.Duration) *http.Client {
 	}}
 }
 
-// bundle renders the Worker in container mode with the load's limits, bundles it with the pinned
-// wrangler (`deploy --dry-run`, offline) and returns it as the version wrangler would upload: the bundle,
-// the configuration's compatibility settings and variables, the Durable Object binding and the key.
+// bundle renders and bundles the Worker in container mode with the load's limits and the key. The double
+// never runs out of anything, so admission control is set past the load (MAX_CONCURRENT above the
+// clients): this benchmark measures the Worker's own cost; bench/capacity measures admission control.
 func bundle(ctx context.Context, root, dir, key string) (cftest.Version, error) {
-	tool, err := wrangler.Locate(wrangler.LocateOptions{Getenv: func(string) string { return "" }, Roots: []string{root}})
-	if err != nil {
-		return cftest.Version{}, fmt.Errorf("locating wrangler: %w", err)
-	}
-	if tool.Source != wrangler.SourceProject {
-		return cftest.Version{}, errors.New("the project's wrangler is missing: run `make toolchain`")
-	}
-	const image = "registry.cloudflare.com/0123456789abcdef0123456789abcdef/lean4-server@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"
-	r, err := wrangler.Render(filepath.Join(dir, "project"), wrangler.Options{
-		Mode: wrangler.ModeContainer, WorkerName: "lean4-load", Image: image,
-		Vars: map[string]string{"MAX_BODY_BYTES": strconv.Itoa(maxBodyBytes), "MAX_LEAN_TIMEOUT": strconv.Itoa(maxLeanTimeout)},
-	}, filepath.Join(root, "worker", "node_modules"))
-	if err != nil {
-		return cftest.Version{}, fmt.Errorf("rendering the Worker: %w", err)
-	}
-	home := filepath.Join(dir, "home")
-	env := append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "WRANGLER_LOG_PATH="+filepath.Join(home, "logs"))
-	dist := filepath.Join(dir, "dist")
-	run := wrangler.Runner{Tool: tool, Dir: r.Dir, Env: env}
-	if _, err := run.Run(ctx, "deploy", "--dry-run", "--outdir", dist, "--config", r.Config); err != nil {
-		return cftest.Version{}, fmt.Errorf("bundling the Worker: %w", err)
-	}
-	main := strings.TrimSuffix(filepath.Base(r.Main), ".ts") + ".js"
-	code, err := os.ReadFile(filepath.Join(dist, main))
-	if err != nil {
-		return cftest.Version{}, fmt.Errorf("reading the bundle: %w", err)
-	}
-	raw, err := os.ReadFile(r.Config)
-	if err != nil {
-		return cftest.Version{}, fmt.Errorf("reading the rendered configuration: %w", err)
-	}
-	std, err := hujson.Standardize(raw)
-	if err != nil {
-		return cftest.Version{}, fmt.Errorf("parsing the rendered configuration: %w", err)
-	}
-	var cfg struct {
-		CompatibilityDate  string            `json:"compatibility_date"`
-		CompatibilityFlags []string          `json:"compatibility_flags"`
-		Vars               map[string]string `json:"vars"`
-	}
-	if err := json.Unmarshal(std, &cfg); err != nil {
-		return cftest.Version{}, fmt.Errorf("parsing the rendered configuration: %w", err)
-	}
-	v := cftest.Version{
-		ID: "load", Script: "lean4-load", MainModule: main,
-		Modules:           []cftest.Module{{Name: main, ContentType: "application/javascript+module", Content: code}},
-		CompatibilityDate: cfg.CompatibilityDate, CompatibilityFlags: cfg.CompatibilityFlags,
-		Bindings: []cftest.Binding{
-			{Type: "durable_object_namespace", Name: wrangler.BindingName, ClassName: wrangler.ClassName},
-			{Type: "secret_text", Name: "LEAN_API_KEY", Text: key},
-		},
-	}
-	for _, k := range slices.Sorted(maps.Keys(cfg.Vars)) {
-		v.Bindings = append(v.Bindings, cftest.Binding{Type: "plain_text", Name: k, Text: cfg.Vars[k]})
-	}
-	return v, nil
+	return edge.Bundle(ctx, root, dir, edge.BundleOptions{
+		Name: "lean4-load",
+		Vars: map[string]string{"MAX_BODY_BYTES": strconv.Itoa(maxBodyBytes), "MAX_LEAN_TIMEOUT": strconv.Itoa(maxLeanTimeout), "MAX_CONCURRENT": strconv.Itoa(maxConcurrent)},
+		Key:  key,
+	})
 }
 
 // checkGuards shows that auth and limits are on: no key and a wrong key get 401, a body one byte over

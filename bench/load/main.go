@@ -18,14 +18,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
+
+	"github.com/org/lean4-cf-action/bench/internal/benchcli"
 )
 
 func main() {
@@ -47,25 +46,8 @@ func main() {
 	if o.SerialDuration == 0 {
 		o.SerialDuration = -1 // Options: negative skips the serial phases
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	o.Progress = os.Stderr
-	rep, err := Run(ctx, o)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "load:", err)
-		os.Exit(1)
-	}
-	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		_ = enc.Encode(rep)
-	} else {
-		printReport(os.Stdout, rep)
-	}
-	if !rep.Pass {
-		os.Exit(1)
-	}
+	benchcli.Finish("load", *asJSON, func(ctx context.Context) (Report, error) { return Run(ctx, o) }, printReport, func(r Report) bool { return r.Pass })
 }
 
 func printReport(w io.Writer, r Report) {

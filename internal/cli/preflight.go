@@ -28,6 +28,8 @@ type preflightOptions struct {
 	concurrency  int
 	memoryPerRun string
 	json         bool
+	targetRate   float64 // evaluations per second to plan for; 0: no plan
+	runSeconds   float64 // one evaluation's CPU time alone, with targetRate
 	// maxRatio is the compression ratio above which a gzip trailer is not trusted (image.Options.MaxRatio;
 	// zero means its default). No flag sets it: tests lower it to make small bounded layers.
 	maxRatio float64
@@ -50,6 +52,14 @@ func (o *preflightOptions) validate() error {
 	}
 	if o.memRun, err = instance.ParseSize(o.memoryPerRun); err != nil {
 		return usagef("--memory-per-run: %v", err)
+	}
+	if (o.targetRate != 0) != (o.runSeconds != 0) {
+		return usagef("--target-rate and --run-seconds go together: give both (e.g. --target-rate 2 --run-seconds 0.5) or neither")
+	}
+	if o.targetRate != 0 {
+		if err := instance.CheckLoad(o.targetRate, o.runSeconds); err != nil {
+			return usagef("--target-rate/--run-seconds: %v", err)
+		}
 	}
 	return nil
 }
@@ -75,6 +85,22 @@ type preflightJSON struct {
 	Fits                    bool          `json:"fits"`
 	InstanceTypes           []typeFitJSON `json:"instanceTypes"`
 	CustomType              customFitJSON `json:"customType"`
+	// ConcurrentEvaluations is the chosen type's MAX_CONCURRENT; Capacity says it and what happens past it.
+	ConcurrentEvaluations int       `json:"concurrentEvaluations"`
+	Capacity              string    `json:"capacity"`
+	Plan                  *planJSON `json:"plan,omitempty"`
+}
+
+// planJSON is the --target-rate/--run-seconds recommendation.
+type planJSON struct {
+	TargetRate   float64 `json:"targetRate"`
+	RunSeconds   float64 `json:"runSeconds"`
+	BusyVCPU     float64 `json:"busyVCPU"`
+	PerInstance  float64 `json:"perInstancePerSecond"`
+	Instances    int     `json:"instances"`
+	MaxInstances int     `json:"maxInstances"`
+	USDPerHour   float64 `json:"usdPerHour"`
+	Text         string  `json:"text"`
 }
 
 // customFitJSON is the cheapest custom configuration, and what it saves against the cheapest named type
@@ -174,6 +200,7 @@ func (fr fitResult) preflight() report.Preflight {
 		Image: fr.rep.Image, Digest: fr.rep.Digest, Layers: len(fr.rep.Layers), CompressedBytes: fr.rep.CompressedBytes,
 		UncompressedBytes: fr.rep.UncompressedBytes, RequiredDiskBytes: fr.required, SizeMethod: fr.rep.SizeMethod,
 		InstanceType: fr.chosen.Type.Spec(), Fits: fr.ok, Reason: strings.Join(fr.chosen.Reasons, "; "),
+		Capacity: instance.CapacityOf(fr.chosen.Type, fr.need.MemoryPerRun).Sentence(),
 	}
 	if fr.chosen.Type.IsCustom() {
 		p.InstanceConfig = fr.chosen.Type.Describe()
@@ -231,6 +258,10 @@ It then fits every instance type: the disk must hold the required disk, and the 
 types it prints the cheapest custom configuration that fits (Cloudflare's limits for custom types:
 1 to 4 vCPU, at least 3 GiB memory per vCPU, at most 12 GiB memory and 20 GB disk), with what it
 saves; --instance-type custom chooses it, custom:vcpu=V,memory=M,disk=D an explicit one.
+It states how many evaluations an instance of the chosen type runs at once (the Worker's
+MAX_CONCURRENT, rendered at deploy) and what happens past it. --target-rate R --run-seconds S plans
+instances and max_instances for R evaluations per second of S seconds of CPU each (Little's law), with
+the cost per hour awake.
 
 Without --exact, gzip trailers and zstd frame headers are read with HTTP Range requests and only
 layers whose estimate is in doubt are streamed. A large gzip layer's trailer (its size modulo 4 GiB)
@@ -244,7 +275,8 @@ Exit status: 0 usable and fits, 1 unusable, does not fit or unreadable, 2 bad fl
   lean4-cf preflight --image ghcr.io/ldct/lean4-server:v4.24.0 --exact --json
   lean4-cf preflight --image oci:./build/layout --instance-type basic --concurrency 1
   lean4-cf preflight --instance-type custom:vcpu=1,memory=4GiB,disk=8GB
-  lean4-cf preflight --image docker-archive:image.tar`,
+  lean4-cf preflight --image docker-archive:image.tar
+  lean4-cf preflight --target-rate 2 --run-seconds 0.5`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
@@ -260,6 +292,8 @@ Exit status: 0 usable and fits, 1 unusable, does not fit or unreadable, 2 bad fl
 	f.IntVar(&o.concurrency, "concurrency", instance.DefaultConcurrency, "Lean runs at once, for the memory rule")
 	f.StringVar(&o.memoryPerRun, "memory-per-run", "256MiB", "memory one Lean run needs (units B, KB, MB, GB, KiB, MiB, GiB)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object and no progress")
+	f.Float64Var(&o.targetRate, "target-rate", 0, "evaluations per second to plan for (with --run-seconds): recommends instances and max_instances")
+	f.Float64Var(&o.runSeconds, "run-seconds", 0, "one evaluation's CPU time in seconds on one vCPU alone (with --target-rate)")
 	return cmd
 }
 
@@ -327,8 +361,18 @@ func runPreflight(ctx context.Context, env Env, o *preflightOptions) error {
 	if err := fr.customMisfit(o.instanceType); err != nil && o.json {
 		return err // nothing printed: the explicit configuration was the mistake
 	}
+	capacity := instance.CapacityOf(fr.chosen.Type, o.memRun)
+	var plan *instance.Plan
+	if o.targetRate != 0 {
+		p, err := instance.Recommend(capacity, o.targetRate, o.runSeconds)
+		if err != nil {
+			return usagef("--target-rate/--run-seconds: %v", err)
+		}
+		plan = &p
+	}
 	if o.json {
 		out := preflightJSON{
+			ConcurrentEvaluations: capacity.MaxConcurrent, Capacity: capacity.Sentence(),
 			Image: rep.Image, Digest: rep.Digest, Platform: rep.Platform, Layers: len(rep.Layers), CompressedBytes: rep.CompressedBytes,
 			UncompressedBytes: rep.UncompressedBytes, SizeMethod: rep.SizeMethod, RequiredDiskBytes: fr.required,
 			InstanceType: fr.chosen.Type.Name, Fits: fr.ok,
@@ -352,6 +396,10 @@ func runPreflight(ctx context.Context, env Env, o *preflightOptions) error {
 		}
 		out.InstanceType = fr.chosen.Type.Spec()
 		out.CustomType = fr.customJSON()
+		if plan != nil {
+			out.Plan = &planJSON{TargetRate: plan.Rate, RunSeconds: plan.RunSeconds, BusyVCPU: round4(plan.BusyVCPU), PerInstance: round4(plan.PerInstance),
+				Instances: plan.Instances, MaxInstances: plan.Max, USDPerHour: round4(plan.USDPerHour), Text: plan.Sentence()}
+		}
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(out); err != nil {
@@ -359,6 +407,10 @@ func runPreflight(ctx context.Context, env Env, o *preflightOptions) error {
 		}
 	} else {
 		printFit(env.Stdout, fr)
+		fmt.Fprintf(env.Stdout, "capacity  %s\n", capacity.Sentence())
+		if plan != nil {
+			fmt.Fprintf(env.Stdout, "plan      %s\n", plan.Sentence())
+		}
 		for _, w := range fr.warnings {
 			fmt.Fprintf(env.Stderr, "warning: %s\n", w)
 		}

@@ -53,7 +53,7 @@ func testRegistry(t *testing.T) string {
 func TestPreflightJSON(t *testing.T) {
 	host := testRegistry(t)
 	wantKeys := []string{"compressedBytes", "customType", "digest", "fits", "image", "instanceType", "instanceTypes", "layers", "platform",
-		"recommendedInstanceType", "requiredDiskBytes", "sizeMethod", "uncompressedBytes"}
+		"recommendedInstanceType", "requiredDiskBytes", "sizeMethod", "uncompressedBytes", "concurrentEvaluations", "capacity"}
 	for _, exact := range []bool{false, true} {
 		t.Run(map[bool]string{false: "fast", true: "exact"}[exact], func(t *testing.T) {
 			args := []string{"preflight", "--image", host + "/lean:v1", "--json"}

@@ -26,6 +26,8 @@ type Result struct {
 //	#check EXPR         prints "EXPR : Nat" for an arithmetic EXPR
 //	import Mathlib      fails: the image has no Mathlib
 //	#exit_by_signal 9   the Lean process dies of signal 9 (exit code -9), as an OOM kill does
+//	#work MS            MS milliseconds of one vCPU's work; prints nothing (it takes time only on a
+//	                    double with a Budget, where runs share the instance's vCPUs)
 //	-- comments, blank lines
 //
 // Anything else is a Lean error: "<stdin>:LINE:COL: error: ..." on stdout and exit code 1.
@@ -48,6 +50,10 @@ func Evaluate(ctx context.Context, program string) Result {
 				return fail(&out, i+1, col, "bad signal")
 			}
 			return Result{Stdout: out.String(), ExitCode: -sig}
+		case strings.HasPrefix(trimmed, "#work "):
+			if _, ok := workMillis(trimmed); !ok {
+				return fail(&out, i+1, col+6, "expected a number of milliseconds")
+			}
 		case strings.HasPrefix(trimmed, "#eval IO.sleep "):
 			ms, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(trimmed, "#eval IO.sleep ")))
 			if err != nil || ms < 0 {
@@ -217,4 +223,23 @@ func identLen(s string) int {
 		n++
 	}
 	return n
+}
+
+// workMillis reads a "#work MS" line.
+func workMillis(line string) (int, bool) {
+	ms, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "#work ")))
+	return ms, err == nil && ms >= 0
+}
+
+// programWork is the vCPU time the program's #work lines ask for.
+func programWork(program string) time.Duration {
+	var total time.Duration
+	for _, line := range strings.Split(program, "\n") {
+		if t := strings.TrimSpace(line); strings.HasPrefix(t, "#work ") {
+			if ms, ok := workMillis(t); ok {
+				total += time.Duration(ms) * time.Millisecond
+			}
+		}
+	}
+	return total
 }

@@ -56,6 +56,10 @@ type Options struct {
 	Fail Failure
 	// Now is the clock for the Date header. Default time.Now.
 	Now func() time.Time
+	// Budget, when set, gives every instance (see InstanceHeader) this memory and these vCPUs: runs
+	// share the CPU and hold memory, and an instance dies when its memory would run out. Default none:
+	// the double never runs out of anything.
+	Budget *Budget
 }
 
 // Server is a running double.
@@ -68,6 +72,8 @@ type Server struct {
 	closing chan struct{}
 	mu      sync.Mutex
 	conns   map[net.Conn]bool
+	budget  Budget
+	insts   map[string]*budgeted // by instance name, with a Budget
 }
 
 // Start listens and serves until Close.
@@ -88,7 +94,10 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", opts.Addr, err)
 	}
-	s := &Server{ln: ln, opts: opts, closing: make(chan struct{}), conns: map[net.Conn]bool{}}
+	s := &Server{ln: ln, opts: opts, closing: make(chan struct{}), conns: map[net.Conn]bool{}, insts: map[string]*budgeted{}}
+	if opts.Budget != nil {
+		s.budget = opts.Budget.withDefaults()
+	}
 	s.fail.Store(opts.Fail)
 	s.wg.Add(1)
 	go s.serve()
@@ -106,6 +115,45 @@ func (s *Server) SetFailure(f Failure) { s.fail.Store(f) }
 
 // Posts counts the POST requests read so far.
 func (s *Server) Posts() int64 { return s.posts.Load() }
+
+// instance is the budgeted state of the named instance, or nil without a Budget.
+func (s *Server) instance(name string) *budgeted {
+	if s.opts.Budget == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.insts[name]
+	if !ok {
+		b = newBudgeted(s.budget)
+		s.insts[name] = b
+	}
+	return b
+}
+
+// Instances reports each instance seen so far (only with a Budget), by name.
+func (s *Server) Instances() map[string]InstanceStats {
+	s.mu.Lock()
+	names := make(map[string]*budgeted, len(s.insts))
+	for n, b := range s.insts {
+		names[n] = b
+	}
+	s.mu.Unlock()
+	out := make(map[string]InstanceStats, len(names))
+	for n, b := range names {
+		out[n] = b.snapshot()
+	}
+	return out
+}
+
+// Deaths counts the OOM deaths of every instance (only with a Budget).
+func (s *Server) Deaths() int {
+	n := 0
+	for _, st := range s.Instances() {
+		n += st.Deaths
+	}
+	return n
+}
 
 // Close stops listening, drops open connections and waits for every handler.
 func (s *Server) Close() error {
@@ -185,6 +233,9 @@ func (s *Server) handle(c net.Conn) {
 	case req.Method == http.MethodPost:
 		s.post(c, req)
 	case req.Method == http.MethodGet && req.RequestURI == "/health":
+		if inst := s.instance(req.Header.Get(InstanceHeader)); inst != nil && !inst.waitWarm(s.closing) {
+			return
+		}
 		s.write(c, jsonResponse(200, encodeHealth(s.opts.Version)))
 	case req.Method == http.MethodGet:
 		// No body, no Content-Length, no Content-Type.
@@ -247,6 +298,10 @@ func (s *Server) post(c net.Conn, req *http.Request) {
 		s.write(c, jsonResponse(408, encodeResult(Result{Stderr: fmt.Sprintf("Lean process timed out after %ds", timeout), ExitCode: -1, Elapsed: 0.001})))
 		return
 	}
+	if inst := s.instance(req.Header.Get(InstanceHeader)); inst != nil {
+		s.budgetedPost(c, inst, string(body), timeout)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(timeout)*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -255,6 +310,45 @@ func (s *Server) post(c net.Conn, req *http.Request) {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		res = Result{Stderr: fmt.Sprintf("Lean process timed out after %ds", timeout), ExitCode: -1, Elapsed: res.Elapsed}
 	}
+	s.answer(c, res)
+}
+
+// budgetedPost runs a program on an instance with a Budget: it waits out a cold start, holds memory and
+// a CPU share for the program's work, and answers unless the instance dies under it.
+func (s *Server) budgetedPost(c net.Conn, inst *budgeted, program string, timeout int) {
+	if !inst.waitWarm(s.closing) {
+		return
+	}
+	clock := s.budget.Clock
+	work := s.budget.RunWork + programWork(program)
+	started := clock.Now()
+	r := inst.start(work.Seconds(), c)
+	if r == nil {
+		return // the instance ran out of memory: this connection was reset with the others
+	}
+	stopTimeout := clock.AfterFunc(time.Duration(timeout)*time.Second, func() { inst.stop(r) })
+	select {
+	case <-r.done:
+	case <-s.closing:
+		stopTimeout()
+		return
+	}
+	stopTimeout()
+	if r.killed {
+		return
+	}
+	elapsed := roundMillis(r.endedAt.Sub(started).Seconds())
+	if r.timeout {
+		s.answer(c, Result{Stderr: fmt.Sprintf("Lean process timed out after %ds", timeout), ExitCode: -1, Elapsed: elapsed})
+		return
+	}
+	res := Evaluate(context.Background(), program)
+	res.Elapsed = elapsed
+	s.answer(c, res)
+}
+
+// answer writes a result with the server's status rules (and the wrong-answer failure mode).
+func (s *Server) answer(c net.Conn, res Result) {
 	if s.fail.Load().(Failure) == FailWrong {
 		res.Stdout = wrong(res.Stdout)
 	}

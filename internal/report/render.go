@@ -108,6 +108,9 @@ func writeEssentials(b *strings.Builder, r *Result) {
 		p := r.Preflight
 		fmt.Fprintf(b, "**Image:** `%s` (`%s`), %s compressed, %s uncompressed (%s), instance type **%s**  \n",
 			mdInline(p.Image), short(p.Digest), Bytes(p.CompressedBytes), uncompressedText(p), p.SizeMethod, p.instanceType())
+		if p.Capacity != "" {
+			fmt.Fprintf(b, "**Capacity:** %s  \n", mdInline(p.Capacity))
+		}
 	}
 	if r.Error != "" {
 		fmt.Fprintf(b, "\n> **Error:** %s\n", mdInline(r.Error))

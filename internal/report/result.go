@@ -84,6 +84,8 @@ type Preflight struct {
 	Types          []FitRow `json:"instanceTypes,omitempty"`
 	// Custom is the cheapest custom configuration for the image, beside the named Types.
 	Custom *FitRow `json:"customType,omitempty"`
+	// Capacity says how many evaluations an instance of the type runs at once and what happens past it.
+	Capacity string `json:"capacity,omitempty"`
 }
 
 // instanceType is the chosen type as people read it.

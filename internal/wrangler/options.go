@@ -86,6 +86,11 @@ var varRules = map[string]func(string) error{
 	"HEALTH_REQUIRES_KEY":     oneOf("true", "false"),
 	"IDLE_STOP_SIGNAL":        oneOf("SIGKILL", "SIGTERM", "SIGINT"),
 	"CORS_ORIGINS":            corsOrigins,
+	"MAX_CONCURRENT":          intRange(1, 1000, "evaluations"),
+	"MAX_QUEUE":               intRange(0, 10000, "evaluations"),
+	"QUEUE_TIMEOUT":           intRange(1, 3600, "seconds"),
+	"UPSTREAM_GRACE":          intRange(0, 600, "seconds"),
+	"INSTANCE_TRIES":          intRange(1, 3, "instances"),
 }
 
 var (

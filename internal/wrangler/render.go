@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/org/lean4-cf-action/internal/instance"
 	"github.com/org/lean4-cf-action/worker"
 )
 
@@ -70,6 +71,13 @@ func vars(o Options) map[string]string {
 		}
 		if o.SleepAfter != "" {
 			v["SLEEP_AFTER"] = o.SleepAfter
+		}
+		// Admission control sized for the instance type, so that it never runs out of memory; Vars may
+		// override it.
+		if t, _, err := instance.Lookup(o.InstanceType); err == nil {
+			if c := instance.CapacityOf(t, 0); c.MaxConcurrent > 0 {
+				v["MAX_CONCURRENT"] = fmt.Sprint(c.MaxConcurrent)
+			}
 		}
 	}
 	maps.Copy(v, o.Vars)

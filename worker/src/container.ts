@@ -1,41 +1,69 @@
-// The container entry point: POST / and GET /health go to the Lean server in a Cloudflare container
-// (class LeanContainer, port 8000), or to LEAN_ORIGIN when that development setting is set (backends.ts);
+// The container entry point: POST / and GET /health go to an instance of class LeanContainer (one
+// Durable Object per instance, with its admission control), whose Lean server runs in a Cloudflare
+// container on port 8000, or at LEAN_ORIGIN when that development setting is set (backends.ts);
 // everything else is a JSON 404. Shares its rules with the stub (routing.ts).
 import { Container } from "@cloudflare/containers";
-import { backendFor, LEAN_PORT } from "./backends";
+import { Admission } from "./admission";
+import { backendFor, LEAN_PORT, originUpstream, withoutContainerForOrigin, withoutInstance } from "./backends";
 import { classifyFailure, failureResponse, mapLibraryResponse } from "./failures";
+import { serveInstance, type Upstream } from "./instance";
 import { handle } from "./routing";
-import { containerSettings, DEFAULTS, SettingsError, type ContainerSettings, type LeanVars, type StopSignal } from "./settings";
+import { containerSettings, SettingsError, type ContainerSettings, type LeanVars, type StopSignal } from "./settings";
 
 /**
- * One Lean server container. Settings come from the Worker's variables (see settings.ts):
- * SLEEP_AFTER (default "2m"), CONTAINER_START_TIMEOUT (default 120 s), IDLE_STOP_SIGNAL (default SIGKILL).
+ * One Lean server instance. Settings come from the Worker's variables (see settings.ts):
+ * SLEEP_AFTER (default "2m"), CONTAINER_START_TIMEOUT (default 120 s), IDLE_STOP_SIGNAL (default SIGKILL),
+ * MAX_CONCURRENT / MAX_QUEUE / QUEUE_TIMEOUT (admission control) and UPSTREAM_GRACE (bounded waits).
+ * With LEAN_ORIGIN set (development) it forwards to that origin instead of its container, through the
+ * same admission control and bounds.
  */
 export class LeanContainer extends Container<Env> {
   override defaultPort = LEAN_PORT;
   // The Lean server needs no outbound network; a container that cannot reach the internet is safer.
   override enableInternet = false;
-  readonly settings: ContainerSettings = settingsOrDefaults(this.env);
+  settings: ContainerSettings = settingsOrDefaults(this.env);
   override sleepAfter = this.settings.sleepAfter;
+  /** Built from settings on first use (tests may change settings before the first request). */
+  protected gate?: Admission;
+
+  constructor(ctx: DurableObjectState<{}>, env: Env) {
+    super(withoutContainerForOrigin(ctx, env), env);
+  }
+
+  get admission(): Admission {
+    this.gate ??= new Admission({ maxConcurrent: this.settings.maxConcurrent, maxQueue: this.settings.maxQueue, queueTimeoutMs: this.settings.queueTimeoutMs });
+    return this.gate;
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    const origin = this.settings.leanOrigin;
+    const upstream: Upstream =
+      origin !== undefined
+        ? originUpstream(origin)
+        : {
+            ready: (signal) => this.ready(signal),
+            send: async (req, signal) => mapLibraryResponse(await super.fetch(withoutInstance(req, signal))),
+          };
+    return serveInstance(request, upstream, { admission: this.admission, upstreamGraceSeconds: this.settings.upstreamGraceSeconds });
+  }
 
   /**
    * Starts the container if needed, waiting up to CONTAINER_START_TIMEOUT for port 8000 (the library's
-   * implicit start gives up after 20 s, too soon for a cold Lean server), then proxies the request.
-   * Start failures and the library's own error texts become JSON: 503 + Retry-After or 502.
+   * implicit start gives up after 20 s, too soon for a cold Lean server). Start failures and the
+   * library's own error texts become JSON: 503 + Retry-After or 502.
    */
-  override async fetch(request: Request): Promise<Response> {
+  private async ready(signal: AbortSignal): Promise<Response | undefined> {
     const state = await this.getState();
-    if (!this.ctx.container?.running || state.status !== "healthy") {
-      try {
-        await this.startAndWaitForPorts({
-          ports: LEAN_PORT,
-          cancellationOptions: { portReadyTimeoutMS: this.settings.containerStartTimeoutMs, abort: request.signal },
-        });
-      } catch (e) {
-        return failureResponse(classifyFailure(e));
-      }
+    if (this.ctx.container?.running && state.status === "healthy") return undefined;
+    try {
+      await this.startAndWaitForPorts({
+        ports: LEAN_PORT,
+        cancellationOptions: { portReadyTimeoutMS: this.settings.containerStartTimeoutMs, abort: signal },
+      });
+      return undefined;
+    } catch (e) {
+      return failureResponse(classifyFailure(e));
     }
-    return mapLibraryResponse(await super.fetch(request));
   }
 
   /**
@@ -66,12 +94,7 @@ function settingsOrDefaults(env: LeanVars): ContainerSettings {
   } catch (e) {
     if (!(e instanceof SettingsError)) throw e;
     console.error(`lean4-cf: ${e.message}; using the defaults`);
-    return {
-      instances: DEFAULTS.instances,
-      sleepAfter: DEFAULTS.sleepAfter,
-      containerStartTimeoutMs: DEFAULTS.containerStartTimeoutSeconds * 1000,
-      idleStopSignal: DEFAULTS.idleStopSignal,
-    };
+    return containerSettings({});
   }
 }
 

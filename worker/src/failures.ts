@@ -3,7 +3,8 @@
 //                      start rate limit); retrying later succeeds without anyone changing anything.
 //   502:               the container (or LEAN_ORIGIN) failed: it did not start, crashed, or dropped the request.
 // The recognised texts are the ones the Workers runtime and @cloudflare/containers 0.3.7 produce
-// (cloudflare-containers.md §10).
+// (https://github.com/cloudflare/containers/blob/main/src/lib/container.ts, the error answers of
+// containerFetch and the runtime error texts it matches).
 import { jsonError } from "./http";
 
 export interface Failure {

@@ -4,6 +4,7 @@
 //   OPTIONS on either route: 204 (plus the CORS preflight headers for an allowed origin)
 //   anything else: JSON 404
 // Checks, in order: route, CORS preflight, API key, X-Lean-Timeout, body size, UTF-8.
+import { evaluationTimeout, healthTimeout, withDeadline } from "./bounds";
 import { classifyFailure, failureResponse } from "./failures";
 import { allowedOrigin, jsonError, preflight, presentedKey, sameSecret, withCors } from "./http";
 import { DEFAULTS, routeSettings, SettingsError, type LeanVars, type RouteSettings } from "./settings";
@@ -14,6 +15,17 @@ export interface LeanBackend {
   evaluate(program: Uint8Array, timeoutSeconds: number, signal: AbortSignal): Promise<Response>;
   /** Returns the Lean server's GET /health answer. */
   health(signal: AbortSignal): Promise<Response>;
+  /**
+   * The longest the backend may spend before the Lean server sees a request (a queue, a container
+   * start), added to each bound. Default 0.
+   */
+  overheadMs?: number;
+}
+
+/** Overrides for tests. */
+export interface HandleOptions {
+  /** The bound on a health probe. Default DEFAULTS.healthTimeoutSeconds. */
+  healthTimeoutMs?: number;
 }
 
 type Route = "evaluate" | "health";
@@ -74,7 +86,7 @@ function isUtf8(bytes: Uint8Array): boolean {
 }
 
 /** Handles one request. makeBackend may throw a SettingsError for a bad variable (answered as a 500). */
-export async function handle(request: Request, vars: LeanVars, makeBackend: () => LeanBackend): Promise<Response> {
+export async function handle(request: Request, vars: LeanVars, makeBackend: () => LeanBackend, opts: HandleOptions = {}): Promise<Response> {
   let settings: RouteSettings;
   try {
     settings = routeSettings(vars);
@@ -82,11 +94,11 @@ export async function handle(request: Request, vars: LeanVars, makeBackend: () =
     return misconfigured(e);
   }
   const origin = allowedOrigin(request, settings);
-  const res = await route(request, settings, origin, makeBackend);
+  const res = await route(request, settings, origin, makeBackend, opts);
   return withCors(res, origin, settings);
 }
 
-async function route(request: Request, settings: RouteSettings, origin: string | undefined, makeBackend: () => LeanBackend): Promise<Response> {
+async function route(request: Request, settings: RouteSettings, origin: string | undefined, makeBackend: () => LeanBackend, opts: HandleOptions): Promise<Response> {
   const url = new URL(request.url);
   const r = routeOf(url.pathname);
   if (r === undefined || (request.method !== METHOD[r] && request.method !== "OPTIONS")) {
@@ -110,7 +122,11 @@ async function route(request: Request, settings: RouteSettings, origin: string |
     return misconfigured(e);
   }
 
-  if (r === "health") return callBackend(() => backend.health(request.signal));
+  const overhead = backend.overheadMs ?? 0;
+  if (r === "health") {
+    const ms = opts.healthTimeoutMs ?? DEFAULTS.healthTimeoutSeconds * 1000;
+    return callBackend(() => withDeadline(ms + overhead, request.signal, (signal) => backend.health(signal), () => healthTimeout(ms / 1000)));
+  }
 
   const timeout = leanTimeout(request.headers.get("X-Lean-Timeout"), settings.maxLeanTimeout);
   if ("error" in timeout) return jsonError(400, "bad_timeout", timeout.error);
@@ -119,7 +135,11 @@ async function route(request: Request, settings: RouteSettings, origin: string |
     return jsonError(413, "body_too_large", `The Lean source is larger than MAX_BODY_BYTES (${settings.maxBodyBytes} bytes).`);
   }
   if (!isUtf8(body)) return jsonError(400, "body_not_utf8", "The Lean source must be UTF-8 text.");
-  return callBackend(() => backend.evaluate(body, timeout.seconds, request.signal));
+  const seconds = timeout.seconds;
+  const grace = settings.upstreamGraceSeconds;
+  return callBackend(() =>
+    withDeadline((seconds + grace) * 1000 + overhead, request.signal, (signal) => backend.evaluate(body, seconds, signal), () => evaluationTimeout(seconds, grace)),
+  );
 }
 
 async function callBackend(call: () => Promise<Response>): Promise<Response> {

@@ -24,6 +24,16 @@ export interface LeanVars {
   CONTAINER_START_TIMEOUT?: string | number;
   /** Container mode: how an idle instance is stopped: "SIGKILL" (default), "SIGTERM" or "SIGINT". */
   IDLE_STOP_SIGNAL?: string;
+  /** Seconds an evaluation may wait for the Lean server beyond its X-Lean-Timeout, 0..600. Default 10. */
+  UPSTREAM_GRACE?: string | number;
+  /** Container mode: evaluations running at once per instance, 1..1000. Default 2 (rendered per instance type at deploy). */
+  MAX_CONCURRENT?: string | number;
+  /** Container mode: evaluations waiting for a slot per instance, 0..10000. Default 2 x MAX_CONCURRENT. */
+  MAX_QUEUE?: string | number;
+  /** Container mode: seconds an evaluation waits for a slot, 1..3600. Default 10. */
+  QUEUE_TIMEOUT?: string | number;
+  /** Container mode, INSTANCES > 1: instances a request tries when refused with queue_full, 1..3. Default 3. */
+  INSTANCE_TRIES?: string | number;
 }
 
 export const DEFAULTS = {
@@ -35,6 +45,19 @@ export const DEFAULTS = {
   idleStopSignal: "SIGKILL",
   /** The Lean server's own default (LEAN_TIMEOUT) when a request names no timeout. */
   serverDefaultTimeout: 30,
+  upstreamGraceSeconds: 10,
+  /**
+   * Evaluations at once per instance when MAX_CONCURRENT is unset: standard-1's value (lean4-cf renders
+   * the value for the chosen instance type: the smaller of its memory ceiling and 4 runs per vCPU).
+   */
+  maxConcurrent: 2,
+  /** MAX_QUEUE is this many times MAX_CONCURRENT when unset. */
+  queuePerSlot: 2,
+  queueTimeoutSeconds: 10,
+  /** The first instance and two others: the "power of two choices", and one more. */
+  instanceTries: 3,
+  /** The bound on a health probe: the Lean server's own limit on `lean --version`. */
+  healthTimeoutSeconds: 10,
 } as const;
 
 export type StopSignal = "SIGKILL" | "SIGTERM" | "SIGINT";
@@ -47,6 +70,8 @@ export interface RouteSettings {
   healthRequiresKey: boolean;
   /** "*" allows every origin; an empty list turns CORS off. */
   corsOrigins: "*" | string[];
+  /** How long an evaluation may wait for the Lean server beyond its X-Lean-Timeout. */
+  upstreamGraceSeconds: number;
 }
 
 /** Settings of the container entry point and the LeanContainer class. */
@@ -56,6 +81,11 @@ export interface ContainerSettings {
   sleepAfter: string | number;
   containerStartTimeoutMs: number;
   idleStopSignal: StopSignal;
+  maxConcurrent: number;
+  maxQueue: number;
+  queueTimeoutMs: number;
+  upstreamGraceSeconds: number;
+  instanceTries: number;
 }
 
 export class SettingsError extends Error {
@@ -143,10 +173,16 @@ export function routeSettings(vars: LeanVars): RouteSettings {
     maxBodyBytes: intSetting("MAX_BODY_BYTES", vars.MAX_BODY_BYTES, DEFAULTS.maxBodyBytes, 1, 100 * 1024 * 1024, "bytes"),
     healthRequiresKey: boolSetting("HEALTH_REQUIRES_KEY", vars.HEALTH_REQUIRES_KEY),
     corsOrigins: corsSetting(vars.CORS_ORIGINS),
+    upstreamGraceSeconds: upstreamGraceSetting(vars),
   };
 }
 
+function upstreamGraceSetting(vars: LeanVars): number {
+  return intSetting("UPSTREAM_GRACE", vars.UPSTREAM_GRACE, DEFAULTS.upstreamGraceSeconds, 0, 600, "seconds");
+}
+
 export function containerSettings(vars: LeanVars): ContainerSettings {
+  const maxConcurrent = intSetting("MAX_CONCURRENT", vars.MAX_CONCURRENT, DEFAULTS.maxConcurrent, 1, 1000, "evaluations");
   return {
     instances: intSetting("INSTANCES", vars.INSTANCES, DEFAULTS.instances, 1, 1000, "instances"),
     leanOrigin: originSetting(vars.LEAN_ORIGIN),
@@ -154,5 +190,10 @@ export function containerSettings(vars: LeanVars): ContainerSettings {
     containerStartTimeoutMs:
       intSetting("CONTAINER_START_TIMEOUT", vars.CONTAINER_START_TIMEOUT, DEFAULTS.containerStartTimeoutSeconds, 1, 3600, "seconds") * 1000,
     idleStopSignal: signalSetting(vars.IDLE_STOP_SIGNAL),
+    maxConcurrent,
+    maxQueue: intSetting("MAX_QUEUE", vars.MAX_QUEUE, DEFAULTS.queuePerSlot * maxConcurrent, 0, 10000, "evaluations"),
+    queueTimeoutMs: intSetting("QUEUE_TIMEOUT", vars.QUEUE_TIMEOUT, DEFAULTS.queueTimeoutSeconds, 1, 3600, "seconds") * 1000,
+    upstreamGraceSeconds: upstreamGraceSetting(vars),
+    instanceTries: intSetting("INSTANCE_TRIES", vars.INSTANCE_TRIES, DEFAULTS.instanceTries, 1, 3, "instances"),
   };
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import worker from "../src/container";
 import type { Echo } from "./echo";
 import type { ErrorResult } from "./helpers";
-import { testEnv } from "./helpers";
+import { testEnv, viaInstances } from "./helpers";
 
 function call(req: Request, vars: Record<string, string | undefined> = {}): Promise<Response> {
   const e = { ...testEnv, ...vars };
@@ -71,7 +71,7 @@ describe("container entry point rules", () => {
   });
 
   it("answers 502 JSON naming LEAN_ORIGIN when it cannot be reached", async () => {
-    const res = await call(post("#eval 1"), { LEAN_ORIGIN: "http://127.0.0.1:9" });
+    const res = await viaInstances(post("#eval 1"), { LEAN_ORIGIN: "http://127.0.0.1:9" });
     expect(res.status).toBe(502);
     const body = await res.json<ErrorResult>();
     expect(body.error).toBe("origin_unreachable");

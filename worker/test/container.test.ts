@@ -3,7 +3,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { Container } from "@cloudflare/containers";
 import { describe, expect, it, vi } from "vitest";
-import { pickInstance, SINGLETON_NAME, type InstanceStub, type LeanNamespace } from "../src/backends";
+import { pickInstance, SINGLETON_NAME, withoutContainerForOrigin, type InstanceStub, type LeanNamespace } from "../src/backends";
 import worker, { LeanContainer } from "../src/container";
 import { containerSettings } from "../src/settings";
 import type { ObservedLeanContainer } from "./fake-container";
@@ -29,7 +29,8 @@ describe("LeanContainer configuration", () => {
 
   it("takes its settings from the Worker's variables", async () => {
     await runInDurableObject(observed(), (c: ObservedLeanContainer) => {
-      expect(c.settings).toEqual(containerSettings(testEnv));
+      // Observed instances run in container mode: LEAN_ORIGIN is not passed on to them.
+      expect(c.settings).toEqual(containerSettings({ ...testEnv, LEAN_ORIGIN: undefined }));
       expect(c.sleepAfter).toBe(c.settings.sleepAfter);
     });
   });
@@ -106,14 +107,22 @@ describe("start and proxy", () => {
     });
   }
 
-  it("answers 502 JSON through the Worker when containers are not enabled for the class", async () => {
-    // LEAN_CONTAINER is the real LeanContainer with no container engine: its constructor throws.
-    const e = { ...testEnv, LEAN_ORIGIN: undefined };
-    const res = await worker.fetch(leanPost("#eval 1 + 1", {}, "https://lean.example/") as Parameters<typeof worker.fetch>[0], e as unknown as Env);
-    expect(res.status).toBe(502);
-    const body = await res.json<ErrorResult>();
-    expect(body.error).toBe("container_failed");
-    expect(body.message).toContain("Containers have not been enabled");
+  it("keeps the runtime's context when LEAN_ORIGIN is unset, so a missing container engine is reported", () => {
+    const ctx = {} as DurableObjectState<{}>;
+    expect(withoutContainerForOrigin(ctx, {}).container).toBeUndefined();
+    expect(withoutContainerForOrigin(ctx, { LEAN_ORIGIN: " " }).container).toBeUndefined();
+  });
+
+  it("gives an instance without a container engine an inert container when LEAN_ORIGIN is set", () => {
+    const ctx = withoutContainerForOrigin({} as DurableObjectState<{}>, { LEAN_ORIGIN: "http://127.0.0.1:9" });
+    expect(ctx.container?.running).toBe(false);
+    expect(() => ctx.container?.start()).toThrowError(/LEAN_ORIGIN is set/);
+  });
+
+  it("leaves a real container alone when LEAN_ORIGIN is set", () => {
+    const container = { running: true } as unknown as Container;
+    const ctx = { container } as unknown as DurableObjectState<{}>;
+    expect(withoutContainerForOrigin(ctx, { LEAN_ORIGIN: "http://127.0.0.1:9" }).container).toBe(container);
   });
 });
 

@@ -6,6 +6,7 @@
 //     SIGKILL (9) and SIGINT (2) end it; destroy() ends it (SIGKILL);
 //   - startError makes start() fail the way the runtime does (e.g. no instance available).
 import { LeanContainer } from "../src/container";
+import { containerSettings, type LeanVars } from "../src/settings";
 
 export interface ContainerEvent {
   /** Date.now() when the call happened. */
@@ -106,13 +107,22 @@ interface TestEnv {
   PORT_8000_URL: string;
 }
 
-/** The real LeanContainer, running on a FakeContainer that tests can inspect with runInDurableObject. */
+/**
+ * The real LeanContainer, running on a FakeContainer that tests can inspect with runInDurableObject. It
+ * is in container mode (LEAN_ORIGIN unset) unless configure() sets LEAN_ORIGIN.
+ */
 export class ObservedLeanContainer extends LeanContainer {
   readonly fake: FakeContainer;
 
   constructor(ctx: DurableObjectState<{}>, env: Env) {
     const fake = new FakeContainer((env as unknown as TestEnv).PORT_8000_URL);
-    super(withContainer(ctx, fake), env);
+    super(withContainer(ctx, fake), { ...env, LEAN_ORIGIN: undefined } as unknown as Env);
     this.fake = fake;
+  }
+
+  /** Reads the settings again from the Worker's variables with vars on top (before the first request). */
+  configure(vars: LeanVars): void {
+    this.settings = containerSettings({ ...(this.env as LeanVars), ...vars });
+    this.gate = undefined;
   }
 }

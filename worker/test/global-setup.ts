@@ -19,6 +19,11 @@ function echoServer(): Promise<http.Server> {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
+      const text = Buffer.concat(chunks).toString("utf8");
+      // "-- echo: hang" holds the request without an answer (a Lean server that never answers);
+      // "-- echo: sleep MS" answers after MS milliseconds (a run that takes that long).
+      if (text.startsWith("-- echo: hang")) return;
+      const sleep = /^-- echo: sleep (\d+)/.exec(text);
       const h = (name: string) => (req.headers[name] as string | undefined) ?? null;
       const echo: Echo = {
         method: req.method ?? "",
@@ -29,11 +34,15 @@ function echoServer(): Promise<http.Server> {
         contentType: h("content-type"),
         authorization: h("authorization"),
         apiKey: h("x-api-key"),
-        body: Buffer.concat(chunks).toString("utf8"),
+        body: text,
       };
       const body = JSON.stringify(echo);
-      res.writeHead(200, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(body), Connection: "close" });
-      res.end(body);
+      const answer = () => {
+        res.writeHead(200, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(body), Connection: "close" });
+        res.end(body);
+      };
+      if (sleep) setTimeout(answer, Number(sleep[1]));
+      else answer();
     });
   });
   return new Promise((resolve, reject) => {
@@ -78,6 +87,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     lean.child.kill("SIGTERM");
     crash.child.kill("SIGTERM");
+    echo.closeAllConnections();
     await new Promise<void>((resolve) => echo.close(() => resolve()));
   };
 }

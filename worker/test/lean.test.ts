@@ -6,7 +6,7 @@ import { describe, expect, inject, it } from "vitest";
 import { SINGLETON_NAME, type InstanceStub, type LeanNamespace } from "../src/backends";
 import worker from "../src/container";
 import type { ObservedLeanContainer } from "./fake-container";
-import { testEnv, uniqueName, type ErrorResult } from "./helpers";
+import { testEnv, uniqueName, viaInstances, type ErrorResult } from "./helpers";
 
 interface LeanResult {
   ok: boolean;
@@ -33,8 +33,7 @@ function post(body: BodyInit, headers: HeadersInit = {}): Request {
 
 /** The container entry point with LEAN_ORIGIN at the double. */
 function viaOrigin(req: Request, vars: Record<string, string> = {}, origin = inject("leanOrigin")): Promise<Response> {
-  const e = { ...testEnv, LEAN_ORIGIN: origin, ...vars };
-  return worker.fetch(req as Parameters<typeof worker.fetch>[0], e as unknown as Env);
+  return viaInstances(req, { ...vars, LEAN_ORIGIN: origin });
 }
 
 /** The container entry point through a fresh observed container whose port 8000 is the double. */

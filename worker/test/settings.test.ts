@@ -9,12 +9,14 @@ describe("routeSettings", () => {
       maxBodyBytes: 1048576,
       healthRequiresKey: false,
       corsOrigins: [],
+      upstreamGraceSeconds: 10,
     });
   });
 
   it("reads strings, numbers and booleans as wrangler passes them", () => {
     const s = routeSettings({ MAX_LEAN_TIMEOUT: 5, MAX_BODY_BYTES: " 10 ", HEALTH_REQUIRES_KEY: true, LEAN_API_KEY: "k", CORS_ORIGINS: "https://a.example, http://localhost:3000" });
-    expect(s).toEqual({ apiKey: "k", maxLeanTimeout: 5, maxBodyBytes: 10, healthRequiresKey: true, corsOrigins: ["https://a.example", "http://localhost:3000"] });
+    expect(s).toEqual({ apiKey: "k", maxLeanTimeout: 5, maxBodyBytes: 10, healthRequiresKey: true, corsOrigins: ["https://a.example", "http://localhost:3000"], upstreamGraceSeconds: 10 });
+    expect(routeSettings({ UPSTREAM_GRACE: "0" }).upstreamGraceSeconds).toBe(0);
     expect(routeSettings({ CORS_ORIGINS: "*" }).corsOrigins).toBe("*");
   });
 
@@ -27,6 +29,8 @@ describe("routeSettings", () => {
     ["bool", { HEALTH_REQUIRES_KEY: "yes" }, /^HEALTH_REQUIRES_KEY is "yes": set "true" or "false"$/],
     ["origin with path", { CORS_ORIGINS: "https://a.example/app" }, /CORS_ORIGINS has "https:\/\/a.example\/app"/],
     ["not an origin", { CORS_ORIGINS: "a.example" }, /CORS_ORIGINS has "a.example"/],
+    ["grace with a unit", { UPSTREAM_GRACE: "10s" }, /^UPSTREAM_GRACE is "10s": set a whole number of seconds from 0 to 600$/],
+    ["grace too large", { UPSTREAM_GRACE: "601" }, /UPSTREAM_GRACE/],
   ];
   for (const [name, vars, want] of bad) {
     it(`rejects ${name}`, () => {
@@ -44,8 +48,14 @@ describe("containerSettings", () => {
       sleepAfter: "2m",
       containerStartTimeoutMs: 120_000,
       idleStopSignal: "SIGKILL",
+      maxConcurrent: 2,
+      maxQueue: 4,
+      queueTimeoutMs: 10_000,
+      upstreamGraceSeconds: 10,
+      instanceTries: 3,
     });
     expect(DEFAULTS.sleepAfter).toBe("2m");
+    expect(containerSettings({ MAX_CONCURRENT: "5" }).maxQueue).toBe(10);
   });
 
   it("reads every setting", () => {
@@ -56,6 +66,8 @@ describe("containerSettings", () => {
     expect(s.containerStartTimeoutMs).toBe(30_000);
     expect(s.idleStopSignal).toBe("SIGTERM");
     expect(containerSettings({ SLEEP_AFTER: "30s" }).sleepAfter).toBe("30s");
+    const a = containerSettings({ MAX_CONCURRENT: 3, MAX_QUEUE: "0", QUEUE_TIMEOUT: " 4 ", UPSTREAM_GRACE: "2" });
+    expect([a.maxConcurrent, a.maxQueue, a.queueTimeoutMs, a.upstreamGraceSeconds]).toEqual([3, 0, 4_000, 2]);
   });
 
   const bad: [string, Record<string, string>, RegExp][] = [
@@ -66,6 +78,13 @@ describe("containerSettings", () => {
     ["origin with a path", { LEAN_ORIGIN: "http://127.0.0.1:8000/lean" }, /^LEAN_ORIGIN is "http:\/\/127.0.0.1:8000\/lean"/],
     ["origin not http", { LEAN_ORIGIN: "ftp://example.com" }, /LEAN_ORIGIN/],
     ["start timeout", { CONTAINER_START_TIMEOUT: "2m" }, /^CONTAINER_START_TIMEOUT is "2m"/],
+    ["no slots", { MAX_CONCURRENT: "0" }, /^MAX_CONCURRENT is "0": set a whole number of evaluations from 1 to 1000$/],
+    ["fractional slots", { MAX_CONCURRENT: "1.5" }, /^MAX_CONCURRENT is "1.5"/],
+    ["negative queue", { MAX_QUEUE: "-1" }, /^MAX_QUEUE is "-1": set a whole number of evaluations from 0 to 10000$/],
+    ["queue timeout zero", { QUEUE_TIMEOUT: "0" }, /^QUEUE_TIMEOUT is "0": set a whole number of seconds from 1 to 3600$/],
+    ["queue timeout unit", { QUEUE_TIMEOUT: "10s" }, /^QUEUE_TIMEOUT is "10s"/],
+    ["grace negative", { UPSTREAM_GRACE: "-1" }, /^UPSTREAM_GRACE is "-1"/],
+    ["tries over three", { INSTANCE_TRIES: "4" }, /^INSTANCE_TRIES is "4": set a whole number of instances from 1 to 3$/],
   ];
   for (const [name, vars, want] of bad) {
     it(`rejects ${name}`, () => {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/org/lean4-cf-action/internal/cftest"
+	"github.com/org/lean4-cf-action/internal/instance"
 	"github.com/org/lean4-cf-action/internal/leantest"
 	"github.com/org/lean4-cf-action/internal/localca"
 )
@@ -46,7 +47,9 @@ type Options struct {
 	// RetryAfter is the Retry-After, in seconds, of the 503 a container request gets while no instance
 	// can be had. Default 10, as the Worker's own answer.
 	RetryAfter int
-	// Lean says how the Lean server double of an image behaves (failure modes, version). Default: healthy.
+	// Lean says how the Lean server double of an image behaves (failure modes, version). Default: healthy,
+	// with the Budget of the application's instance type (memory and vCPUs each instance has; a named
+	// type only) when the options set none.
 	Lean func(image string) leantest.Options
 	// Logf, when set, receives a line per event (process starts, gate answers). Default: silent.
 	Logf func(format string, args ...any)
@@ -274,9 +277,9 @@ func (e *Edge) startGate(app string) (string, error) {
 	return "http://" + ln.Addr().String(), nil
 }
 
-// doName is the Durable Object every gate request is attributed to: the Worker's origin mode does not
-// say which instance a request was meant for.
-const doName = "lean4-cf-edge"
+// defaultDOName is the Durable Object a gate request is attributed to when the Worker does not name its
+// instance (leantest.InstanceHeader).
+const defaultDOName = "lean4-cf-edge"
 
 // gate answers as the platform does for a container request.
 func (e *Edge) gate(app string, w http.ResponseWriter, r *http.Request) {
@@ -286,6 +289,10 @@ func (e *Edge) gate(app string, w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", fmt.Sprint(e.opts.RetryAfter))
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintf(w, `{"ok":false,"error":"no_instance","message":"There is no container instance that can be provided to this Durable Object: %s","retryAfter":%d}`, strings.ReplaceAll(why, `"`, `'`), e.opts.RetryAfter)
+	}
+	doName := r.Header.Get(leantest.InstanceHeader)
+	if doName == "" {
+		doName = defaultDOName
 	}
 	inst, err := e.opts.API.StartInstance(app, doName)
 	if err != nil {
@@ -321,7 +328,7 @@ func (e *Edge) gate(app string, w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Failed to start container: the container is not listening in the TCP address 10.0.0.1:8000", http.StatusInternalServerError)
 		return
 	}
-	lean, err := e.lean(inst.Image)
+	lean, err := e.lean(app, inst.Image)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
@@ -331,7 +338,7 @@ func (e *Edge) gate(app string, w http.ResponseWriter, r *http.Request) {
 }
 
 // lean returns the Lean double that runs an image, starting it when needed.
-func (e *Edge) lean(image string) (*leantest.Server, error) {
+func (e *Edge) lean(app, image string) (*leantest.Server, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if l, ok := e.leans[image]; ok {
@@ -340,6 +347,12 @@ func (e *Edge) lean(image string) (*leantest.Server, error) {
 	var opts leantest.Options
 	if e.opts.Lean != nil {
 		opts = e.opts.Lean(image)
+	}
+	if a, ok := e.opts.API.Application(app); ok && opts.Budget == nil {
+		if t, _, err := instance.Lookup(a.InstanceType); err == nil {
+			b := leantest.BudgetFor(t)
+			opts.Budget = &b
+		}
 	}
 	l, err := leantest.Start(opts)
 	if err != nil {

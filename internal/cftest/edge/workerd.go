@@ -220,6 +220,9 @@ func RunVersion(workerd, dir string, v cftest.Version, leanOrigin string) (*Proc
 // URL is the base URL, e.g. http://127.0.0.1:41234.
 func (p *Process) URL() string { return "http://" + p.w.addr }
 
+// Pid is workerd's process id (for benchmarks that read its CPU time).
+func (p *Process) Pid() int { return p.w.cmd.Process.Pid }
+
 // Alive reports whether workerd is still running.
 func (p *Process) Alive() bool { return p.w.alive() }
 
