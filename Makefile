@@ -2,10 +2,15 @@
 GO        ?= go
 STATICCHECK = $(GO) tool -modfile=tools/go.mod staticcheck
 
-.PHONY: test lint fmt-check vet staticcheck go-test worker-test toolchain build run bench-preflight bench-push bench-pipeline fuzz load hardening test-long bench-capacity
+.PHONY: test test-short lint fmt-check vet staticcheck go-test worker-test toolchain build run bench-preflight bench-push bench-pipeline fuzz load hardening test-long bench-capacity
 
 ## test: everything CI runs: the toolchain, lint, Go tests, Worker tests
 test: toolchain lint go-test worker-test
+
+## test-short: the everyday loop: Go tests without the ones that deploy through wrangler and workerd
+## (those carry `[short] skip` or testing.Short); `make test` runs everything
+test-short: toolchain
+	$(GO) test -short -count=1 ./...
 
 ## toolchain: Node.js 22 and the Worker's pinned npm packages, into git-ignored project folders
 toolchain:

@@ -11,7 +11,6 @@ cache=$(go env GOCACHE)/fuzz
 targets=(
   "./internal/wrangler FuzzPatch"
   "./internal/wrangler FuzzParseOutput"
-  "./internal/wrangler FuzzParseContainersList"
   "./internal/instance FuzzParseSize"
   "./internal/instance FuzzLookup"
   "./internal/verify FuzzParseResolveRule"

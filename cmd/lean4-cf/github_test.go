@@ -338,9 +338,10 @@ func parseV1(line string, registered func(string) bool) (string, string, bool) {
 // teeMain is `exec lean4-cf` in scripts: lean4-cf itself, with its stdout and stderr also copied into
 // $WORK/.out/<time>-<pid>.stdout and .stderr, so the secret scan at the end of the script reads every log.
 func teeMain() {
+	clock := testClock()
 	work := os.Getenv("WORK")
 	if work == "" {
-		os.Exit(run())
+		os.Exit(run(clock))
 	}
 	dir := filepath.Join(work, ".out")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -372,7 +373,7 @@ func teeMain() {
 	}
 	doneOut := tee(&os.Stdout, base+".stdout")
 	doneErr := tee(&os.Stderr, base+".stderr")
-	code := run()
+	code := run(clock)
 	doneOut()
 	doneErr()
 	wg.Wait()

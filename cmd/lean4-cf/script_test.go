@@ -27,11 +27,30 @@ import (
 	"github.com/org/lean4-cf-action/internal/cftest/edge"
 	"github.com/org/lean4-cf-action/internal/image/imagetest"
 	"github.com/org/lean4-cf-action/internal/leantest"
+	"github.com/org/lean4-cf-action/internal/retry"
 )
 
 // TestMain lets scripts run this very binary as `exec lean4-cf ...` (its logs also kept for the secret scan).
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){"lean4-cf": teeMain})
+}
+
+// speedupEnv names the speedup of the clock lean4-cf runs on in scripts: its retries and polls pause that
+// many times shorter, with the same attempt counts, so the drills prove the retry budgets without waiting
+// real 2 s and 4 s pauses. Only this test binary's entry point reads it; the shipped binary never does.
+// Scripts get testSpeedup; `env LEAN4CF_TEST_SPEEDUP=1` in a script restores real time.
+const (
+	speedupEnv  = "LEAN4CF_TEST_SPEEDUP"
+	testSpeedup = "100"
+)
+
+// testClock is the clock for a run of lean4-cf inside a script.
+func testClock() retry.Clock {
+	f, err := strconv.ParseFloat(os.Getenv(speedupEnv), 64)
+	if err != nil || f < 1 {
+		return retry.Clock{}
+	}
+	return retry.Clock{Speedup: f}
 }
 
 // world is what a script runs against: the local Cloudflare (API and registry), its edge, and a source
@@ -136,6 +155,7 @@ func scriptParams(t *testing.T, dir string, env map[string]string) testscript.Pa
 				e.Setenv("IMAGE_"+strings.ToUpper(tag), ref.String())
 				e.Setenv("DIGEST_"+strings.ToUpper(tag), d.Hex)
 			}
+			e.Setenv(speedupEnv, testSpeedup)
 			for k, v := range srv.Env() {
 				e.Setenv(k, v)
 			}

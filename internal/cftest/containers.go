@@ -11,30 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/org/lean4-cf-action/internal/cloudflare"
 	instancetype "github.com/org/lean4-cf-action/internal/instance"
 )
 
-// Health counts a container application's instances, as the API reports them.
-type Health struct {
-	Active     int `json:"active"`
-	Healthy    int `json:"healthy"`
-	Failed     int `json:"failed"`
-	Starting   int `json:"starting"`
-	Scheduling int `json:"scheduling"`
-}
-
-// State derives wrangler's `containers list` state from the counts: degraded, provisioning, active, ready.
-func (h Health) State() string {
-	switch {
-	case h.Failed > 0:
-		return "degraded"
-	case h.Starting > 0 || h.Scheduling > 0:
-		return "provisioning"
-	case h.Active > 0:
-		return "active"
-	}
-	return "ready"
-}
+// Health counts a container application's instances, as the API reports them; its State is wrangler's
+// derivation, the one lean4-cf's client applies.
+type Health = cloudflare.Health
 
 // Instance is a running container instance of an application, owned by one Durable Object.
 type Instance struct {

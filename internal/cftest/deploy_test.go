@@ -1,13 +1,16 @@
 package cftest_test
 
 import (
+	"context"
 	"encoding/json"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/org/lean4-cf-action/internal/cftest"
+	"github.com/org/lean4-cf-action/internal/cloudflare"
 )
 
 // calls returns the journal as "METHOD endpoint" lines (unknown paths as "METHOD ?path").
@@ -157,6 +160,36 @@ func containersList(t *testing.T, srv *cftest.Server, dir string) []listRow {
 	return rows
 }
 
+// sameAsWrangler checks that lean4-cf's API client reads the application and its instances exactly as
+// `wrangler containers list --json` and `wrangler containers instances --json` print them from the same
+// endpoints.
+func sameAsWrangler(t *testing.T, srv *cftest.Server, dir, name, id string) {
+	t.Helper()
+	env := srv.Env()
+	c, err := cloudflare.New(cloudflare.Options{Token: env["CLOUDFLARE_API_TOKEN"], AccountID: env["CLOUDFLARE_ACCOUNT_ID"], BaseURL: env["CLOUDFLARE_API_BASE_URL"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := runWrangler(t, srv, dir, nil, "containers", "list", "--json")
+	var apps []cloudflare.Application
+	if err := json.Unmarshal([]byte(res.Stdout), &apps); res.Code != 0 || err != nil || len(apps) != 1 {
+		t.Fatalf("containers list --json: %v %s", err, res)
+	}
+	got, ok, err := c.Application(context.Background(), name)
+	if err != nil || !ok || got != apps[0] {
+		t.Errorf("the API client read %+v (found %v, %v); wrangler printed %+v", got, ok, err, apps[0])
+	}
+	res = runWrangler(t, srv, dir, nil, "containers", "instances", id, "--json")
+	var rows []cloudflare.Instance
+	if err := json.Unmarshal([]byte(res.Stdout), &rows); res.Code != 0 || err != nil {
+		t.Fatalf("containers instances --json: %v %s", err, res)
+	}
+	gotRows, err := c.Instances(context.Background(), id)
+	if err != nil || !reflect.DeepEqual(gotRows, rows) || len(rows) == 0 {
+		t.Errorf("the API client read %+v (%v); wrangler printed %+v", gotRows, err, rows)
+	}
+}
+
 func TestWranglerContainerLifecycle(t *testing.T) {
 	t.Parallel()
 	clock := cftest.NewFakeClock(time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC))
@@ -214,6 +247,7 @@ func TestWranglerContainerLifecycle(t *testing.T) {
 	if _, err := srv.StartInstance(app.Name, "other"); err == nil {
 		t.Error("a second instance started beyond max_instances=1")
 	}
+	sameAsWrangler(t, srv, dir, app.Name, app.ID)
 	res = runWrangler(t, srv, dir, nil, "containers", "instances", app.ID, "--json")
 	var inst []map[string]any
 	if err := json.Unmarshal([]byte(res.Stdout), &inst); res.Code != 0 || err != nil || len(inst) != 1 || inst[0]["state"] != "running" {

@@ -17,8 +17,12 @@ import (
 )
 
 // toolchain finds Node 22 and the pinned wrangler that `make toolchain` installs into the repository.
+// Tests that run wrangler take seconds per run: the short lane (go test -short) skips them.
 func toolchain(t testing.TB) (nodeBin, wranglerBin string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the pinned wrangler (seconds per run): the full lane (make test) runs it")
+	}
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)

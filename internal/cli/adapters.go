@@ -8,10 +8,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/google/go-containerregistry/pkg/authn"
 	gname "github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -21,12 +19,13 @@ import (
 	"github.com/org/lean4-cf-action/internal/image"
 	"github.com/org/lean4-cf-action/internal/pipeline"
 	"github.com/org/lean4-cf-action/internal/report"
+	"github.com/org/lean4-cf-action/internal/retry"
 	"github.com/org/lean4-cf-action/internal/verify"
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
 // wranglerDeployer is the pipeline's Deployer: it renders a Worker project per deploy into a work folder
-// and runs the pinned wrangler there.
+// and runs the pinned wrangler there (which repeats transient failures: wrangler.Runner.RunRetry).
 type wranglerDeployer struct {
 	runner      wrangler.Runner
 	work        string            // a private folder for rendered projects
@@ -35,59 +34,15 @@ type wranglerDeployer struct {
 	userConfig  []byte            // the user's wrangler.jsonc to patch, for the container Worker
 	configName  string            // its path, for errors
 	managed     string            // CLOUDFLARE_CONTAINER_REGISTRY, which wrangler treats as managed
-	log         func(string)      // progress lines, e.g. retries
+	log         func(string)      // progress lines
 	rollouts    rolloutEnsurer    // repairs a rollout lost to a failed attempt; nil skips the repair
 }
 
-// rolloutEnsurer creates a container application's missing rollout (see cloudflare.Client.EnsureRollout).
+// rolloutEnsurer finds a container application and creates its missing rollout (see
+// cloudflare.Client.EnsureRollout).
 type rolloutEnsurer interface {
+	Application(ctx context.Context, name string) (cloudflare.Application, bool, error)
 	EnsureRollout(ctx context.Context, appID string) (bool, error)
-}
-
-// transientWrangler reports a wrangler failure that another attempt may not meet: rate limits, 5xx,
-// dropped connections, the containers client's bare "Generic Error", and a just-uploaded version not yet
-// readable (code 100146, cloudflare/workers-sdk#14410) after wrangler's own retries.
-func transientWrangler(err error) bool {
-	var we *wrangler.Error
-	if !errors.As(err, &we) {
-		return false
-	}
-	if f := we.Failure; f != nil {
-		switch {
-		case f.RetryAfterMS > 0,
-			f.Code == 971,    // rate limited: "Please wait and consider throttling your request speed"
-			f.Code == 10013,  // "An unknown error has occurred", the API's answer to an internal failure
-			f.Code == 100146: // a just-uploaded version not yet readable
-			return true
-		}
-	}
-	msg := strings.ToLower(we.Message)
-	for _, s := range []string{"fetch failed", "generic error", "429", "too many requests", "500", "502", "503", "504",
-		"internal server error", "bad gateway", "service unavailable", "timed out", "econnreset", "socket hang up", "other side closed",
-		"100146", "unknown error", "throttling your request"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// retryWrangler runs fn up to three times while it fails transiently (see transientWrangler), pausing
-// 2 s, then 4 s. Every wrangler call lean4-cf makes is safe to repeat.
-func retryWrangler[T any](ctx context.Context, log func(string), what string, fn func() (T, error)) (T, error) {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval, b.Multiplier, b.RandomizationFactor = 2*time.Second, 2, 0
-	return backoff.Retry(ctx, func() (T, error) {
-		v, err := fn()
-		if err != nil && !transientWrangler(err) {
-			return v, backoff.Permanent(err)
-		}
-		return v, err
-	}, backoff.WithBackOff(b), backoff.WithMaxTries(3), backoff.WithMaxElapsedTime(0), backoff.WithNotify(func(err error, next time.Duration) {
-		if log != nil {
-			log(fmt.Sprintf("%s failed (%v); trying again in %s", what, err, next))
-		}
-	}))
 }
 
 // workerModules returns the installed worker/node_modules that holds the wrangler being run (rendered
@@ -119,12 +74,8 @@ func (d *wranglerDeployer) deploy(ctx context.Context, o wrangler.Options, extra
 	}
 	run := d.runner
 	run.Dir = r.Dir
-	// wrangler retries uploads itself, but not its containers calls: a 429 or 5xx there ends the deploy
-	// ("Generic Error"). Deploying the same configuration again is safe, so transient failures are retried.
-	res, err := retryWrangler(ctx, d.log, "wrangler deploy", func() (wrangler.Result, error) {
-		attempts++
-		return run.Run(ctx, append([]string{"deploy", "--config", r.Config}, extra...)...)
-	})
+	// Deploying the same configuration again is safe, so transient failures are retried.
+	res, attempts, err := run.RunRetry(ctx, append([]string{"deploy", "--config", r.Config}, extra...)...)
 	if err != nil {
 		return pipeline.Deployed{}, attempts, err
 	}
@@ -152,7 +103,7 @@ func (d *wranglerDeployer) DeployContainer(ctx context.Context, spec pipeline.Co
 	}
 	// An earlier attempt may have changed the application and then failed to create its rollout; this
 	// attempt then saw "no changes". Without the rollout the old image would serve for good.
-	app, ok, err := d.application(ctx, spec.Name)
+	app, ok, err := d.rollouts.Application(ctx, wrangler.ApplicationName(spec.Name, wrangler.ClassName))
 	if err != nil || !ok {
 		return dep, err
 	}
@@ -175,62 +126,31 @@ func (d *wranglerDeployer) Rollback(ctx context.Context, name, version, image st
 			return fmt.Errorf("restoring image %s: %w", image, err)
 		}
 	}
-	_, err := retryWrangler(ctx, d.log, "wrangler rollback", func() (struct{}, error) {
-		return struct{}{}, d.runner.Rollback(ctx, name, version, "lean4-cf: verification failed, back to "+version)
-	})
-	return err
+	return d.runner.Rollback(ctx, name, version, "lean4-cf: verification failed, back to "+version)
 }
 
-// application reads the container application through `wrangler containers list`, retrying transient failures.
-func (d *wranglerDeployer) application(ctx context.Context, name string) (wrangler.Application, bool, error) {
-	type found struct {
-		app wrangler.Application
-		ok  bool
-	}
-	f, err := retryWrangler(ctx, d.log, "wrangler containers list", func() (found, error) {
-		app, ok, err := d.runner.ContainersList(ctx, wrangler.ApplicationName(name, wrangler.ClassName))
-		return found{app, ok}, err
-	})
-	return f.app, f.ok, err
-}
+// apiContainers is the pipeline's Containers: the Worker's container application and its instances,
+// read through the Cloudflare API.
+type apiContainers struct{ api *cloudflare.Client }
 
-func (d *wranglerDeployer) Status(ctx context.Context, name string) (pipeline.Status, error) {
-	app, ok, err := d.application(ctx, name)
+func (c apiContainers) Application(ctx context.Context, worker string) (pipeline.Status, bool, error) {
+	app, ok, err := c.api.Application(ctx, wrangler.ApplicationName(worker, wrangler.ClassName))
 	if err != nil || !ok {
-		return pipeline.Status{}, err
+		return pipeline.Status{}, ok, err
 	}
-	return pipeline.Status{ApplicationID: app.ID, Application: app.Name, State: app.State, Instances: app.Instances, Image: app.Image, Version: app.Version}, nil
+	return pipeline.Status{ApplicationID: app.ID, Application: app.Name, State: app.State, Instances: app.Instances, Image: app.Image, Version: app.Version}, true, nil
 }
 
-// Serving checks, through wrangler, that the running instances all run the application's latest version.
-func (d *wranglerDeployer) Serving(ctx context.Context, name string) (bool, string, error) {
-	app, ok, err := d.application(ctx, name)
+func (c apiContainers) Instances(ctx context.Context, appID string) ([]pipeline.Instance, error) {
+	rows, err := c.api.Instances(ctx, appID)
 	if err != nil {
-		return false, "", err
+		return nil, err
 	}
-	if !ok {
-		return false, "the container application is not listed yet", nil
+	out := make([]pipeline.Instance, len(rows))
+	for i, r := range rows {
+		out[i] = pipeline.Instance{ID: r.ID, State: r.State, Version: r.Version}
 	}
-	rows, err := retryWrangler(ctx, d.log, "wrangler containers instances", func() ([]wrangler.Instance, error) {
-		return d.runner.Instances(ctx, app.ID)
-	})
-	if err != nil {
-		return false, "", err
-	}
-	running := 0
-	for _, r := range rows {
-		if r.State != "running" {
-			continue
-		}
-		if r.Version != app.Version {
-			return false, fmt.Sprintf("instance %s runs application version %d, the application is at %d", r.ID, r.Version, app.Version), nil
-		}
-		running++
-	}
-	if running == 0 {
-		return false, fmt.Sprintf("no instance of application version %d runs yet", app.Version), nil
-	}
-	return true, "", nil
+	return out, nil
 }
 
 // prober is the pipeline's Verifier over verify.Prober.
@@ -238,6 +158,7 @@ type prober struct {
 	client *http.Client
 	apiKey string
 	extra  string // a custom domain URL verified as well after promotion
+	clock  retry.Clock
 	log    func(string)
 }
 
@@ -249,7 +170,7 @@ func (p *prober) CheckStub(ctx context.Context, url string) error { return p.at(
 
 func (p *prober) WaitReady(ctx context.Context, url string, w pipeline.WaitPolicy) (pipeline.Ready, error) {
 	opts := verify.WaitOptions{
-		Timeout: w.Timeout, InitialInterval: w.InitialInterval, MaxInterval: w.MaxInterval, WantVersion: w.WantVersion,
+		Timeout: w.Timeout, InitialInterval: w.InitialInterval, MaxInterval: w.MaxInterval, WantVersion: w.WantVersion, Clock: p.clock,
 		Progress: func(attempt int, err error, next time.Duration) {
 			p.logf("attempt %d: %v; next in %s", attempt, err, next.Round(100*time.Millisecond))
 		},
@@ -300,6 +221,7 @@ type registryPusher struct {
 	measured func() int64                            // total uncompressed bytes measured while pushing
 	progress func(image.PushProgress)
 	secret   func(string) // hears each registry password as soon as it is issued (the Action masks it); may be nil
+	clock    retry.Clock  // paces the push's retries
 }
 
 func (p *registryPusher) Push(ctx context.Context, name string) (pipeline.Pushed, error) {
@@ -328,6 +250,7 @@ func (p *registryPusher) Push(ctx context.Context, name string) (pipeline.Pushed
 		},
 		Measure:  p.measure,
 		Progress: p.progress,
+		Clock:    p.clock,
 	})
 	if err != nil {
 		return pipeline.Pushed{}, err

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,61 +10,7 @@ import (
 	"time"
 
 	"github.com/org/lean4-cf-action/internal/pipeline"
-	"github.com/org/lean4-cf-action/internal/wrangler"
 )
-
-func TestTransientWrangler(t *testing.T) {
-	for _, tc := range []struct {
-		msg  string
-		want bool
-	}{
-		{"Generic Error", true},
-		{"A request to the Cloudflare API (/accounts/a/workers/scripts/x) failed. 503 Service Unavailable", true},
-		{"This version is not yet available [code: 100146]", true},
-		{"fetch failed", true},
-		{`{"error":"There has been an unknown error listing containers.\n{\"error\":\"Please wait and consider throttling your request speed\"}"}`, true},
-		{"Authentication error [code: 10000]", false},
-		{"Error creating application due to a misconfiguration: {\"error\":\"instance type not allowed\"}", false},
-	} {
-		t.Run(tc.msg, func(t *testing.T) {
-			if got := transientWrangler(&wrangler.Error{Message: tc.msg}); got != tc.want {
-				t.Errorf("transientWrangler(%q) = %v, want %v", tc.msg, got, tc.want)
-			}
-		})
-	}
-	for _, f := range []wrangler.FailureEntry{{Code: 971}, {Code: 10013}, {RetryAfterMS: 1000}} {
-		if !transientWrangler(&wrangler.Error{Message: "A request to the Cloudflare API (/x) failed.", Failure: &f}) {
-			t.Errorf("failure %+v not transient", f)
-		}
-	}
-	if transientWrangler(&wrangler.Error{Message: "A request to the Cloudflare API (/x) failed.", Failure: &wrangler.FailureEntry{Code: 10000}}) {
-		t.Error("an authentication error (10000) counted as transient")
-	}
-	if transientWrangler(errors.New("503")) {
-		t.Error("an error that is not wrangler's counted as transient")
-	}
-}
-
-func TestRetryWranglerStopsOnPermanentErrors(t *testing.T) {
-	calls := 0
-	_, err := retryWrangler(context.Background(), nil, "x", func() (int, error) {
-		calls++
-		return 0, &wrangler.Error{Message: "Authentication error [code: 10000]"}
-	})
-	if err == nil || calls != 1 {
-		t.Fatalf("calls %d err %v; want one call and its error", calls, err)
-	}
-	calls = 0
-	v, err := retryWrangler(context.Background(), nil, "x", func() (int, error) {
-		if calls++; calls < 2 {
-			return 0, &wrangler.Error{Message: "429 Too Many Requests"}
-		}
-		return 7, nil
-	})
-	if err != nil || v != 7 || calls != 2 {
-		t.Fatalf("calls %d v %d err %v; want the second attempt's 7", calls, v, err)
-	}
-}
 
 func TestStageClockAttributesWranglerTime(t *testing.T) {
 	c := &stageClock{spent: map[string]time.Duration{}}
@@ -78,22 +23,6 @@ func TestStageClockAttributesWranglerTime(t *testing.T) {
 	c.add(nil, time.Second)
 	if c.spentIn("stub") != 2*time.Second || c.spentIn("promote") != 4*time.Second || c.total() != 7*time.Second {
 		t.Fatalf("stub %s promote %s total %s; want 2s, 4s, 7s", c.spentIn("stub"), c.spentIn("promote"), c.total())
-	}
-}
-
-func TestRetryWranglerGivesUpAfterThreeAttempts(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits the real 2 s + 4 s pauses")
-	}
-	calls := 0
-	var heard []string
-	_, err := retryWrangler(context.Background(), func(s string) { heard = append(heard, s) }, "wrangler deploy", func() (int, error) {
-		calls++
-		return 0, &wrangler.Error{Message: "Generic Error"}
-	})
-	var we *wrangler.Error
-	if calls != 3 || !errors.As(err, &we) || len(heard) != 2 || !strings.Contains(heard[1], "trying again in 4s") {
-		t.Fatalf("calls %d, err %v, heard %q; want 3 calls, the last wrangler error, pauses of 2 s then 4 s", calls, err, heard)
 	}
 }
 

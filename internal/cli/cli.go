@@ -2,6 +2,8 @@
 package cli
 
 import (
+	"github.com/org/lean4-cf-action/internal/retry"
+
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +27,10 @@ type Env struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
+	// Clock paces every retry and poll (wrangler, push, verification, the wait for the new version). The
+	// shipped binary leaves it zero (real time); only the test binary's entry point speeds it up, so
+	// that the end-to-end drills keep their attempt counts without waiting real pauses.
+	Clock retry.Clock
 }
 
 // UsageError marks an error caused by the user's input. It maps to exit code 2.

@@ -69,7 +69,7 @@ func newCloud(env Env, wranglerFlag string) (*cloud, error) {
 	return &cloud{
 		api:     api,
 		account: account,
-		wr:      wrangler.Runner{Tool: tool, Env: environ(env), AccountID: account},
+		wr:      wrangler.Runner{Tool: tool, Env: environ(env), AccountID: account, Clock: env.Clock},
 	}, nil
 }
 

@@ -132,6 +132,7 @@ func deployResult(ctx context.Context, env Env, o *deployOptions, ports imagePor
 	run := c.wr
 	clock := &stageClock{spent: map[string]time.Duration{}}
 	run.Observe = clock.add
+	run.Retrying = func(s string) { logf("  %s", s) }
 	if !o.json {
 		run.Stderr = prefixWriter(env.Stderr, "  wrangler: ")
 	}
@@ -141,7 +142,7 @@ func deployResult(ctx context.Context, env Env, o *deployOptions, ports imagePor
 		registry = defaultRegistry
 	}
 	pusher := ports.push
-	pusher.api, pusher.account, pusher.registry = c.api, c.account, registry
+	pusher.api, pusher.account, pusher.registry, pusher.clock = c.api, c.account, registry, env.Clock
 	var lastTick time.Time
 	var tickMu sync.Mutex // the push reports from one goroutine per upload
 	pusher.progress = func(p image.PushProgress) {
@@ -157,7 +158,9 @@ func deployResult(ctx context.Context, env Env, o *deployOptions, ports imagePor
 		Account:     apiAccount{c.api},
 		Deployer:    &wranglerDeployer{runner: run, work: work, nodeModules: nm, userConfig: userConfig, configName: o.config, managed: managed, log: func(s string) { logf("  %s", s) }, rollouts: c.api},
 		Pusher:      pusher,
-		Verifier:    &prober{client: client, apiKey: apiKey, extra: o.url, log: func(s string) { logf("  verify: %s", s) }},
+		Verifier:    &prober{client: client, apiKey: apiKey, extra: o.url, clock: env.Clock, log: func(s string) { logf("  verify: %s", s) }},
+		Containers:  apiContainers{api: c.api},
+		Clock:       env.Clock,
 	}
 	res, runErr := p.Run(ctx, pipeline.Options{
 		Stage: o.stage,

@@ -142,7 +142,7 @@ the earlier digest-pinned image (lean4-cf status shows the current one) to put i
 				return err
 			}
 			if containers {
-				r, err := p.WaitReady(ctx, verify.WaitOptions{Timeout: o.timeout})
+				r, err := p.WaitReady(ctx, verify.WaitOptions{Timeout: o.timeout, Clock: env.Clock})
 				if err != nil {
 					return &ExitError{Code: ExitFailure, Err: fmt.Errorf("rolled back to %s, but it does not answer: %w", to, err)}
 				}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/org/lean4-cf-action/internal/cloudflare"
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
@@ -17,11 +18,11 @@ type statusOptions struct {
 
 // statusReport is what `lean4-cf status --json` prints.
 type statusReport struct {
-	Name        string                `json:"name"`
-	Exists      bool                  `json:"exists"`
-	URL         string                `json:"url,omitempty"`
-	VersionID   string                `json:"versionId,omitempty"`
-	Application *wrangler.Application `json:"application,omitempty"`
+	Name        string                  `json:"name"`
+	Exists      bool                    `json:"exists"`
+	URL         string                  `json:"url,omitempty"`
+	VersionID   string                  `json:"versionId,omitempty"`
+	Application *cloudflare.Application `json:"application,omitempty"`
 }
 
 func newStatusCmd(env Env) *cobra.Command {
@@ -31,7 +32,8 @@ func newStatusCmd(env Env) *cobra.Command {
 		Short: "Show a deployed Worker's URL, live version and container application state",
 		Long: `Show a deployed Worker's URL, live version, and its container application (id, state, live instances,
 image, version) as "wrangler containers list --json" reports it, and its configured instance type
-(a name, or a custom configuration) as "wrangler containers info --json" reports it.
+(a name, or a custom configuration) as "wrangler containers info --json" reports it; both are read
+through the API, without running wrangler.
 
 Credentials come from the environment only: CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID
 (CLOUDFLARE_API_BASE_URL points both lean4-cf and wrangler at another API, e.g. lean4-cf sandbox).`,
@@ -58,12 +60,12 @@ Credentials come from the environment only: CLOUDFLARE_API_TOKEN and CLOUDFLARE_
 				if rep.URL, err = c.api.WorkersDevURL(ctx, o.name); err != nil {
 					return err
 				}
-				app, ok, err := c.wr.ContainersList(ctx, wrangler.ApplicationName(o.name, wrangler.ClassName))
+				app, ok, err := c.api.Application(ctx, wrangler.ApplicationName(o.name, wrangler.ClassName))
 				if err != nil {
 					return err
 				}
 				if ok {
-					if err := c.wr.ContainersInfo(ctx, &app); err != nil { // the configured instance type
+					if err := c.api.FillInstanceType(ctx, &app); err != nil { // the configured instance type
 						return err
 					}
 					rep.Application = &app

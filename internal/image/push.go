@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -18,6 +19,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/org/lean4-cf-action/internal/retry"
 )
 
 // PushOptions configures Push.
@@ -35,6 +38,8 @@ type PushOptions struct {
 	// Backoff is the pause before a request is retried (go-containerregistry retries each request up to
 	// 3 times) and before the second whole attempt; it doubles each time. Default 1 s.
 	Backoff time.Duration
+	// Clock paces those pauses. Default: real time.
+	Clock retry.Clock
 	// Measure, when set, reads each uploaded layer's compressed stream as it is uploaded (no second read);
 	// it must consume r to EOF or return early (the rest is drained for it).
 	Measure func(ctx context.Context, layer v1.Hash, mediaType types.MediaType, r io.Reader) error
@@ -97,30 +102,30 @@ func Push(ctx context.Context, img v1.Image, dst name.Tag, opts PushOptions) (Pu
 	st := &pushState{opts: opts, total: len(layers), uploaded: map[v1.Hash]int64{}}
 	res := PushResult{Digest: digest, Reference: dst.Context().Digest(digest.String()).String()}
 
-	pause := opts.Backoff
-	for attempt := 1; ; attempt++ {
-		res.Attempts = attempt
-		st.attempt = attempt
+	// Each request is retried by go-containerregistry, and the whole image again after that gives up
+	// (blobs already uploaded are skipped); both levels use the same predicate, statuses and pacing.
+	policy := retry.Policy{Initial: opts.Backoff, Multiplier: 2, Tries: uint(opts.Attempts)}
+	_, err = retry.Do(ctx, policy, opts.Clock, nil, func() (struct{}, error) {
+		res.Attempts++
+		st.attempt = res.Attempts
 		st.seen = 0
-		err = remote.Write(dst, &countingImage{Image: img, st: st},
+		err := remote.Write(dst, &countingImage{Image: img, st: st},
 			remote.WithContext(ctx), remote.WithAuth(auth), remote.WithJobs(opts.Jobs),
 			remote.WithTransport(opts.Transport), remote.WithUserAgent("lean4-cf"),
-			remote.WithRetryBackoff(remote.Backoff{Duration: opts.Backoff, Factor: 2, Jitter: 0.1, Steps: 3}))
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil || attempt >= opts.Attempts || !transient(err) {
-			return res, fmt.Errorf("pushing %s (attempt %d of %d): %w", dst, attempt, opts.Attempts, err)
-		}
-		if isUnauthorized(err) {
+			remote.WithRetryPredicate(transient), remote.WithRetryStatusCodes(retryStatusCodes...),
+			remote.WithRetryBackoff(remote.Backoff{Duration: opts.Clock.Pause(opts.Backoff), Factor: 2, Jitter: 0.1, Steps: 3}))
+		switch {
+		case err == nil:
+			return struct{}{}, nil
+		case ctx.Err() != nil || !transient(err):
+			return struct{}{}, retry.Permanent(err)
+		case isUnauthorized(err):
 			auth.invalidate()
 		}
-		select {
-		case <-ctx.Done():
-			return res, fmt.Errorf("pushing %s: %w", dst, ctx.Err())
-		case <-time.After(pause):
-		}
-		pause *= 2
+		return struct{}{}, err
+	})
+	if err != nil {
+		return res, fmt.Errorf("pushing %s (attempt %d of %d): %w", dst, res.Attempts, opts.Attempts, err)
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -297,20 +302,25 @@ func (a *refreshingAuth) invalidate() {
 	a.mu.Unlock()
 }
 
-// transient reports failures worth another attempt.
+// retryStatusCodes are the registry answers worth another request or attempt: go-containerregistry's
+// own default list (remote's defaultRetryStatusCodes, Cloudflare's 522 among them).
+var retryStatusCodes = []int{http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+	http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, 499, 522}
+
+// transient reports failures worth another attempt: go-containerregistry passes it the errors of single
+// requests (dropped, reset or refused connections), and Push the error of a whole attempt, where a
+// status above or a 401 (the credentials are renewed first) is worth another one too.
 func transient(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false // the run is over, not the registry flaky
+	}
 	var te *transport.Error
 	if errors.As(err, &te) {
-		switch te.StatusCode {
-		case http.StatusUnauthorized, http.StatusRequestTimeout, http.StatusTooManyRequests,
-			http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-			return true
-		}
-		return false
+		return te.StatusCode == http.StatusUnauthorized || slices.Contains(retryStatusCodes, te.StatusCode) || te.Temporary()
 	}
 	var ne net.Error
 	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) || errors.As(err, &ne)
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) || errors.As(err, &ne)
 }
 
 func isUnauthorized(err error) bool {

@@ -2,14 +2,18 @@ package image
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +23,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -246,5 +251,29 @@ func TestPushStopsOnPermanentFailure(t *testing.T) {
 	res, err := Push(context.Background(), img, d.tag(t, "acct/denied"), quick(d, 15*time.Minute))
 	if err == nil || !strings.Contains(err.Error(), "403 Forbidden") || res.Attempts != 1 {
 		t.Fatalf("err = %v, attempts %d; want a single attempt failing with the registry's status", err, res.Attempts)
+	}
+}
+
+// transient is both go-containerregistry's per-request predicate and the whole attempt's.
+func TestTransient(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"503", &transport.Error{StatusCode: http.StatusServiceUnavailable}, true},
+		{"Cloudflare 522", &transport.Error{StatusCode: 522}, true},
+		{"401 renews the credentials", &transport.Error{StatusCode: http.StatusUnauthorized}, true},
+		{"403", &transport.Error{StatusCode: http.StatusForbidden}, false},
+		{"reset", fmt.Errorf("PATCH: %w", syscall.ECONNRESET), true},
+		{"unexpected EOF", fmt.Errorf("reading: %w", io.ErrUnexpectedEOF), true},
+		{"a dial error", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, true},
+		{"cancelled inside a url.Error", &url.Error{Op: "Put", URL: "x", Err: context.Canceled}, false},
+		{"deadline", fmt.Errorf("x: %w", context.DeadlineExceeded), false},
+		{"other", errors.New("manifest invalid"), false},
+	} {
+		if got := transient(tc.err); got != tc.want {
+			t.Errorf("%s: transient(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
+		}
 	}
 }

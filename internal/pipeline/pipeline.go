@@ -1,6 +1,7 @@
 // Package pipeline runs lean4-cf's deploy stages in order (preflight, stub, push, promote), times them,
 // rolls back a promotion that fails verification, and reports what happened. It consumes small interfaces
-// (defined here) that the cli package wires to wrangler, the registry, the Cloudflare API and the verifier.
+// (defined here) that the cli package wires to wrangler, the registry, the Cloudflare API and the verifier,
+// and it decides when the new image serves.
 package pipeline
 
 import (
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/org/lean4-cf-action/internal/report"
+	"github.com/org/lean4-cf-action/internal/retry"
 )
 
 // Stage names, in the order they run.
@@ -97,11 +99,13 @@ type (
 		DeployContainer(ctx context.Context, spec ContainerSpec) (Deployed, error)
 		// Rollback returns the Worker to version, and its container application to image when image is set.
 		Rollback(ctx context.Context, name, version, image string) error
-		Status(ctx context.Context, name string) (Status, error)
-		// Serving reports whether the instances that run now all run the application's latest version,
-		// with at least one running: a rollout can report completed while an old instance keeps
-		// answering (cloudflare/containers#233), so an answer alone does not prove the new image.
-		Serving(ctx context.Context, name string) (ok bool, detail string, err error)
+	}
+	// Containers reads container state through the Cloudflare API (no wrangler process).
+	Containers interface {
+		// Application returns the Worker's container application and whether it has one.
+		Application(ctx context.Context, worker string) (Status, bool, error)
+		// Instances lists the application's instances.
+		Instances(ctx context.Context, appID string) ([]Instance, error)
 	}
 	// Pusher copies the source image into Cloudflare's registry.
 	Pusher interface {
@@ -114,6 +118,13 @@ type (
 		MeasureLatency(ctx context.Context, url string, n int) (Latency, error)
 	}
 )
+
+// Instance is one container instance (or Durable Object) of an application.
+type Instance struct {
+	ID      string
+	State   string // running, provisioning, stopped, failed, inactive, ...
+	Version int    // the application version it runs
+}
 
 // Deployed is what a wrangler deploy reported.
 type Deployed struct {
@@ -155,30 +166,17 @@ type Pipeline struct {
 	Deployer    Deployer
 	Pusher      Pusher
 	Verifier    Verifier
+	Containers  Containers
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-	// Sleep pauses for d or until ctx ends; default a real timer. Tests pair it with Now.
-	Sleep func(ctx context.Context, d time.Duration) error
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	// Clock paces the pauses between checks of which version serves. Default: real time.
+	Clock retry.Clock
 }
 
 // Run runs the stages up to opts.Stage. It returns the result in every case; the error is a *StageError.
 func (p *Pipeline) Run(ctx context.Context, opts Options) (*Result, error) {
 	if p.Now == nil {
 		p.Now = time.Now
-	}
-	if p.Sleep == nil {
-		p.Sleep = sleep
 	}
 	last := opts.Stage
 	if last == "" || last == "all" {
@@ -216,7 +214,7 @@ func (p *Pipeline) Run(ctx context.Context, opts Options) (*Result, error) {
 	res.FirstDeploy = !exists
 	var prevStatus *Status
 	if exists {
-		if st, err := p.Deployer.Status(ctx, opts.Name); err == nil {
+		if st, ok, err := p.Containers.Application(ctx, opts.Name); err == nil && ok {
 			prevStatus = &st
 		}
 	}
@@ -314,7 +312,8 @@ func (r *run) waitNewImage(ctx context.Context, url string) (Ready, error) {
 		pause = time.Second
 	}
 	answered := false // the new version has answered at least once
-	wait := func() (Ready, error) {
+	// waitReady gives WaitReady only what is left of the one deadline.
+	waitReady := func() (Ready, error) {
 		left := deadline.Sub(r.p.Now())
 		if left <= 0 {
 			return Ready{}, fmt.Errorf("the wait for the new version used up its %s", timeout)
@@ -328,34 +327,87 @@ func (r *run) waitNewImage(ctx context.Context, url string) (Ready, error) {
 		}
 		return ready, err
 	}
-	for {
-		ready, err := wait()
-		if err != nil {
-			return ready, err
+	// Checks pause 1 s, 2 s, 4 s ... at most 10 s apart, until the deadline.
+	policy := retry.Policy{Initial: pause, Multiplier: 2, Max: 10 * time.Second, MaxElapsed: timeout}
+	var (
+		ready      Ready
+		notServing *notServingError // what the last check found missing
+	)
+	res, err := retry.Do(ctx, policy, r.p.Clock, func(err error, _ time.Duration) {
+		r.event(StagePromote, "info", "waiting for the new version: "+err.Error())
+	}, func() (Ready, error) {
+		if notServing != nil && !r.p.Now().Before(deadline) {
+			return ready, retry.Permanent(notServing)
+		}
+		var err error
+		if ready, err = waitReady(); err != nil {
+			return ready, retry.Permanent(err)
 		}
 		answered = true
-		ok, detail, err := r.p.Deployer.Serving(ctx, r.opts.Name)
+		ok, detail, err := r.serving(ctx)
+		switch {
+		case err != nil:
+			return ready, retry.Permanent(fmt.Errorf("checking which version the instances run: %w", err))
+		case !ok:
+			notServing = &notServingError{detail: detail}
+			return ready, notServing
+		}
+		again, err := waitReady()
 		if err != nil {
-			return ready, fmt.Errorf("checking which version the instances run: %w", err)
+			return again, retry.Permanent(err)
 		}
-		if ok {
-			again, err := wait()
-			if err != nil {
-				return again, err
-			}
-			again.ColdStart = report.Ms(r.p.Now().Sub(start))
-			again.Attempts += ready.Attempts
-			return again, nil
-		}
-		r.event(StagePromote, "info", "waiting for the new version: "+detail)
-		if err := r.p.Sleep(ctx, min(pause, max(deadline.Sub(r.p.Now()), 0))); err != nil {
-			return ready, err
-		}
-		if !r.p.Now().Before(deadline) {
-			return ready, fmt.Errorf("the new version never served within %s: %s (cloudflare/containers#233: the old image kept answering)", timeout, detail)
-		}
-		pause = min(pause*2, 10*time.Second)
+		again.ColdStart = report.Ms(r.p.Now().Sub(start))
+		again.Attempts += ready.Attempts
+		return again, nil
+	})
+	var ns *notServingError
+	if errors.As(err, &ns) && ctx.Err() == nil {
+		err = fmt.Errorf("the new version never served within %s: %s (cloudflare/containers#233: the old image kept answering)", timeout, ns.detail)
 	}
+	return res, err
+}
+
+// notServingError says what the new version still lacks to serve.
+type notServingError struct{ detail string }
+
+func (e *notServingError) Error() string { return e.detail }
+
+// serving reports whether the instances that run now all run the application's latest version, with at
+// least one running: a rollout can report completed while an old instance keeps answering
+// (cloudflare/containers#233), so an answer alone does not prove the new image. detail says what is
+// still missing.
+func (r *run) serving(ctx context.Context) (ok bool, detail string, err error) {
+	app, found, err := r.p.Containers.Application(ctx, r.opts.Name)
+	if err != nil {
+		return false, "", err
+	}
+	if !found {
+		return false, "the container application is not listed yet", nil
+	}
+	rows, err := r.p.Containers.Instances(ctx, app.ApplicationID)
+	if err != nil {
+		return false, "", err
+	}
+	ok, detail = servesVersion(app.Version, rows)
+	return ok, detail, nil
+}
+
+// servesVersion is the decision of serving: every running instance runs version, and one at least does.
+func servesVersion(version int, rows []Instance) (bool, string) {
+	running := 0
+	for _, r := range rows {
+		if r.State != "running" {
+			continue
+		}
+		if r.Version != version {
+			return false, fmt.Sprintf("instance %s runs application version %d, the application is at %d", r.ID, r.Version, version)
+		}
+		running++
+	}
+	if running == 0 {
+		return false, fmt.Sprintf("no instance of application version %d runs yet", version)
+	}
+	return true, ""
 }
 
 type run struct {
@@ -467,9 +519,12 @@ func (r *run) rollback(ctx context.Context, existed bool, prevVersion string, pr
 
 func (r *run) status(ctx context.Context) {
 	_ = r.stage(ctx, StageStatus, func(ctx context.Context) (string, error) {
-		st, err := r.p.Deployer.Status(ctx, r.opts.Name)
+		st, ok, err := r.p.Containers.Application(ctx, r.opts.Name)
 		if err != nil {
 			return "", err
+		}
+		if !ok {
+			return "no container application", nil
 		}
 		r.res.Status = &st
 		return fmt.Sprintf("%s %s, %d instances", st.ApplicationID, st.State, st.Instances), nil

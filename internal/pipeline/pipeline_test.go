@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/org/lean4-cf-action/internal/report"
@@ -80,17 +81,17 @@ func (w *world) Rollback(ctx context.Context, name, version, image string) error
 	}
 	return w.rollbackErr
 }
-func (w *world) Status(_ context.Context, name string) (Status, error) {
-	w.log("status %s", name)
-	return Status{ApplicationID: "app-1", State: "ready", Instances: 1, Image: w.liveImage}, nil
+func (w *world) Application(_ context.Context, name string) (Status, bool, error) {
+	w.log("application %s", name)
+	return Status{ApplicationID: "app-1", State: "ready", Instances: 1, Image: w.liveImage, Version: 2}, true, nil
 }
-func (w *world) Serving(_ context.Context, name string) (bool, string, error) {
-	w.log("serving %s", name)
+func (w *world) Instances(_ context.Context, appID string) ([]Instance, error) {
+	w.log("instances %s", appID)
 	if w.oldServing > 0 {
 		w.oldServing--
-		return false, "instance i1 runs version 1, the application is at 2", nil
+		return []Instance{{ID: "i1", State: "running", Version: 1}, {ID: "i2", State: "running", Version: 2}}, nil
 	}
-	return true, "", nil
+	return []Instance{{ID: "i2", State: "running", Version: 2}}, nil
 }
 func (w *world) Push(_ context.Context, name string) (Pushed, error) {
 	w.log("push %s", name)
@@ -127,7 +128,7 @@ func (w *world) MeasureLatency(_ context.Context, url string, n int) (Latency, e
 }
 
 func (w *world) pipeline() *Pipeline {
-	return &Pipeline{Preflighter: w, Account: w, Deployer: w, Pusher: w, Verifier: w}
+	return &Pipeline{Preflighter: w, Account: w, Deployer: w, Pusher: w, Verifier: w, Containers: w}
 }
 
 func opts(stage string) Options {
@@ -150,7 +151,7 @@ func TestRun(t *testing.T) {
 			name:  "first deploy",
 			setup: func(*world) {},
 			wantCalls: []string{"verify-token", "preflight", "worker lean", "deploy-stub lean", "check-stub " + u, "push lean",
-				"deploy-container lean registry.local/acct/lean@sha256:abc standard-1 max=5", "wait-ready " + u, "serving lean", "wait-ready " + u, "latency " + u + " 3", "status lean"},
+				"deploy-container lean registry.local/acct/lean@sha256:abc standard-1 max=5", "wait-ready " + u, "application lean", "instances app-1", "wait-ready " + u, "latency " + u + " 3", "application lean"},
 			wantOutcome: "deployed",
 		},
 		{
@@ -158,17 +159,17 @@ func TestRun(t *testing.T) {
 			setup: func(w *world) {
 				w.exists, w.liveVersion, w.liveImage = true, "old-v", "registry.local/acct/lean@sha256:old"
 			},
-			wantCalls: []string{"verify-token", "preflight", "worker lean", "status lean", "deploy-stub lean-stub", "check-stub https://lean-stub.acct.workers.dev",
+			wantCalls: []string{"verify-token", "preflight", "worker lean", "application lean", "deploy-stub lean-stub", "check-stub https://lean-stub.acct.workers.dev",
 				"delete lean-stub", "push lean", "deploy-container lean registry.local/acct/lean@sha256:abc standard-1 max=5", "wait-ready " + u,
-				"serving lean", "wait-ready " + u, "latency " + u + " 3", "status lean"},
+				"application lean", "instances app-1", "wait-ready " + u, "latency " + u + " 3", "application lean"},
 			wantOutcome: "deployed",
 		},
 		{
 			name:  "an old instance still answering is not the new version",
 			setup: func(w *world) { w.oldServing = 2 },
 			wantCalls: []string{"verify-token", "preflight", "worker lean", "deploy-stub lean", "check-stub " + u, "push lean",
-				"deploy-container lean registry.local/acct/lean@sha256:abc standard-1 max=5", "wait-ready " + u, "serving lean", "wait-ready " + u, "serving lean",
-				"wait-ready " + u, "serving lean", "wait-ready " + u, "latency " + u + " 3", "status lean"},
+				"deploy-container lean registry.local/acct/lean@sha256:abc standard-1 max=5", "wait-ready " + u, "application lean", "instances app-1", "wait-ready " + u, "application lean", "instances app-1",
+				"wait-ready " + u, "application lean", "instances app-1", "wait-ready " + u, "latency " + u + " 3", "application lean"},
 			wantOutcome: "deployed",
 		},
 		{
@@ -204,7 +205,7 @@ func TestRun(t *testing.T) {
 			setup: func(w *world) {
 				w.exists, w.liveVersion, w.stubErr = true, "old-v", errors.New("GET /health answered 500")
 			},
-			wantCalls: []string{"verify-token", "preflight", "worker lean", "status lean", "deploy-stub lean-stub",
+			wantCalls: []string{"verify-token", "preflight", "worker lean", "application lean", "deploy-stub lean-stub",
 				"check-stub https://lean-stub.acct.workers.dev", "delete lean-stub"},
 			wantOutcome: "failed", wantErr: "answered 500", wantFailed: StageStub,
 		},
@@ -220,7 +221,7 @@ func TestRun(t *testing.T) {
 				w.exists, w.liveVersion, w.liveImage = true, "old-v", "registry.local/acct/lean@sha256:old"
 				w.readyErrs = []error{errors.New("POST / answered 3\\n"), nil}
 			},
-			wantCalls: []string{"verify-token", "preflight", "worker lean", "status lean", "deploy-stub lean-stub", "check-stub https://lean-stub.acct.workers.dev",
+			wantCalls: []string{"verify-token", "preflight", "worker lean", "application lean", "deploy-stub lean-stub", "check-stub https://lean-stub.acct.workers.dev",
 				"delete lean-stub", "push lean", "deploy-container lean registry.local/acct/lean@sha256:abc standard-1 max=5", "wait-ready " + u,
 				"rollback lean old-v registry.local/acct/lean@sha256:old", "wait-ready " + u},
 			wantOutcome: "rolled-back", wantErr: "answered 3", wantFailed: StagePromote,
@@ -233,7 +234,7 @@ func TestRun(t *testing.T) {
 				w.exists, w.liveVersion, w.liveImage, w.liveIsStub = true, "stub-old", "registry.local/acct/lean@sha256:old", true
 				w.readyErrs = []error{errors.New("POST / answered 3\\n"), errors.New("GET /health has no Lean version: the stub answers")}
 			},
-			wantCalls: []string{"verify-token", "preflight", "worker lean", "status lean", "deploy-stub lean-stub", "check-stub https://lean-stub.acct.workers.dev",
+			wantCalls: []string{"verify-token", "preflight", "worker lean", "application lean", "deploy-stub lean-stub", "check-stub https://lean-stub.acct.workers.dev",
 				"delete lean-stub", "push lean", "deploy-container lean registry.local/acct/lean@sha256:abc standard-1 max=5", "wait-ready " + u,
 				"rollback lean stub-old registry.local/acct/lean@sha256:old", "check-stub " + u},
 			wantOutcome: "rolled-back", wantErr: "answered 3", wantFailed: StagePromote,
@@ -242,7 +243,7 @@ func TestRun(t *testing.T) {
 			name:  "a container that answers once and then crashes is reported as such",
 			setup: func(w *world) { w.readyErrs = []error{nil, errors.New("POST / answered 502: container_disconnected")} },
 			wantCalls: []string{"verify-token", "preflight", "worker lean", "deploy-stub lean", "check-stub " + u, "push lean",
-				"deploy-container lean registry.local/acct/lean@sha256:abc standard-1 max=5", "wait-ready " + u, "serving lean", "wait-ready " + u,
+				"deploy-container lean registry.local/acct/lean@sha256:abc standard-1 max=5", "wait-ready " + u, "application lean", "instances app-1", "wait-ready " + u,
 				"rollback lean stub-v ", "check-stub " + u},
 			wantOutcome: "rolled-back", wantFailed: StagePromote,
 			wantErr: "the Lean server answered, then stopped answering (the new image's container crashed or was stopped): POST / answered 502: container_disconnected",
@@ -261,7 +262,7 @@ func TestRun(t *testing.T) {
 				w.readyErrs = []error{errors.New("timed out")}
 				w.rollbackErr = errors.New("API 500")
 			},
-			wantCalls: []string{"verify-token", "preflight", "worker lean", "status lean", "deploy-stub lean-stub", "check-stub https://lean-stub.acct.workers.dev",
+			wantCalls: []string{"verify-token", "preflight", "worker lean", "application lean", "deploy-stub lean-stub", "check-stub https://lean-stub.acct.workers.dev",
 				"delete lean-stub", "push lean", "deploy-container lean registry.local/acct/lean@sha256:abc standard-1 max=5", "wait-ready " + u,
 				"rollback lean old-v "},
 			wantOutcome: "failed", wantErr: "timed out", wantFailed: StagePromote,
@@ -400,40 +401,98 @@ func TestFailedPromoteDeployRollsBackAndProbesTheWorkerURL(t *testing.T) {
 }
 
 // --timeout bounds the whole promote wait: each WaitReady gets what is left of one deadline, not the
-// whole timeout again, and the run ends when it is used up. A fake clock: every wait uses all it is given.
+// whole timeout again, and the run ends when it is used up. In a synctest bubble every wait uses half of
+// what it is given, at no real cost.
 func TestPromoteWaitHasOneDeadline(t *testing.T) {
-	w := newWorld()
-	w.oldServing = 1000 // an old instance keeps answering
-	p := w.pipeline()
-	now := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
-	p.Now = func() time.Time { return now }
-	p.Sleep = func(_ context.Context, d time.Duration) error { now = now.Add(d); return nil }
-	var given []time.Duration
-	var waitStart time.Time
-	w.onWaitFor = func(policy WaitPolicy) {
-		if waitStart.IsZero() {
-			waitStart = now
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld()
+		w.oldServing = 1000 // an old instance keeps answering
+		var given []time.Duration
+		w.onWaitFor = func(policy WaitPolicy) {
+			given = append(given, policy.Timeout)
+			time.Sleep(policy.Timeout / 2) // it answers halfway through what it was given
 		}
-		given = append(given, policy.Timeout)
-		now = now.Add(policy.Timeout / 2) // it answers halfway through what it was given
+		o := opts("all")
+		o.Wait.Timeout = 4 * time.Minute
+		res, err := w.pipeline().Run(t.Context(), o)
+		if err == nil || !strings.Contains(err.Error(), "never served within 4m0s") {
+			t.Fatalf("err = %v; want the wait to end at its 4m deadline", err)
+		}
+		if !res.RolledBack {
+			t.Errorf("not rolled back: %+v", res)
+		}
+		var total time.Duration
+		for _, g := range given { // the rollback (to the first deploy's stub) waits for no Lean answer
+			total += g / 2
+		}
+		if len(given) < 3 || given[1] >= given[0] {
+			t.Fatalf("WaitReady was given %v; want each pass only what is left of the 4m", given)
+		}
+		if total > o.Wait.Timeout {
+			t.Fatalf("the promote waits took %s in all (given %v); want at most the 4m timeout", total, given)
+		}
+	})
+}
+
+// The serving decision: every running instance runs the application's version, and one at least runs.
+func TestServesVersion(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		rows       []Instance
+		want       bool
+		wantDetail string
+	}{
+		{"one running at the version", []Instance{{ID: "a", State: "running", Version: 3}}, true, ""},
+		{"others not running are ignored", []Instance{{ID: "a", State: "running", Version: 3}, {ID: "b", State: "stopped", Version: 2}, {ID: "c", State: "inactive"}}, true, ""},
+		{"an old instance still runs", []Instance{{ID: "a", State: "running", Version: 3}, {ID: "b", State: "running", Version: 2}}, false, "instance b runs application version 2, the application is at 3"},
+		{"none running", []Instance{{ID: "a", State: "provisioning", Version: 3}}, false, "no instance of application version 3 runs yet"},
+		{"no instances", nil, false, "no instance of application version 3 runs yet"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ok, detail := servesVersion(3, tc.rows)
+			if ok != tc.want || detail != tc.wantDetail {
+				t.Fatalf("servesVersion = %v %q, want %v %q", ok, detail, tc.want, tc.wantDetail)
+			}
+		})
 	}
-	o := opts("all")
-	o.Wait.Timeout = 4 * time.Minute
-	res, err := p.Run(context.Background(), o)
-	if err == nil || !strings.Contains(err.Error(), "never served within 4m0s") {
-		t.Fatalf("err = %v; want the wait to end at its 4m deadline", err)
-	}
-	if !res.RolledBack {
-		t.Errorf("not rolled back: %+v", res)
-	}
-	var total time.Duration
-	for _, g := range given { // the rollback (to the first deploy's stub) waits for no Lean answer
-		total += g / 2
-	}
-	if len(given) < 3 || given[1] >= given[0] {
-		t.Fatalf("WaitReady was given %v; want each pass only what is left of the 4m", given)
-	}
-	if total > o.Wait.Timeout {
-		t.Fatalf("the promote waits took %s in all (given %v); want at most the 4m timeout", total, given)
-	}
+}
+
+// The wait for the new version pauses 1 s, 2 s, 4 s ... (at most 10 s) between checks, on the clock the
+// pipeline is given: in a synctest bubble the pauses are exact and cost no real time.
+func TestWaitNewImagePauses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld()
+		w.oldServing = 5
+		var checks []time.Duration
+		start := time.Now()
+		w.onWait = func() { checks = append(checks, time.Since(start)) }
+		o := opts("all")
+		o.Wait.InitialInterval = time.Second
+		if _, err := w.pipeline().Run(t.Context(), o); err != nil {
+			t.Fatal(err)
+		}
+		// WaitReady before each check, then once more after the new version serves.
+		want := []time.Duration{0, time.Second, 3 * time.Second, 7 * time.Second, 15 * time.Second, 25 * time.Second, 25 * time.Second}
+		if fmt.Sprint(checks) != fmt.Sprint(want) {
+			t.Fatalf("WaitReady at %v, want %v", checks, want)
+		}
+	})
+}
+
+// An old instance that never leaves ends the wait at the timeout, with what was still missing.
+func TestWaitNewImageTimesOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld()
+		w.oldServing = 1 << 30
+		o := opts("all")
+		o.Wait.InitialInterval, o.Wait.Timeout = time.Second, time.Minute
+		start := time.Now()
+		_, err := w.pipeline().Run(t.Context(), o)
+		if err == nil || !strings.Contains(err.Error(), "the new version never served within 1m0s: instance i1 runs application version 1, the application is at 2") {
+			t.Fatalf("err = %v", err)
+		}
+		if took := time.Since(start); took > time.Minute {
+			t.Fatalf("gave up after %v, past the 1m timeout", took)
+		}
+	})
 }

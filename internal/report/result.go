@@ -145,7 +145,7 @@ type Latency struct {
 	P95 Ms  `json:"p95Ms"`
 }
 
-// Status is the container application's state (from `wrangler containers list --json`).
+// Status is the container application's state, read through the Cloudflare API (what `wrangler containers list --json` shows).
 type Status struct {
 	ApplicationID string `json:"applicationId,omitempty"`
 	Application   string `json:"application,omitempty"`

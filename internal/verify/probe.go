@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
+	"github.com/org/lean4-cf-action/internal/retry"
 )
 
 // EvalProgram is the program every verification runs, and EvalWant its expected stdout.
@@ -221,6 +221,8 @@ type WaitOptions struct {
 	WantVersion string
 	// Progress, when set, hears about every failed attempt and the pause before the next one.
 	Progress func(attempt int, err error, next time.Duration)
+	// Clock paces the pauses (tests speed it up; the timeout stays the caller's). Default: real time.
+	Clock retry.Clock
 }
 
 // Ready is what WaitReady measured.
@@ -237,20 +239,23 @@ func (p Prober) WaitReady(ctx context.Context, opts WaitOptions) (Ready, error) 
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Minute
 	}
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval, b.MaxInterval = time.Second, 15*time.Second
+	policy := retry.Policy{Initial: time.Second, Multiplier: 1.5, Max: 15 * time.Second, Jitter: 0.5, MaxElapsed: opts.Timeout}
 	if opts.InitialInterval > 0 {
-		b.InitialInterval = opts.InitialInterval
+		policy.Initial = opts.InitialInterval
 	}
 	if opts.MaxInterval > 0 {
-		b.MaxInterval = opts.MaxInterval
+		policy.Max = opts.MaxInterval
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	var r Ready
 	start := time.Now()
 	var last error
-	res, err := backoff.Retry(ctx, func() (LeanResult, error) {
+	res, err := retry.Do(ctx, policy, opts.Clock, func(err error, next time.Duration) {
+		if opts.Progress != nil {
+			opts.Progress(r.Attempts, err, next)
+		}
+	}, func() (LeanResult, error) {
 		r.Attempts++
 		res, err := p.CheckLean(ctx, opts.WantVersion)
 		if err == nil {
@@ -263,22 +268,16 @@ func (p Prober) WaitReady(ctx context.Context, opts WaitOptions) (Ready, error) 
 		var nl *NotLeanError
 		switch {
 		case errors.As(err, &se) && se.RetryAfter > 0 && se.Retryable():
-			return res, backoff.RetryAfter(int(min(se.RetryAfter, b.MaxInterval) / time.Second))
+			return res, retry.After(err, min(se.RetryAfter, policy.Max))
 		case errors.As(err, &se) && !se.Retryable():
-			return res, backoff.Permanent(err)
+			return res, retry.Permanent(err)
 		case errors.As(err, &nl) && nl.Stub:
 			return res, err // the new version is not serving yet
 		case errors.As(err, &nl):
-			return res, backoff.Permanent(err)
+			return res, retry.Permanent(err)
 		}
 		return res, err
-	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(opts.Timeout), backoff.WithNotify(func(err error, next time.Duration) {
-		if opts.Progress != nil && last != nil {
-			opts.Progress(r.Attempts, last, next) // the attempt's own error, not backoff's wrapper
-		} else if opts.Progress != nil {
-			opts.Progress(r.Attempts, err, next)
-		}
-	}))
+	})
 	if err != nil {
 		if last != nil {
 			// What the last attempt saw, not backoff's wrappers ("retry after 2s") or the deadline.

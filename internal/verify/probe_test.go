@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/org/lean4-cf-action/internal/retry"
 )
 
 const leanVersion = "Lean (version 4.24.0, x86_64-unknown-linux-gnu, Release)"
@@ -24,6 +26,7 @@ const (
 	leanServing               // the real Lean server through the Worker
 	wrongAnswer               // a Lean server that evaluates wrongly
 	restarting                // 503 with a Retry-After longer than the wait: the container crashed
+	rateLimited               // 429 with Retry-After: 7
 )
 
 func worker(t *testing.T, phaseOf func(n int64) phase, apiKey string) (*httptest.Server, *atomic.Int64) {
@@ -39,6 +42,10 @@ func worker(t *testing.T, phaseOf func(n int64) phase, apiKey string) (*httptest
 		body, _ := io.ReadAll(r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		switch {
+		case ph == rateLimited:
+			w.Header().Set("Retry-After", "7")
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, `{"error":"slow down"}`)
 		case ph == provisioning:
 			w.Header().Set("Retry-After", "0")
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -234,5 +241,30 @@ func TestStatusErrorRetryable(t *testing.T) {
 	var se *StatusError
 	if errors.As(fmt.Errorf("x: %w", &StatusError{Status: 503}), &se); se == nil {
 		t.Fatal("StatusError does not unwrap")
+	}
+}
+
+// WaitReady paces its pauses, a server's Retry-After included, on the clock it is given: the fast clock
+// keeps the attempts and turns Retry-After: 7 into a 7 ms pause.
+func TestWaitReadyPacesRetryAfterOnItsClock(t *testing.T) {
+	srv, _ := worker(t, func(n int64) phase {
+		if n <= 2 {
+			return rateLimited
+		}
+		return leanServing
+	}, "")
+	var pauses []time.Duration
+	opts := WaitOptions{Timeout: time.Minute, Clock: retry.Fast, Progress: func(_ int, err error, next time.Duration) {
+		if !strings.Contains(err.Error(), "429") {
+			t.Errorf("progress heard %v, want the 429", err)
+		}
+		pauses = append(pauses, next)
+	}}
+	r, err := Prober{Client: srv.Client(), BaseURL: srv.URL}.WaitReady(context.Background(), opts)
+	if err != nil || r.Attempts != 3 {
+		t.Fatalf("attempts %d, err %v; want success at the third", r.Attempts, err)
+	}
+	if fmt.Sprint(pauses) != "[7ms 7ms]" {
+		t.Fatalf("pauses %v, want Retry-After's 7 s on the fast clock: [7ms 7ms]", pauses)
 	}
 }

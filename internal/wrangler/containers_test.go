@@ -2,52 +2,15 @@ package wrangler
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-func TestParseContainersList(t *testing.T) {
-	tests := []struct {
-		name, in string
-		want     int
-		wantErr  string
-	}{
-		{name: "wrangler's 4-space array", in: `[
-    {
-        "id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
-        "name": "lean4-server-leancontainer",
-        "state": "active",
-        "instances": 1,
-        "image": "registry.cloudflare.com/acct/lean4-server@sha256:00",
-        "version": 2,
-        "updated_at": "2026-11-28T10:06:00Z",
-        "created_at": "2026-11-28T10:00:00Z"
-    }
-]`, want: 1},
-		{name: "empty", in: "[]\n", want: 0},
-		{name: "error object", in: `{"error": "Unauthorized"}`, wantErr: "wrangler containers list: Unauthorized"},
-		{name: "garbage", in: "No containers found.", wantErr: "parsing wrangler containers list"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			apps, err := ParseContainersList([]byte(tt.in))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || len(apps) != tt.want {
-				t.Fatalf("apps = %+v, err = %v", apps, err)
-			}
-			if tt.want == 1 && (apps[0].State != "active" || apps[0].Version != 2 || apps[0].Instances != 1) {
-				t.Fatalf("app = %+v", apps[0])
-			}
-		})
-	}
-}
+	"github.com/org/lean4-cf-action/internal/retry"
+)
 
 func TestApplicationName(t *testing.T) {
 	if got := ApplicationName("lean-worker", "LeanServer"); got != "lean-worker-leanserver" {
@@ -55,72 +18,101 @@ func TestApplicationName(t *testing.T) {
 	}
 }
 
-func TestContainersListAndRollbackArgs(t *testing.T) {
-	argsFile := filepath.Join(t.TempDir(), "args")
-	tool := fakeWrangler(t, `echo "$*" >> `+argsFile+`
-case "$1" in
-containers) echo '[{"id":"a1","name":"other-leancontainer","state":"ready","instances":0,"image":"x","version":1},{"id":"a2","name":"lean-leancontainer","state":"provisioning","instances":1,"image":"y","version":3}]';;
-esac
-`)
-	r := Runner{Tool: tool, Env: os.Environ()}
-	app, ok, err := r.ContainersList(context.Background(), "lean-leancontainer")
-	if err != nil || !ok || app.ID != "a2" || app.State != "provisioning" {
-		t.Fatalf("app = %+v, %v, %v", app, ok, err)
+func TestTransient(t *testing.T) {
+	for _, tc := range []struct {
+		msg  string
+		want bool
+	}{
+		{"Generic Error", true},
+		{"A request to the Cloudflare API (/accounts/a/workers/scripts/x) failed. 503 Service Unavailable", true},
+		{"This version is not yet available [code: 100146]", true},
+		{"fetch failed", true},
+		{`{"error":"There has been an unknown error listing containers.\n{\"error\":\"Please wait and consider throttling your request speed\"}"}`, true},
+		{"Authentication error [code: 10000]", false},
+		{"Error creating application due to a misconfiguration: {\"error\":\"instance type not allowed\"}", false},
+	} {
+		t.Run(tc.msg, func(t *testing.T) {
+			if got := Transient(&Error{Message: tc.msg}); got != tc.want {
+				t.Errorf("Transient(%q) = %v, want %v", tc.msg, got, tc.want)
+			}
+		})
 	}
-	if _, ok, _ := r.ContainersList(context.Background(), "missing"); ok {
-		t.Fatal("found an application that is not there")
+	for _, f := range []FailureEntry{{Code: 971}, {Code: 10013}, {RetryAfterMS: 1000}} {
+		if !Transient(&Error{Message: "A request to the Cloudflare API (/x) failed.", Failure: &f}) {
+			t.Errorf("failure %+v not transient", f)
+		}
 	}
+	if Transient(&Error{Message: "A request to the Cloudflare API (/x) failed.", Failure: &FailureEntry{Code: 10000}}) {
+		t.Error("an authentication error (10000) counted as transient")
+	}
+	if Transient(errors.New("503")) {
+		t.Error("an error that is not wrangler's counted as transient")
+	}
+}
+
+// failingWrangler fails its first `fails` runs with message (exit 1, a command-failed entry), then
+// succeeds; every run's arguments are appended to the returned file.
+func failingWrangler(t *testing.T, fails int, message string) (Tool, string) {
+	dir := t.TempDir()
+	args, count := filepath.Join(dir, "args"), filepath.Join(dir, "count")
+	return fakeWrangler(t, fmt.Sprintf(`echo "$*" >> %s
+n=$(cat %s 2>/dev/null || echo 0); n=$((n+1)); echo $n > %s
+if [ $n -le %d ]; then
+  echo '{"type":"command-failed","version":1,"message":"%s"}' >> "$WRANGLER_OUTPUT_FILE_PATH"
+  exit 1
+fi
+`, args, count, count, fails, message)), args
+}
+
+func TestRunRetry(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		fails        int
+		message      string
+		wantAttempts int
+		wantErr      bool
+		wantHeard    []string
+	}{
+		{"first run succeeds", 0, "", 1, false, nil},
+		{"a transient failure is repeated", 1, "Generic Error", 2, false, []string{"wrangler deploy failed (wrangler deploy --config x failed (exit 1): Generic Error); trying again in 2ms"}},
+		{"three attempts, then the last error", 5, "503 Service Unavailable", 3, true, []string{"trying again in 2ms", "trying again in 4ms"}},
+		{"a permanent failure is not repeated", 5, "Authentication error [code: 10000]", 1, true, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tool, argsFile := failingWrangler(t, tc.fails, tc.message)
+			var heard []string
+			// The fast clock keeps DefaultRetry's attempts and shortens its 2 s and 4 s pauses to 2 and 4 ms.
+			r := Runner{Tool: tool, Env: os.Environ(), Clock: retry.Fast, Retrying: func(s string) { heard = append(heard, s) }}
+			_, attempts, err := r.RunRetry(context.Background(), "deploy", "--config", "x")
+			var we *Error
+			if attempts != tc.wantAttempts || (err != nil) != tc.wantErr || (err != nil && !errors.As(err, &we)) {
+				t.Fatalf("attempts %d, err %v; want %d attempts, error %v (a *wrangler.Error)", attempts, err, tc.wantAttempts, tc.wantErr)
+			}
+			if len(heard) != len(tc.wantHeard) {
+				t.Fatalf("heard %q, want %q", heard, tc.wantHeard)
+			}
+			for i := range heard {
+				if !strings.HasSuffix(heard[i], tc.wantHeard[i]) {
+					t.Errorf("heard %q, want it to end with %q", heard[i], tc.wantHeard[i])
+				}
+			}
+			b, _ := os.ReadFile(argsFile)
+			if n := strings.Count(string(b), "deploy --config x\n"); n != tc.wantAttempts {
+				t.Errorf("wrangler ran %d times, want %d", n, tc.wantAttempts)
+			}
+		})
+	}
+}
+
+func TestRollbackArgsAndRetry(t *testing.T) {
+	tool, argsFile := failingWrangler(t, 1, "fetch failed")
+	r := Runner{Tool: tool, Env: os.Environ(), Clock: retry.Fast}
 	if err := r.Rollback(context.Background(), "lean", "v-1", ""); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(argsFile)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if lines[0] != "containers list --json" || lines[2] != "rollback v-1 --name lean --message lean4-cf rollback --yes" {
-		t.Fatalf("args = %q", lines)
-	}
-}
-
-func TestParseInstances(t *testing.T) {
-	rows, err := ParseInstances([]byte(`[{"id": "i1", "state": "running", "location": "sfo06", "version": 2, "created": "x"},
-    {"id": "i2", "name": "cf-singleton-container", "state": "inactive", "location": "", "version": 1, "created": "x"}]`))
-	if err != nil || len(rows) != 2 || rows[0].Version != 2 || rows[1].Name != "cf-singleton-container" {
-		t.Fatalf("rows = %+v, %v", rows, err)
-	}
-	rows, err = ParseInstances([]byte(`{"instances": [{"id": "i1", "state": "provisioning", "version": 3}], "result_info": {"per_page": 25}}`))
-	if err != nil || len(rows) != 1 || rows[0].State != "provisioning" {
-		t.Fatalf("paged rows = %+v, %v", rows, err)
-	}
-	if _, err := ParseInstances([]byte(`{"error": "Not found"}`)); err == nil || !strings.Contains(err.Error(), "Not found") {
-		t.Fatalf("error object: %v", err)
-	}
-	if _, err := ParseInstances([]byte(`garbage`)); err == nil {
-		t.Fatal("garbage parsed")
-	}
-}
-
-func TestParseContainersInfo(t *testing.T) {
-	tests := []struct {
-		name, out, want, wantErr string
-	}{
-		{"named", `{"id": "a1", "configuration": {"image": "x", "instance_type": "standard-1"}}`, "standard-1", ""},
-		{"custom", `{"id": "a1", "configuration": {"image": "x", "vcpu": 2, "memory_mib": 6144, "disk": {"size_mb": 12000}}}`, "custom:vcpu=2,memory=6144MiB,disk=12000MB", ""},
-		{"none", `{"id": "a1", "configuration": {"image": "x"}}`, "", ""},
-		{"error", `{"error": "not found"}`, "", "wrangler containers info: not found"},
-		{"not JSON", `Container: ...`, "", "parsing wrangler containers info --json output"},
-		{"out of bounds", `{"configuration": {"vcpu": 8, "memory_mib": 12288}}`, "", "the application's custom instance type: vcpu 8"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseContainersInfo([]byte(tt.out))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || (got.Name != "") != (tt.want != "") || (tt.want != "" && got.Spec() != tt.want) {
-				t.Fatalf("got %q, %v; want %q", got.Spec(), err, tt.want)
-			}
-		})
+	want := "rollback v-1 --name lean --message lean4-cf rollback --yes\n"
+	if string(b) != want+want {
+		t.Fatalf("args = %q, want %q twice (the transient failure repeated)", b, want)
 	}
 }

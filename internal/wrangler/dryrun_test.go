@@ -12,8 +12,12 @@ import (
 )
 
 // toolchain finds the pinned wrangler and Node 22 that `make toolchain` installs into the repository.
+// Tests that run it take seconds per run: the short lane (go test -short) skips them.
 func toolchain(t *testing.T) (wrangler, nodeModules string, env []string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the pinned wrangler (seconds per run): the full lane (make test) runs it")
+	}
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)

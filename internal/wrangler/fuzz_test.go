@@ -133,39 +133,6 @@ func FuzzParseOutput(f *testing.F) {
 	})
 }
 
-// FuzzParseContainersList: the reader never panics, reports {"error": ...} as an error, and what it
-// accepts survives a round trip through its own JSON.
-func FuzzParseContainersList(f *testing.F) {
-	f.Add([]byte(`[{"id":"a1","name":"lean-leancontainer","state":"ready","instances":1,"image":"r/x:1","version":2,"created_at":"c","updated_at":"u"}]`))
-	f.Add([]byte(`{"error": "Unauthorized"}`))
-	f.Add([]byte(`[]`))
-	f.Add([]byte(`null`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		apps, err := ParseContainersList(data)
-		if err != nil {
-			if strings.Contains(err.Error(), "\n") {
-				t.Fatalf("error is not one line: %q", err)
-			}
-			return
-		}
-		var e struct{ Error string }
-		if json.Unmarshal(bytes.TrimSpace(data), &e) == nil && e.Error != "" {
-			t.Fatalf("an error object was accepted: %q", data)
-		}
-		b, err := json.Marshal(apps)
-		if err != nil {
-			t.Fatal(err)
-		}
-		again, err := ParseContainersList(b)
-		if err != nil {
-			t.Fatalf("own output %s does not parse: %v", b, err)
-		}
-		if len(apps) > 0 && !reflect.DeepEqual(apps, again) {
-			t.Fatalf("round trip changed %v into %v", apps, again)
-		}
-	})
-}
-
 // FuzzSleepAfter: a sleep-after the options accept is a positive whole duration the container class
 // reads ("90" seconds, "30s", "2m", "1h"); anything else is refused with a one-line error that names it.
 func FuzzSleepAfter(f *testing.F) {

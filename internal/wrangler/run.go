@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/org/lean4-cf-action/internal/retry"
 )
 
 // Runner runs the wrangler CLI non-interactively: CI=true, telemetry off, the account id set, and the
@@ -33,6 +35,12 @@ type Runner struct {
 	// Observe, when set, hears each finished invocation and how long it took (e.g. to tell wrangler's
 	// time from the caller's own). It must not block.
 	Observe func(args []string, took time.Duration)
+	// Retry is how RunRetry and Rollback repeat transient failures. Default DefaultRetry.
+	Retry retry.Policy
+	// Clock paces the pauses between attempts. Default: real time.
+	Clock retry.Clock
+	// Retrying, when set, hears a line for each failed attempt that will be repeated. It must not block.
+	Retrying func(line string)
 }
 
 // Result is what one wrangler invocation reported.
