@@ -2,10 +2,10 @@
 GO        ?= go
 STATICCHECK = $(GO) tool -modfile=tools/go.mod staticcheck
 
-.PHONY: test lint fmt-check vet staticcheck go-test worker-test toolchain build run bench-preflight bench-push bench-pipeline fuzz load hardening test-long
+.PHONY: test lint fmt-check vet staticcheck go-test worker-test toolchain build run bench-preflight bench-push bench-pipeline fuzz load hardening test-long action-image bench-action-start
 
-## test: everything CI runs: the toolchain, lint, Go tests, Worker tests
-test: toolchain lint go-test worker-test
+## test: everything CI runs: the toolchain, lint, Go tests, Worker tests, the action image built and run
+test: toolchain lint go-test worker-test action-image
 
 ## toolchain: Node.js 22 and the Worker's pinned npm packages, into git-ignored project folders
 toolchain:
@@ -29,6 +29,12 @@ go-test:
 
 worker-test: toolchain
 	@if [ -f worker/package.json ]; then bash -c '. scripts/env.sh && cd worker && npm test'; fi
+
+## action-image: build the Dockerfile unchanged (BuildKit, then the classic builder) and run the image as
+## GitHub's runner runs a Docker action against the local Cloudflare; starts dockerd if none runs (and stops
+## it), makes missing base images locally; skips loudly only where Docker cannot start at all
+action-image: toolchain
+	@scripts/action-image.sh
 
 ## bench-push: lean4-cf's push (measuring as it uploads) against plain remote.Write, and an unchanged redeploy
 bench-push:
