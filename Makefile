@@ -36,6 +36,12 @@ worker-test: toolchain
 action-image: toolchain
 	@scripts/action-image.sh
 
+## bench-action-start: time to a running entry point, (a) image: Dockerfile built cold vs (b) the prebuilt
+## image pulled from a loopback registry into a fresh engine; ratio and image size (not in test).
+## BENCH_ARGS, e.g. BENCH_ARGS="-runs 3 -compare lean4cf-action:before"
+bench-action-start:
+	@scripts/action-image.sh bench
+
 ## bench-push: lean4-cf's push (measuring as it uploads) against plain remote.Write, and an unchanged redeploy
 bench-push:
 	$(GO) run ./bench/push $(BENCH_ARGS)

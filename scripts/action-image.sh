@@ -12,6 +12,7 @@
 # build stages as BUILD_CA_CERTS (override: BUILD_CA_FILES, colon-separated); the test checks that the
 # image does not carry them.
 # Knobs: ACTION_IMAGE_CLASSIC=0 skips the classic-builder build; TEST_ARGS is added to go test.
+# `scripts/action-image.sh bench` prepares Docker the same way, then runs bench/actionstart (BENCH_ARGS).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -73,6 +74,14 @@ ca_files=${BUILD_CA_FILES:-$(ls /usr/local/share/ca-certificates/*.crt 2>/dev/nu
 ca_certs=""
 IFS=: read -r -a cas <<<"$ca_files"
 for f in "${cas[@]}"; do [ -n "$f" ] && ca_certs+="$(cat "$f")"$'\n'; done
+
+if [ "${1:-}" = bench ]; then
+  # The benchmark's own build is BuildKit's when the client has it (as on GitHub's runners).
+  buildkit=true
+  [ "$docker" = docker ] && ! docker buildx version >/dev/null 2>&1 && buildkit=false
+  BUILD_CA_CERTS=$ca_certs go run ./bench/actionstart -buildkit=$buildkit ${BENCH_ARGS:-}
+  exit
+fi
 
 build() { # build BUILDER TAG
   local t0=$SECONDS
