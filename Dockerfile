@@ -24,7 +24,6 @@ ARG BUILD_CA_CERTS=
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-bookworm AS build
 ARG TARGETOS
 ARG TARGETARCH
-ARG VERSION
 ARG BUILD_CA_CERTS
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -35,6 +34,8 @@ COPY cmd ./cmd
 COPY internal ./internal
 COPY worker/embed.go worker/package.json worker/package-lock.json ./worker/
 COPY worker/src ./worker/src
+# Declared here, not at the top of the stage, so that a new version reuses the layers above.
+ARG VERSION
 RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} go build -trimpath \
     -ldflags="-s -w -X github.com/org/lean4-cf-action/internal/cli.stampedVersion=${VERSION}" \
     -o /out/lean4-cf ./cmd/lean4-cf
