@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -137,6 +138,9 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	if err := os.MkdirAll(filepath.Join(dir, "blobs"), 0o700); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -214,8 +218,8 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
-// startEngine starts a second dockerd with its own data root, exec root and socket, without a bridge
-// network (the benchmark runs containers with host networking), and returns its -H address.
+// startEngine starts a second dockerd with its own data root, exec root, socket and bridge (the
+// benchmark runs its containers with host networking), and returns its -H address.
 func startEngine(ctx context.Context, o options, dir string) (string, func(), error) {
 	d := filepath.Join(dir, "engine")
 	if err := os.MkdirAll(d, 0o700); err != nil {
@@ -226,14 +230,26 @@ func startEngine(ctx context.Context, o options, dir string) (string, func(), er
 	if err != nil {
 		return "", nil, err
 	}
+	// A bridge of its own: with --bridge=none dockerd deletes docker0, the running engine's bridge, and
+	// without --bridge it would take docker0 over.
+	const bridge = "l4cfbench0"
+	exec.Command("ip", "link", "del", bridge).Run()
+	for _, args := range [][]string{{"link", "add", bridge, "type", "bridge"}, {"addr", "add", "172.31.254.1/24", "dev", bridge}, {"link", "set", bridge, "up"}} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			logf.Close()
+			return "", nil, fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, out)
+		}
+	}
 	cmd := exec.Command("dockerd", "--data-root", filepath.Join(d, "data"), "--exec-root", filepath.Join(d, "exec"),
-		"--pidfile", filepath.Join(d, "docker.pid"), "-H", sock, "--bridge=none", "--iptables=false", "--ip-masq=false")
+		"--pidfile", filepath.Join(d, "docker.pid"), "-H", sock, "--bridge="+bridge, "--iptables=false", "--ip-masq=false")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
+		exec.Command("ip", "link", "del", bridge).Run()
 		return "", nil, fmt.Errorf("starting a fresh dockerd: %w", err)
 	}
 	stop := func() {
+		defer exec.Command("ip", "link", "del", bridge).Run()
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
@@ -244,6 +260,8 @@ func startEngine(ctx context.Context, o options, dir string) (string, func(), er
 			<-done
 		}
 		logf.Close()
+		// dockerd leaves its network namespace mounted under the exec root; unmounted, the folder can go.
+		syscall.Unmount(filepath.Join(d, "exec", "netns", "default"), 0)
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
