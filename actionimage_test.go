@@ -137,7 +137,7 @@ func TestActionImageContents(t *testing.T) {
 		regexp.MustCompile(`^usr/local/lib/node_modules/npm/`),
 		regexp.MustCompile(`^usr/local/bin/(npm|npx|corepack|yarn)$`),
 		regexp.MustCompile(`^root/\.npm/`),
-		regexp.MustCompile(`^opt/lean4-cf/worker/node_modules/(vitest|typescript|@typescript|@cloudflare/vitest-plugin)/`),
+		regexp.MustCompile(`^opt/lean4-cf/worker/node_modules/(vitest|typescript|@typescript/[^/]+|@cloudflare/vitest-plugin)/`),
 	}
 	tr := tar.NewReader(stream)
 	files := 0
