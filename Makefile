@@ -2,10 +2,10 @@
 GO        ?= go
 STATICCHECK = $(GO) tool -modfile=tools/go.mod staticcheck
 
-.PHONY: test test-short lint fmt-check vet staticcheck go-test worker-test toolchain build run bench-preflight bench-push bench-pipeline fuzz load hardening test-long bench-capacity
+.PHONY: test test-short lint fmt-check vet staticcheck go-test worker-test toolchain build run bench-preflight bench-push bench-pipeline fuzz load hardening test-long bench-capacity action-image bench-action-start
 
-## test: everything CI runs: the toolchain, lint, Go tests, Worker tests
-test: toolchain lint go-test worker-test
+## test: everything CI runs: the toolchain, lint, Go tests, Worker tests, the action image built and run
+test: toolchain lint go-test worker-test action-image
 
 ## test-short: the everyday loop: Go tests without the ones that deploy through wrangler and workerd
 ## (those carry `[short] skip` or testing.Short); `make test` runs everything
@@ -34,6 +34,18 @@ go-test:
 
 worker-test: toolchain
 	@if [ -f worker/package.json ]; then bash -c '. scripts/env.sh && cd worker && npm test'; fi
+
+## action-image: build the Dockerfile unchanged (BuildKit, then the classic builder) and run the image as
+## GitHub's runner runs a Docker action against the local Cloudflare; starts dockerd if none runs (and stops
+## it), makes missing base images locally; skips loudly only where Docker cannot start at all
+action-image: toolchain
+	@scripts/action-image.sh
+
+## bench-action-start: time to a running entry point, (a) image: Dockerfile built cold vs (b) the prebuilt
+## image pulled from a loopback registry into a fresh engine; ratio and image size (not in test).
+## BENCH_ARGS, e.g. BENCH_ARGS="-runs 3 -compare lean4cf-action:before"
+bench-action-start:
+	@scripts/action-image.sh bench
 
 ## bench-push: lean4-cf's push (measuring as it uploads) against plain remote.Write, and an unchanged redeploy
 bench-push:

@@ -4,9 +4,12 @@ package lean4cf_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -70,7 +73,12 @@ var wantInputs = map[string]string{
 
 func readAction(t *testing.T) actionMetadata {
 	t.Helper()
-	b, err := os.ReadFile("action.yml")
+	return readActionFile(t, "action.yml")
+}
+
+func readActionFile(t *testing.T, name string) actionMetadata {
+	t.Helper()
+	b, err := os.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +86,7 @@ func readAction(t *testing.T) actionMetadata {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&md); err != nil {
-		t.Fatalf("action.yml: %v", err)
+		t.Fatalf("%s: %v", name, err)
 	}
 	return md
 }
@@ -320,5 +328,145 @@ func TestExamples(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// usesRE is a `uses:` line: the reference and an optional trailing comment.
+var usesRE = regexp.MustCompile(`(?m)^\s*(?:-\s+)?uses:\s*(\S+)(?:\s+#\s*(\S.*))?$`)
+
+// pinProblems lists each `uses:` of a workflow that is not pinned by a full commit SHA with its version
+// in a trailing comment (`owner/repo@<40 hex> # vX.Y.Z`), as security scanners ask: a tag can be moved,
+// a commit cannot. Local actions (`./`) and digest-pinned images are pinned already; self is this
+// action's own published name, which the example workflows show as users write it.
+func pinProblems(src, self string) []string {
+	var bad []string
+	sha := regexp.MustCompile(`^[^@\s]+@[0-9a-f]{40}$`)
+	version := regexp.MustCompile(`^v\d+(\.\d+){0,2}$`)
+	for _, m := range usesRE.FindAllStringSubmatch(src, -1) {
+		ref, comment := m[1], m[2]
+		switch {
+		case strings.HasPrefix(ref, "./"), self != "" && ref == self:
+		case strings.HasPrefix(ref, "docker://"):
+			if !strings.Contains(ref, "@sha256:") {
+				bad = append(bad, ref+": a docker image by tag, not by digest")
+			}
+		case !sha.MatchString(ref):
+			bad = append(bad, ref+": not pinned by a full commit SHA")
+		case !version.MatchString(comment):
+			bad = append(bad, ref+": no `# vX.Y.Z` comment naming the version pinned")
+		}
+	}
+	return bad
+}
+
+func TestWorkflowsPinActions(t *testing.T) {
+	for _, f := range workflowFiles(t) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(usesRE.FindAllString(string(b), -1)); n == 0 {
+			t.Errorf("%s: no uses: found, the pattern is broken", f)
+		}
+		for _, p := range pinProblems(string(b), "org/lean4-cf-action@v1") {
+			t.Errorf("%s: %s", f, p)
+		}
+	}
+}
+
+func TestPinProblemsFindsMistakes(t *testing.T) {
+	for _, tc := range []struct {
+		uses string
+		bad  bool
+	}{
+		{"- uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1", false},
+		{"  uses: ./", false},
+		{"- uses: docker://ghcr.io/o/i@sha256:" + strings.Repeat("ab", 32), false},
+		{"- uses: actions/checkout@v7", true},
+		{"- uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1", true},
+		{"- uses: actions/checkout@3d3c42e # v7.0.1", true},
+		{"- uses: docker://ghcr.io/o/i:v1", true},
+		{"- uses: org/lean4-cf-action@v2", true},
+	} {
+		if got := len(pinProblems(tc.uses+"\n", "org/lean4-cf-action@v1")) > 0; got != tc.bad {
+			t.Errorf("%q: reported %v, want %v", tc.uses, got, tc.bad)
+		}
+	}
+}
+
+// TestReleaseActionYml performs release.yml's rewrite of action.yml on a copy: the release commit's
+// action.yml runs the pushed image by digest and is otherwise the same file; a bad reference, or a file
+// already rewritten, is refused with exit 2 and the file left as it was.
+func TestReleaseActionYml(t *testing.T) {
+	orig, err := os.ReadFile("action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := filepath.Abs("scripts/release-action-yml.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rewrite := func(t *testing.T, file, ref string) (int, string) {
+		cmd := exec.Command(script, ref, file)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), string(out)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	digest := "sha256:" + strings.Repeat("0123456789abcdef", 4)
+	ref := "ghcr.io/octo/lean4-cf-action@" + digest
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "action.yml")
+	if err := os.WriteFile(file, orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := rewrite(t, file, ref); code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	before, after := readActionFile(t, "action.yml"), readActionFile(t, file)
+	if after.Runs.Image != "docker://"+ref {
+		t.Errorf("runs.image %q, want docker://%s", after.Runs.Image, ref)
+	}
+	after.Runs.Image = before.Runs.Image
+	if !reflect.DeepEqual(before, after) {
+		t.Errorf("the rewrite changed more than runs.image:\nbefore %+v\nafter  %+v", before, after)
+	}
+	rewritten, _ := os.ReadFile(file)
+	for _, tc := range []struct{ name, ref string }{
+		{"already rewritten", ref},
+		{"tag", "ghcr.io/octo/lean4-cf-action:v1"},
+		{"short digest", "ghcr.io/octo/lean4-cf-action@sha256:0123"},
+		{"upper case", "ghcr.io/Octo/lean4-cf-action@" + digest},
+		{"no repository", digest},
+		{"empty", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out := rewrite(t, file, tc.ref)
+			if code != 2 || strings.Count(strings.TrimSpace(out), "\n") != 0 || !strings.HasPrefix(out, "release-action-yml: ") {
+				t.Errorf("exit %d, output %q: want exit 2 and one line", code, out)
+			}
+			if now, _ := os.ReadFile(file); !bytes.Equal(now, rewritten) {
+				t.Error("the file changed")
+			}
+		})
+	}
+
+	// release.yml runs this script on the digest it pushed, then moves both tags to the commit.
+	wf, err := os.ReadFile(".github/workflows/release.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`scripts/release-action-yml.sh "$IMAGE@$DIGEST" action.yml`, "DIGEST: ${{ steps.build.outputs.digest }}",
+		`git tag -f -a "$TAG"`, `git tag -f "$MAJOR"`, `git push -f origin "refs/tags/$TAG" "refs/tags/$MAJOR"`,
+		"build-args: VERSION=${{ env.TAG }}", "actions/attest-build-provenance@", "actions/attest-sbom@"} {
+		if !bytes.Contains(wf, []byte(want)) {
+			t.Errorf("release.yml does not contain %q", want)
+		}
 	}
 }

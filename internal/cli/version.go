@@ -83,7 +83,16 @@ Node.js is $LEAN4CF_NODE, else the project's Node 22 (.tools/node), else node on
 }
 
 // buildVersion reports the module version, or the VCS revision for a development build.
+// stampedVersion is the release version stamped at link time, e.g. by the Dockerfile's VERSION build
+// argument: go build -ldflags "-X github.com/org/lean4-cf-action/internal/cli.stampedVersion=v1.2.3".
+// The linker can set only a package-level string, hence the one variable; empty in ordinary builds,
+// which report the module or VCS version instead.
+var stampedVersion string
+
 func buildVersion() string {
+	if stampedVersion != "" {
+		return stampedVersion
+	}
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"
