@@ -64,9 +64,9 @@ func printReport(w io.Writer, r Report) {
 	fmt.Fprintf(w, "\nEach request: #eval A + B costing %.0f ms of one vCPU alone; %.0f s per step; clients wait Retry-After after 429/503.\n", r.RunWorkMs, r.StepSec)
 	for _, s := range r.Scenarios {
 		fmt.Fprintf(w, "\n%s: MAX_CONCURRENT=%d (%s), MAX_QUEUE=%d; capacity %.1f evaluations/s\n", s.Name, s.MaxConcurrent, s.Choice, s.MaxQueue, s.Capacity)
-		fmt.Fprintf(w, "%7s %9s %6s %8s %8s %6s %6s %6s %6s %6s %7s %8s\n", "clients", "goodput/s", "of cap", "p50 ms", "p95 ms", "429", "503", "504", "failed", "deaths", "running", "workerd")
+		fmt.Fprintf(w, "%7s %9s %6s %8s %8s %6s %6s %6s %6s %6s %7s %6s %8s\n", "clients", "goodput/s", "of cap", "p50 ms", "p95 ms", "429", "503", "504", "failed", "deaths", "running", "busy", "workerd")
 		for _, st := range s.Steps {
-			fmt.Fprintf(w, "%7d %9.1f %5.0f%% %8.0f %8.0f %6d %6d %6d %6d %6d %7.1f %7.0f%%\n", st.Clients, st.Goodput, 100*st.Ratio, st.P50, st.P95, st.Limited, st.Waited, st.TimedOut, st.Failed+st.Wrong, st.Deaths, st.Running, 100*st.WorkerdCPU)
+			fmt.Fprintf(w, "%7d %9.1f %5.0f%% %8.0f %8.0f %6d %6d %6d %6d %6d %7.1f %5.0f%% %7.0f%%\n", st.Clients, st.Goodput, 100*st.Ratio, st.P50, st.P95, st.Limited, st.Waited, st.TimedOut, st.Failed+st.Wrong, st.Deaths, st.Running, 100*st.Busy, 100*st.WorkerdCPU)
 		}
 	}
 	fmt.Fprintln(w)

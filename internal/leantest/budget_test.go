@@ -2,6 +2,7 @@ package leantest
 
 import (
 	"io"
+	"math"
 	"net"
 	"sort"
 	"strings"
@@ -210,6 +211,11 @@ func TestBudgetTimeoutFreesTheRun(t *testing.T) {
 		t.Fatalf("got %q, want 408 timed out after 2s", got.text)
 	}
 	waitState(t, s, "", "the run to be gone", running(0))
+	// One run alone on one vCPU for 2 s received 2 vCPU-seconds; nothing is counted while idle.
+	clock.Advance(3 * time.Second)
+	if st := s.Instances()[""]; math.Abs(st.Busy-2) > 1e-6 {
+		t.Fatalf("busy %v vCPU-seconds, want 2", st.Busy)
+	}
 }
 
 func TestBudgetPerInstance(t *testing.T) {
