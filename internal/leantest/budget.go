@@ -276,5 +276,7 @@ func (s *budgeted) snapshot() InstanceStats {
 	defer s.mu.Unlock()
 	st := s.stats
 	st.Running = len(s.runs)
+	// Busy up to now, not to the last event: the runs in flight have been receiving their share since.
+	st.Busy += s.b.Clock.Now().Sub(s.updated).Seconds() * s.rate(len(s.runs)) * float64(len(s.runs))
 	return st
 }
