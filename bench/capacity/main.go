@@ -6,10 +6,12 @@
 //
 // Each step runs N closed-loop clients (1 -> 200) for -step; each request is `#eval A + B` costing
 // -run-work of one vCPU alone, and its answer must be the sum. A client waits Retry-After after a 429 or
-// 503. Per step it prints goodput (right answers/s) and its share of the model's capacity (what the
-// vCPUs finish per second), p50/p95 of the answered requests, 429/503/504 counts, other failures and
-// instance deaths (OOM), the mean runs in flight on the double (whether the vCPUs were kept busy) and
-// workerd's share of one core (whether the Worker itself was the bottleneck). It exits 1 when admission control let an instance die or goodput past
+// 503. Per step it prints goodput (right answers/s, each answer counted by the share of its life inside
+// the window, so batches of answers landing just inside or outside it do not move the figure) and its
+// share of the model's capacity (what the vCPUs finish per second), p50/p95 of the answered requests,
+// 429/503/504 counts, other failures and instance deaths (OOM), the mean runs in flight on the double,
+// the share of the vCPUs the double kept busy (below 100 %, the vCPUs idled between runs) and workerd's
+// share of one core (whether the Worker itself was the bottleneck). It exits 1 when admission control let an instance die or goodput past
 // saturation fell below 90 % of capacity. Run it with `make bench-capacity`.
 package main
 
