@@ -86,13 +86,15 @@ type Scenario struct {
 
 // Step is one client count.
 type Step struct {
-	Clients   int     `json:"clients"`
-	Answered  int     `json:"answered"` // 200 with the right sum
-	Wrong     int     `json:"wrong"`    // 200 with another answer
-	Limited   int     `json:"429"`
-	Waited    int     `json:"503"`
-	TimedOut  int     `json:"504"`
-	Failed    int     `json:"failed"` // any other status, or no answer (a reset connection)
+	Clients  int `json:"clients"`
+	Answered int `json:"answered"` // 200 with the right sum
+	Wrong    int `json:"wrong"`    // 200 with another answer
+	Limited  int `json:"429"`
+	Waited   int `json:"503"`
+	TimedOut int `json:"504"`
+	Failed   int `json:"failed"` // any other status, or no answer (a reset connection)
+	// Goodput is right answers per second in the window, each answer counted by the share of its life
+	// inside it (credit); Answered / the window is the same without that, rounded to whole answers.
 	Goodput   float64 `json:"goodput"`
 	Ratio     float64 `json:"ratio"` // goodput / capacity
 	P50       float64 `json:"p50Ms"`
@@ -103,6 +105,10 @@ type Step struct {
 	Running float64 `json:"running"`
 	// Finished is how many runs the instances finished in the window (answers sent by the Lean server).
 	Finished int64 `json:"finished"`
+	// Busy is the share of the instances' vCPUs the double kept busy in the window (its model time): near
+	// 1 with goodput lower, answers were lost between the double and the clients; lower, the vCPUs idled.
+	Busy float64 `json:"busy"`
+	busy float64 // vCPU-seconds the double delivered in the window
 	// WorkerdCPU is the share of one core workerd used in the step (it runs the Worker and the
 	// instances' Durable Objects on one thread): near 1, the Worker itself is the bottleneck.
 	WorkerdCPU float64 `json:"workerdCPU"`
@@ -242,19 +248,20 @@ func runScenario(ctx context.Context, o Options, v cftest.Version, p plan, dir s
 	defer client.CloseIdleConnections()
 	for _, n := range o.Steps {
 		before, cpuBefore, at := lean.Deaths(), cpuSeconds(proc.Pid()), time.Now()
-		st := runStep(ctx, client, proc.URL(), n, o.Warmup, o.StepDuration, func() (int, int64) {
-			running, finished := 0, int64(0)
+		st := runStep(ctx, client, proc.URL(), n, o.Warmup, o.StepDuration, func() (int, int64, float64) {
+			running, finished, busy := 0, int64(0), 0.0
 			for _, is := range lean.Instances() {
 				running += is.Running
 				finished += is.Runs
+				busy += is.Busy
 			}
-			return running, finished
+			return running, finished, busy
 		})
+		st.Busy = round2(st.busy / (float64(p.instances) * p.typ.VCPU * o.StepDuration.Seconds()))
 		st.Deaths = lean.Deaths() - before
 		if cpuBefore >= 0 {
 			st.WorkerdCPU = round2((cpuSeconds(proc.Pid()) - cpuBefore) / time.Since(at).Seconds())
 		}
-		st.Goodput = round2(float64(st.Answered) / o.StepDuration.Seconds())
 		st.Ratio = round2(st.Goodput / sc.Capacity)
 		// Past saturation: the clients can keep every vCPU busy and every slot taken.
 		st.Saturated = n >= p.instances*min(sc.MaxConcurrent, int(math.Ceil(p.typ.VCPU))+1)
@@ -263,8 +270,8 @@ func runScenario(ctx context.Context, o Options, v cftest.Version, p plan, dir s
 		}
 		sc.Deaths += st.Deaths
 		sc.Steps = append(sc.Steps, st)
-		fmt.Fprintf(o.Progress, "  %3d clients: goodput %.1f/s (%.0f%%), p50 %.0f ms, p95 %.0f ms, 429 %d, 503 %d, 504 %d, failed %d, deaths %d, running %.1f, finished %d, workerd CPU %.0f%%\n",
-			n, st.Goodput, 100*st.Ratio, st.P50, st.P95, st.Limited, st.Waited, st.TimedOut, st.Failed, st.Deaths, st.Running, st.Finished, 100*st.WorkerdCPU)
+		fmt.Fprintf(o.Progress, "  %3d clients: goodput %.1f/s (%.0f%%), p50 %.0f ms, p95 %.0f ms, 429 %d, 503 %d, 504 %d, failed %d, wrong %d, deaths %d, running %.1f, finished %d (answered %d), vCPU busy %.0f%%, workerd CPU %.0f%%\n",
+			n, st.Goodput, 100*st.Ratio, st.P50, st.P95, st.Limited, st.Waited, st.TimedOut, st.Failed, st.Wrong, st.Deaths, st.Running, st.Finished, st.Answered, 100*st.Busy, 100*st.WorkerdCPU)
 		if err := ctx.Err(); err != nil {
 			return sc, fmt.Errorf("interrupted: %w", err)
 		}
@@ -278,41 +285,77 @@ func runScenario(ctx context.Context, o Options, v cftest.Version, p plan, dir s
 	return sc, nil
 }
 
-// runStep runs n closed-loop clients for warmup + d and counts the answers that arrive in the last d:
-// each client sends `#eval A + B`, checks the sum, and after a 429 or 503 waits its Retry-After with
-// jitter (between half and one and a half times it, as well-behaved clients do, so refused clients do not
-// all come back at once) before the next request.
-func runStep(ctx context.Context, c *http.Client, base string, n int, warmup, d time.Duration, sample func() (running int, finished int64)) Step {
+// drainLimit bounds how long a step waits, after its window, for the answers still on their way: longer
+// than QUEUE_TIMEOUT (10 s) plus a run, so every admitted request gets its answer.
+const drainLimit = 15 * time.Second
+
+// credit is the share of an answered request's life [sent, got] that fell inside the window [from, to].
+// Summed over the answers it is the work the clients received in the window, with no rounding to whole
+// answers: runs admitted together finish together (processor sharing of equal work), so a step's answers
+// arrive in batches of MAX_CONCURRENT, and counting only the answers that land inside the window moves
+// goodput by a whole batch (8 % of standard-1's capacity in a 5 s window) depending on where the window
+// edges fall. Requests in flight at the window's end are waited for, so their share inside counts.
+func credit(sent, got, from, to time.Time) float64 {
+	life := got.Sub(sent)
+	if life <= 0 {
+		return 0
+	}
+	if got.After(to) {
+		got = to
+	}
+	if sent.Before(from) {
+		sent = from
+	}
+	in := got.Sub(sent)
+	if in <= 0 {
+		return 0
+	}
+	return float64(in) / float64(life)
+}
+
+// runStep runs n closed-loop clients for warmup + d and measures the last d: each client sends
+// `#eval A + B`, checks the sum, and after a 429 or 503 waits its Retry-After with jitter (between half
+// and one and a half times it, as well-behaved clients do, so refused clients do not all come back at
+// once) before the next request. Counts and latencies are of the answers that arrive in the window;
+// goodput is the answered requests' credit in it (see credit), the requests in flight at its end being
+// waited for up to drainLimit.
+func runStep(ctx context.Context, c *http.Client, base string, n int, warmup, d time.Duration, sample func() (running int, finished int64, busy float64)) Step {
 	from := time.Now().Add(warmup)
-	ctx, cancel := context.WithDeadline(ctx, from.Add(d))
+	to := from.Add(d)
+	reqCtx, cancelReqs := context.WithDeadline(ctx, to.Add(drainLimit))
+	defer cancelReqs()
+	ctx, cancel := context.WithDeadline(ctx, to)
 	defer cancel()
 	var mu sync.Mutex
 	st := Step{Clients: n}
 	var latencies []time.Duration
-	var wg sync.WaitGroup
+	var credits float64
+	var wg, clients sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		samples, sum := 0, 0
 		var first int64 = -1
+		var firstBusy float64
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
 			case <-ctx.Done():
-				_, last := sample()
+				_, last, lastBusy := sample()
 				mu.Lock()
 				if samples > 0 {
 					st.Running = round2(float64(sum) / float64(samples))
 					st.Finished = last - first
+					st.busy = lastBusy - firstBusy
 				}
 				mu.Unlock()
 				return
 			case now := <-tick.C:
 				if !now.Before(from) {
-					r, f := sample()
+					r, f, b := sample()
 					if first < 0 {
-						first = f
+						first, firstBusy = f, b
 					}
 					samples++
 					sum += r
@@ -321,26 +364,29 @@ func runStep(ctx context.Context, c *http.Client, base string, n int, warmup, d 
 		}
 	}()
 	for range n {
-		wg.Add(1)
+		clients.Add(1)
 		go func() {
-			defer wg.Done()
+			defer clients.Done()
 			for ctx.Err() == nil {
 				a, b := rand.Uint32N(1<<20), rand.Uint32N(1<<20)
 				started := time.Now()
-				code, body, retry, err := post(ctx, c, base, fmt.Sprintf("#eval %d + %d", a, b))
-				took := time.Since(started)
-				if ctx.Err() != nil {
-					return // cut off by the step's end: not counted
+				code, body, retry, err := post(reqCtx, c, base, fmt.Sprintf("#eval %d + %d", a, b))
+				got := time.Now()
+				if reqCtx.Err() != nil {
+					return // cut off past the drain limit: not counted
 				}
 				kind, pause := classify(code, body, retry, err, uint64(a)+uint64(b))
-				if !time.Now().Before(from) { // answers in the warm-up set the pace but are not counted
-					mu.Lock()
+				mu.Lock()
+				if kind == answered {
+					credits += credit(started, got, from, to)
+				}
+				if !got.Before(from) && !got.After(to) { // answers in the warm-up set the pace but are not counted
 					st.count(kind)
 					if kind == answered {
-						latencies = append(latencies, took)
+						latencies = append(latencies, got.Sub(started))
 					}
-					mu.Unlock()
 				}
+				mu.Unlock()
 				if pause > 0 {
 					select {
 					case <-ctx.Done():
@@ -350,7 +396,9 @@ func runStep(ctx context.Context, c *http.Client, base string, n int, warmup, d 
 			}
 		}()
 	}
+	clients.Wait()
 	wg.Wait()
+	st.Goodput = round2(credits / d.Seconds())
 	slices.Sort(latencies)
 	st.P50, st.P95 = quantileMs(latencies, 0.50), quantileMs(latencies, 0.95)
 	return st

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -74,6 +75,32 @@ func TestClassify(t *testing.T) {
 		kind, pause := classify(tc.code, tc.body, 2*time.Second, tc.err, 5)
 		if kind != tc.want || pause < tc.minPause || pause > tc.maxPause {
 			t.Errorf("classify(%d, %q) = %v, %v; want %v with a pause in [%v, %v]", tc.code, tc.body, kind, pause, tc.want, tc.minPause, tc.maxPause)
+		}
+	}
+}
+
+// TestCredit: an answer counts by the share of its life inside the window, so a batch answered just
+// past the window's end still counts for the work done inside it.
+func TestCredit(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	from, to := at(0), at(5000)
+	cases := []struct {
+		name      string
+		sent, got int
+		want      float64
+	}{
+		{"inside", 100, 500, 1},
+		{"before", -900, -100, 0},
+		{"after", 5100, 5400, 0},
+		{"across the start", -300, 100, 0.25},
+		{"across the end", 4800, 5200, 0.5},
+		{"longer than the window", -1000, 6000, 5.0 / 7},
+		{"no life", 200, 200, 0},
+	}
+	for _, tc := range cases {
+		if got := credit(at(tc.sent), at(tc.got), from, to); math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("%s: credit = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

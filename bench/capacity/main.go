@@ -6,10 +6,12 @@
 //
 // Each step runs N closed-loop clients (1 -> 200) for -step; each request is `#eval A + B` costing
 // -run-work of one vCPU alone, and its answer must be the sum. A client waits Retry-After after a 429 or
-// 503. Per step it prints goodput (right answers/s) and its share of the model's capacity (what the
-// vCPUs finish per second), p50/p95 of the answered requests, 429/503/504 counts, other failures and
-// instance deaths (OOM), the mean runs in flight on the double (whether the vCPUs were kept busy) and
-// workerd's share of one core (whether the Worker itself was the bottleneck). It exits 1 when admission control let an instance die or goodput past
+// 503. Per step it prints goodput (right answers/s, each answer counted by the share of its life inside
+// the window, so batches of answers landing just inside or outside it do not move the figure) and its
+// share of the model's capacity (what the vCPUs finish per second), p50/p95 of the answered requests,
+// 429/503/504 counts, other failures and instance deaths (OOM), the mean runs in flight on the double,
+// the share of the vCPUs the double kept busy (below 100 %, the vCPUs idled between runs) and workerd's
+// share of one core (whether the Worker itself was the bottleneck). It exits 1 when admission control let an instance die or goodput past
 // saturation fell below 90 % of capacity. Run it with `make bench-capacity`.
 package main
 
@@ -64,9 +66,9 @@ func printReport(w io.Writer, r Report) {
 	fmt.Fprintf(w, "\nEach request: #eval A + B costing %.0f ms of one vCPU alone; %.0f s per step; clients wait Retry-After after 429/503.\n", r.RunWorkMs, r.StepSec)
 	for _, s := range r.Scenarios {
 		fmt.Fprintf(w, "\n%s: MAX_CONCURRENT=%d (%s), MAX_QUEUE=%d; capacity %.1f evaluations/s\n", s.Name, s.MaxConcurrent, s.Choice, s.MaxQueue, s.Capacity)
-		fmt.Fprintf(w, "%7s %9s %6s %8s %8s %6s %6s %6s %6s %6s %7s %8s\n", "clients", "goodput/s", "of cap", "p50 ms", "p95 ms", "429", "503", "504", "failed", "deaths", "running", "workerd")
+		fmt.Fprintf(w, "%7s %9s %6s %8s %8s %6s %6s %6s %6s %6s %7s %6s %8s\n", "clients", "goodput/s", "of cap", "p50 ms", "p95 ms", "429", "503", "504", "failed", "deaths", "running", "busy", "workerd")
 		for _, st := range s.Steps {
-			fmt.Fprintf(w, "%7d %9.1f %5.0f%% %8.0f %8.0f %6d %6d %6d %6d %6d %7.1f %7.0f%%\n", st.Clients, st.Goodput, 100*st.Ratio, st.P50, st.P95, st.Limited, st.Waited, st.TimedOut, st.Failed+st.Wrong, st.Deaths, st.Running, 100*st.WorkerdCPU)
+			fmt.Fprintf(w, "%7d %9.1f %5.0f%% %8.0f %8.0f %6d %6d %6d %6d %6d %7.1f %5.0f%% %7.0f%%\n", st.Clients, st.Goodput, 100*st.Ratio, st.P50, st.P95, st.Limited, st.Waited, st.TimedOut, st.Failed+st.Wrong, st.Deaths, st.Running, 100*st.Busy, 100*st.WorkerdCPU)
 		}
 	}
 	fmt.Fprintln(w)

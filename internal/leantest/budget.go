@@ -92,6 +92,9 @@ type InstanceStats struct {
 	MaxRuns int   // the most runs in flight at once
 	PeakMiB int64 // the most memory in use, BaseMiB included
 	Runs    int64 // runs finished (answered or timed out)
+	// Busy is the vCPU-seconds the runs received (model time): over a window, Busy / (VCPU × window) is
+	// the share of the vCPUs kept busy, so idle vCPUs show apart from answers lost on the way back.
+	Busy float64
 }
 
 // run is one evaluation holding memory and a CPU share.
@@ -144,9 +147,11 @@ func (s *budgeted) advance(now time.Time) {
 		if at.After(now) {
 			break
 		}
+		s.stats.Busy += at.Sub(s.updated).Seconds() * s.rate(len(s.runs)) * float64(len(s.runs))
 		s.service, s.updated = first.doneAt, at
 		s.finish(first)
 	}
+	s.stats.Busy += now.Sub(s.updated).Seconds() * s.rate(len(s.runs)) * float64(len(s.runs))
 	s.service += now.Sub(s.updated).Seconds() * s.rate(len(s.runs))
 	s.updated = now
 }
@@ -271,5 +276,7 @@ func (s *budgeted) snapshot() InstanceStats {
 	defer s.mu.Unlock()
 	st := s.stats
 	st.Running = len(s.runs)
+	// Busy up to now, not to the last event: the runs in flight have been receiving their share since.
+	st.Busy += s.b.Clock.Now().Sub(s.updated).Seconds() * s.rate(len(s.runs)) * float64(len(s.runs))
 	return st
 }

@@ -2,6 +2,7 @@ package leantest
 
 import (
 	"io"
+	"math"
 	"net"
 	"sort"
 	"strings"
@@ -210,6 +211,18 @@ func TestBudgetTimeoutFreesTheRun(t *testing.T) {
 		t.Fatalf("got %q, want 408 timed out after 2s", got.text)
 	}
 	waitState(t, s, "", "the run to be gone", running(0))
+	// One run alone on one vCPU for 2 s received 2 vCPU-seconds; nothing is counted while idle.
+	clock.Advance(3 * time.Second)
+	if st := s.Instances()[""]; math.Abs(st.Busy-2) > 1e-6 {
+		t.Fatalf("busy %v vCPU-seconds, want 2", st.Busy)
+	}
+	// A run in flight counts up to the moment of reading, not to the last start or finish.
+	send(t, s, post("#work 5000\n#eval 1"))
+	waitState(t, s, "", "the second run", running(1))
+	clock.Advance(time.Second)
+	if st := s.Instances()[""]; math.Abs(st.Busy-3) > 1e-6 {
+		t.Fatalf("busy %v vCPU-seconds one second into a second run, want 3", st.Busy)
+	}
 }
 
 func TestBudgetPerInstance(t *testing.T) {
