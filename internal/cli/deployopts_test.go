@@ -118,3 +118,55 @@ func TestSleepAfterOneMeaning(t *testing.T) {
 		})
 	}
 }
+
+// One input, one meaning: the inputs render and deploy share go through one check each, so a value is
+// accepted or refused by both, with the same message. The Worker name is the one difference, by design:
+// deploy's name leaves room for the <name>-stub Worker it also creates.
+func TestSharedInputsOneMeaning(t *testing.T) {
+	long := func(n int) string { return strings.Repeat("a", n) }
+	for _, tt := range []struct {
+		args               []string
+		renderOK, deployOK bool
+		want               string // when set, the error both print
+	}{
+		{args: []string{"--max-instances", "1000"}, renderOK: true, deployOK: true},
+		{args: []string{"--max-instances", "1001", "--instances", "1"}, want: "--max-instances 1001 is out of range: use 1 to 1000"},
+		{args: []string{"--max-instances=-3", "--instances", "1"}, want: "--max-instances -3 is out of range: use 1 to 1000"},
+		{args: []string{"--instances", "5"}, renderOK: true, deployOK: true},
+		{args: []string{"--instances", "6"}, want: "--instances 6 is out of range: use 1 to max instances (5); requests would wait for instances that cannot start, so lower instances or raise max instances"},
+		{args: []string{"--instances", "1001", "--max-instances", "1000"}, want: "--instances 1001 is out of range: use 1 to 1000"},
+		{args: []string{"--instance-type", "standard-2"}, renderOK: true, deployOK: true},
+		{args: []string{"--instance-type", "dev"}, renderOK: true, deployOK: true}, // a deprecated alias: its type, with a warning
+		{args: []string{"--instance-type", "custom:vcpu=1,memory=3GiB,disk=4GB"}, renderOK: true, deployOK: true},
+		{args: []string{"--instance-type", "custom:vcpu=1,memory=2GiB,disk=8GB"}},
+		{args: []string{"--instance-type", "huge"}},
+		{args: []string{"--name", long(58)}, renderOK: true, deployOK: true},
+		{args: []string{"--name", "Lean"}},
+		{args: []string{"--name", long(59)}, renderOK: true},
+		{args: []string{"--name", long(63)}, renderOK: true},
+		{args: []string{"--name", long(64)}},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, _, stderr := run(t, append([]string{"render", "--mode", "container", "--image", renderImage, "--out", filepath.Join(t.TempDir(), "out")}, tt.args...)...)
+			renderErr := strings.TrimSpace(strings.TrimPrefix(stderr, "lean4-cf: "))
+			if (code == ExitOK) != tt.renderOK {
+				t.Errorf("render %v: exit %d (%s), want accepted=%v", tt.args, code, renderErr, tt.renderOK)
+			}
+			var o deployOptions
+			fs := pflag.NewFlagSet("deploy", pflag.ContinueOnError)
+			o.addFlags(fs)
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			err := o.validate()
+			if (err == nil) != tt.deployOK {
+				t.Errorf("deploy %v: %v, want accepted=%v", tt.args, err, tt.deployOK)
+			}
+			if tt.want != "" {
+				if w := tt.want; renderErr != w || err == nil || err.Error() != w {
+					t.Errorf("render says %q, deploy says %v; want both %q", renderErr, err, w)
+				}
+			}
+		})
+	}
+}
