@@ -11,6 +11,18 @@ import (
 	"github.com/spf13/pflag"
 )
 
+// validateDeploy parses deploy's flags from args and validates them, as deploy does before any write.
+func validateDeploy(t *testing.T, args ...string) (deployOptions, error) {
+	t.Helper()
+	var o deployOptions
+	fs := pflag.NewFlagSet("deploy", pflag.ContinueOnError)
+	o.addFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return o, o.validate()
+}
+
 func TestDeployOptionsValidate(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, content string) string {
@@ -62,13 +74,7 @@ func TestDeployOptionsValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var o deployOptions
-			fs := pflag.NewFlagSet("deploy", pflag.ContinueOnError)
-			o.addFlags(fs)
-			if err := fs.Parse(tt.args); err != nil {
-				t.Fatal(err)
-			}
-			err := o.validate()
+			o, err := validateDeploy(t, tt.args...)
 			if tt.want == "" {
 				if err != nil {
 					t.Fatalf("validate: %v", err)
@@ -103,13 +109,7 @@ func TestSleepAfterOneMeaning(t *testing.T) {
 			} else if !tt.ok && !strings.Contains(stderr, `--sleep-after "`+tt.value+`" is not an idle time`) {
 				t.Errorf("render's error %q does not name --sleep-after", stderr)
 			}
-			var o deployOptions
-			fs := pflag.NewFlagSet("deploy", pflag.ContinueOnError)
-			o.addFlags(fs)
-			if err := fs.Parse([]string{"--sleep-after", tt.value}); err != nil {
-				t.Fatal(err)
-			}
-			err := o.validate()
+			_, err := validateDeploy(t, "--sleep-after", tt.value)
 			if (err == nil) != tt.ok {
 				t.Errorf("deploy --sleep-after %q: %v, want accepted=%v", tt.value, err, tt.ok)
 			} else if err != nil && !strings.Contains(err.Error(), `--sleep-after "`+tt.value+`" is not an idle time`) {
@@ -152,13 +152,7 @@ func TestSharedInputsOneMeaning(t *testing.T) {
 			if (code == ExitOK) != tt.renderOK {
 				t.Errorf("render %v: exit %d (%s), want accepted=%v", tt.args, code, renderErr, tt.renderOK)
 			}
-			var o deployOptions
-			fs := pflag.NewFlagSet("deploy", pflag.ContinueOnError)
-			o.addFlags(fs)
-			if err := fs.Parse(tt.args); err != nil {
-				t.Fatal(err)
-			}
-			err := o.validate()
+			_, err := validateDeploy(t, tt.args...)
 			if (err == nil) != tt.deployOK {
 				t.Errorf("deploy %v: %v, want accepted=%v", tt.args, err, tt.deployOK)
 			}

@@ -3,24 +3,14 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"regexp"
 	"testing"
-
-	"github.com/org/lean4-cf-action/internal/cftest"
 )
 
 // TestFitTableOneShape: preflight --json and deploy --json print the same fit table (one row type, one
 // marshaller), and every price in it is rounded to 4 decimal places.
 func TestFitTableOneShape(t *testing.T) {
-	wr, node := projectTools(t)
-	srv, err := cftest.New(cftest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	env := srv.Env()
-	env["LEAN4CF_WRANGLER"], env["LEAN4CF_NODE"], env["PATH"] = wr, node, os.Getenv("PATH")
+	_, env := localCloudflare(t)
 	img := testRegistry(t) + "/lean:v1"
 
 	code, pre, errOut := runCLI(t, env, "preflight", "--image", img, "--json")
