@@ -517,7 +517,6 @@ func badCases(account, token string) []badCase {
 		render("image-unpullable", `--image .*cannot pull from ghcr.io`, "--mode", "container", "--image", "ghcr.io/ldct/lean4-server@"+goodDigest),
 		render("name-invalid", `--name "Lean"`, "--mode", "stub", "--name", "Lean"),
 		render("instance-type-unknown", `--instance-type "huge"`, "--mode", "stub", "--instance-type", "huge"),
-		render("instance-type-deprecated", `--instance-type "dev".*"lite"`, "--mode", "stub", "--instance-type", "dev"),
 		render("instance-type-custom-out-of-bounds", `--instance-type "custom:vcpu=1,memory=2GiB,disk=8GB": custom instance type: memory 2048 MiB is outside the minimum of 3 GiB per vCPU`, "--mode", "stub", "--instance-type", "custom:vcpu=1,memory=2GiB,disk=8GB"),
 		render("instance-type-custom-no-image", `--instance-type custom measures the image: give --image`, "--mode", "container", "--instance-type", "custom"),
 		renderCfg("custom-type-out-of-bounds", cfgCustomOutOfBounds, `--config .*wrangler.jsonc: custom instance type: disk 25000 MB is outside the maximum of 20000 MB`),

@@ -15,6 +15,7 @@ import (
 	"github.com/org/lean4-cf-action/internal/github"
 	"github.com/org/lean4-cf-action/internal/pipeline"
 	"github.com/org/lean4-cf-action/internal/report"
+	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
 // input reads an Action input as the runner passes it: INPUT_<NAME upper-cased>, hyphens kept.
@@ -131,7 +132,7 @@ func runAction(ctx context.Context, env Env) error {
 	}
 	worker := vals["worker-name"]
 	if worker == "" {
-		worker = defaultWorkerName
+		worker = wrangler.DefaultWorkerName
 	}
 
 	var client *github.Client

@@ -27,6 +27,21 @@ func projectTools(t *testing.T) (wrangler, node string) {
 	return wrangler, node
 }
 
+// localCloudflare starts the local Cloudflare and returns it with the environment a command needs to use
+// it with the project's wrangler and Node.
+func localCloudflare(t *testing.T) (*cftest.Server, map[string]string) {
+	t.Helper()
+	wr, node := projectTools(t)
+	srv, err := cftest.New(cftest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	env := srv.Env()
+	env["LEAN4CF_WRANGLER"], env["LEAN4CF_NODE"], env["PATH"] = wr, node, os.Getenv("PATH")
+	return srv, env
+}
+
 func runDeployCLI(t *testing.T, env map[string]string, ports imagePorts, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
@@ -50,14 +65,7 @@ func runDeployCLI(t *testing.T, env map[string]string, ports imagePorts, args ..
 }
 
 func TestDeployPreflightStageWritesNothing(t *testing.T) {
-	wr, node := projectTools(t)
-	srv, err := cftest.New(cftest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	env := srv.Env()
-	env["LEAN4CF_WRANGLER"], env["LEAN4CF_NODE"], env["PATH"] = wr, node, os.Getenv("PATH")
+	srv, env := localCloudflare(t)
 	fits := imagePorts{
 		preflight: func(context.Context) (report.Preflight, error) {
 			return report.Preflight{Image: "src", Digest: "sha256:ab", InstanceType: "standard-1", Fits: true, SizeMethod: "estimate"}, nil

@@ -3,7 +3,6 @@ package cli
 import (
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 
@@ -17,11 +16,8 @@ import (
 
 // Defaults shared by deploy, status and rollback.
 const (
-	defaultImage        = "ghcr.io/ldct/lean4-server:v4.24.0"
-	defaultWorkerName   = "lean4-server"
-	defaultMaxInstances = 5
-	defaultSleepAfter   = "2m"
-	defaultTimeout      = 15 * time.Minute
+	defaultImage   = "ghcr.io/ldct/lean4-server:v4.24.0"
+	defaultTimeout = 15 * time.Minute
 )
 
 // deployOptions are deploy's flags (and, in Actions, its inputs).
@@ -47,11 +43,11 @@ type deployOptions struct {
 func (o *deployOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.stage, "stage", "all", "last stage to run: all, preflight, stub, push or promote")
 	fs.StringVar(&o.image, "image", defaultImage, "source image: a registry reference, oci:DIR or docker-archive:FILE")
-	fs.StringVar(&o.name, "name", defaultWorkerName, "Worker name (also names the workers.dev URL and the container application)")
+	fs.StringVar(&o.name, "name", wrangler.DefaultWorkerName, "Worker name (also names the workers.dev URL and the container application)")
 	fs.StringVar(&o.instanceType, "instance-type", "auto", instance.Choices()+"; auto keeps the type your --config names")
-	fs.IntVar(&o.maxInstances, "max-instances", defaultMaxInstances, "most container instances running at once")
-	fs.IntVar(&o.instances, "instances", 1, "instances requests are spread over (1 = one named instance)")
-	fs.StringVar(&o.sleepAfter, "sleep-after", defaultSleepAfter, "idle time before an instance stops, like 30s, 2m or 1h (a bare number is seconds)")
+	fs.IntVar(&o.maxInstances, "max-instances", wrangler.DefaultMaxInstances, "most container instances running at once")
+	fs.IntVar(&o.instances, "instances", wrangler.DefaultInstances, "instances requests are spread over (1 = one named instance)")
+	fs.StringVar(&o.sleepAfter, "sleep-after", wrangler.DefaultSleepAfter, "idle time before an instance stops, like 30s, 2m or 1h (a bare number is seconds)")
 	fs.StringVar(&o.config, "config", "", "your own wrangler.jsonc to patch (default: lean4-cf renders one)")
 	fs.StringVar(&o.url, "url", "", "a custom domain URL to verify as well, like https://lean.example.com")
 	fs.StringArrayVar(&o.resolve, "resolve", nil, "HOST:PORT:ADDR[:ADDRPORT]: connect there for HOST:PORT when verifying (repeatable)")
@@ -60,11 +56,13 @@ func (o *deployOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.json, "json", false, "print one JSON result object on stdout")
 }
 
-var (
-	// A Worker name is the workers.dev host label (at most 63 characters), and the stub is deployed as
-	// <name>-stub, so a name has at most 63-5 = 58.
-	workerNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,56}[a-z0-9])?$`)
-)
+// checkName checks --name as deploy, status and rollback take it: a deployment's name.
+func checkName(name string) error {
+	if err := wrangler.CheckDeploymentName(name); err != nil {
+		return usagef("--name %v", err)
+	}
+	return nil
+}
 
 // The range of --timeout, for deploy and rollback alike.
 const (
@@ -114,14 +112,14 @@ func (o *deployOptions) validate() error {
 	if err := instance.Check(o.instanceType); err != nil {
 		return usagef("--instance-type: %v", err)
 	}
-	if !workerNameRE.MatchString(o.name) {
-		return usagef("--name %q is not a Worker name: use 1-58 lowercase letters, digits and dashes, not starting or ending with a dash", o.name)
+	if err := checkName(o.name); err != nil {
+		return err
 	}
-	if o.maxInstances < 1 || o.maxInstances > 1000 {
-		return usagef("--max-instances %d is out of range: use 1 to 1000", o.maxInstances)
+	if err := wrangler.CheckMaxInstances(o.maxInstances); err != nil {
+		return usagef("--max-instances %v", err)
 	}
-	if o.instances < 1 || o.instances > o.maxInstances {
-		return usagef("--instances %d is out of range: use 1 to --max-instances (%d)", o.instances, o.maxInstances)
+	if err := wrangler.CheckInstances(o.instances, o.maxInstances); err != nil {
+		return usagef("--instances %v", err)
 	}
 	if _, err := wrangler.ParseSleepAfter(o.sleepAfter); err != nil {
 		return usagef("--sleep-after %v", err)

@@ -11,6 +11,18 @@ import (
 	"github.com/spf13/pflag"
 )
 
+// validateDeploy parses deploy's flags from args and validates them, as deploy does before any write.
+func validateDeploy(t *testing.T, args ...string) (deployOptions, error) {
+	t.Helper()
+	var o deployOptions
+	fs := pflag.NewFlagSet("deploy", pflag.ContinueOnError)
+	o.addFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return o, o.validate()
+}
+
 func TestDeployOptionsValidate(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, content string) string {
@@ -34,9 +46,9 @@ func TestDeployOptionsValidate(t *testing.T) {
 		{[]string{"--name", "Lean"}, `--name "Lean" is not a Worker name`},
 		{[]string{"--name", "-lean"}, "is not a Worker name"},
 		{[]string{"--name", strings.Repeat("a", 58), "--timeout", "1h"}, ""},
-		{[]string{"--name", strings.Repeat("a", 59)}, "is not a Worker name: use 1-58"},
+		{[]string{"--name", strings.Repeat("a", 59)}, "is not a Worker name: use 1 to 58 lowercase letters, digits and dashes, not starting or ending with a dash (deploy also creates <name>-stub"},
 		{[]string{"--max-instances", "0"}, "--max-instances 0 is out of range"},
-		{[]string{"--instances", "6"}, "--instances 6 is out of range: use 1 to --max-instances (5)"},
+		{[]string{"--instances", "6"}, "--instances 6 is out of range: use 1 to max instances (5)"},
 		{[]string{"--instances", "0"}, "--instances 0 is out of range"},
 		{[]string{"--sleep-after", "2 minutes"}, `--sleep-after "2 minutes" is not an idle time`},
 		{[]string{"--sleep-after", "0m"}, "is not an idle time"},
@@ -62,13 +74,7 @@ func TestDeployOptionsValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var o deployOptions
-			fs := pflag.NewFlagSet("deploy", pflag.ContinueOnError)
-			o.addFlags(fs)
-			if err := fs.Parse(tt.args); err != nil {
-				t.Fatal(err)
-			}
-			err := o.validate()
+			o, err := validateDeploy(t, tt.args...)
 			if tt.want == "" {
 				if err != nil {
 					t.Fatalf("validate: %v", err)
@@ -103,17 +109,57 @@ func TestSleepAfterOneMeaning(t *testing.T) {
 			} else if !tt.ok && !strings.Contains(stderr, `--sleep-after "`+tt.value+`" is not an idle time`) {
 				t.Errorf("render's error %q does not name --sleep-after", stderr)
 			}
-			var o deployOptions
-			fs := pflag.NewFlagSet("deploy", pflag.ContinueOnError)
-			o.addFlags(fs)
-			if err := fs.Parse([]string{"--sleep-after", tt.value}); err != nil {
-				t.Fatal(err)
-			}
-			err := o.validate()
+			_, err := validateDeploy(t, "--sleep-after", tt.value)
 			if (err == nil) != tt.ok {
 				t.Errorf("deploy --sleep-after %q: %v, want accepted=%v", tt.value, err, tt.ok)
 			} else if err != nil && !strings.Contains(err.Error(), `--sleep-after "`+tt.value+`" is not an idle time`) {
 				t.Errorf("deploy's error %q does not name --sleep-after", err)
+			}
+		})
+	}
+}
+
+// One input, one meaning: the inputs render and deploy share go through one check each, so a value is
+// accepted or refused by both, with the same message. The Worker name is the one difference, by design:
+// deploy's name leaves room for the <name>-stub Worker it also creates.
+func TestSharedInputsOneMeaning(t *testing.T) {
+	long := func(n int) string { return strings.Repeat("a", n) }
+	for _, tt := range []struct {
+		args               []string
+		renderOK, deployOK bool
+		want               string // when set, the error both print
+	}{
+		{args: []string{"--max-instances", "1000"}, renderOK: true, deployOK: true},
+		{args: []string{"--max-instances", "1001", "--instances", "1"}, want: "--max-instances 1001 is out of range: use 1 to 1000"},
+		{args: []string{"--max-instances=-3", "--instances", "1"}, want: "--max-instances -3 is out of range: use 1 to 1000"},
+		{args: []string{"--instances", "5"}, renderOK: true, deployOK: true},
+		{args: []string{"--instances", "6"}, want: "--instances 6 is out of range: use 1 to max instances (5); requests would wait for instances that cannot start, so lower instances or raise max instances"},
+		{args: []string{"--instances", "1001", "--max-instances", "1000"}, want: "--instances 1001 is out of range: use 1 to 1000"},
+		{args: []string{"--instance-type", "standard-2"}, renderOK: true, deployOK: true},
+		{args: []string{"--instance-type", "dev"}, renderOK: true, deployOK: true}, // a deprecated alias: its type, with a warning
+		{args: []string{"--instance-type", "custom:vcpu=1,memory=3GiB,disk=4GB"}, renderOK: true, deployOK: true},
+		{args: []string{"--instance-type", "custom:vcpu=1,memory=2GiB,disk=8GB"}},
+		{args: []string{"--instance-type", "huge"}},
+		{args: []string{"--name", long(58)}, renderOK: true, deployOK: true},
+		{args: []string{"--name", "Lean"}},
+		{args: []string{"--name", long(59)}, renderOK: true},
+		{args: []string{"--name", long(63)}, renderOK: true},
+		{args: []string{"--name", long(64)}},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, _, stderr := run(t, append([]string{"render", "--mode", "container", "--image", renderImage, "--out", filepath.Join(t.TempDir(), "out")}, tt.args...)...)
+			renderErr := strings.TrimSpace(strings.TrimPrefix(stderr, "lean4-cf: "))
+			if (code == ExitOK) != tt.renderOK {
+				t.Errorf("render %v: exit %d (%s), want accepted=%v", tt.args, code, renderErr, tt.renderOK)
+			}
+			_, err := validateDeploy(t, tt.args...)
+			if (err == nil) != tt.deployOK {
+				t.Errorf("deploy %v: %v, want accepted=%v", tt.args, err, tt.deployOK)
+			}
+			if tt.want != "" {
+				if w := tt.want; renderErr != w || err == nil || err.Error() != w {
+					t.Errorf("render says %q, deploy says %v; want both %q", renderErr, err, w)
+				}
 			}
 		})
 	}

@@ -77,14 +77,14 @@ type preflightJSON struct {
 	RequiredDiskBytes int64  `json:"requiredDiskBytes"`
 	// With sizeMethod "bounds", uncompressedBytes and requiredDiskBytes are the low figures and these the
 	// high ones, and boundedLayers says which layers made them a range and why.
-	UncompressedBytesHigh   *int64        `json:"uncompressedBytesHigh,omitempty"`
-	RequiredDiskBytesHigh   *int64        `json:"requiredDiskBytesHigh,omitempty"`
-	BoundedLayers           []boundedJSON `json:"boundedLayers,omitempty"`
-	InstanceType            string        `json:"instanceType"`
-	RecommendedInstanceType *string       `json:"recommendedInstanceType"`
-	Fits                    bool          `json:"fits"`
-	InstanceTypes           []typeFitJSON `json:"instanceTypes"`
-	CustomType              customFitJSON `json:"customType"`
+	UncompressedBytesHigh   *int64           `json:"uncompressedBytesHigh,omitempty"`
+	RequiredDiskBytesHigh   *int64           `json:"requiredDiskBytesHigh,omitempty"`
+	BoundedLayers           []boundedJSON    `json:"boundedLayers,omitempty"`
+	InstanceType            string           `json:"instanceType"`
+	RecommendedInstanceType *string          `json:"recommendedInstanceType"`
+	Fits                    bool             `json:"fits"`
+	InstanceTypes           []report.FitRow  `json:"instanceTypes"`
+	CustomType              report.CustomRow `json:"customType"`
 	// ConcurrentEvaluations is the chosen type's MAX_CONCURRENT; Capacity says it and what happens past it.
 	ConcurrentEvaluations int       `json:"concurrentEvaluations"`
 	Capacity              string    `json:"capacity"`
@@ -103,17 +103,6 @@ type planJSON struct {
 	Text         string  `json:"text"`
 }
 
-// customFitJSON is the cheapest custom configuration, and what it saves against the cheapest named type
-// that fits (negative: it costs more; absent when no named type fits).
-type customFitJSON struct {
-	typeFitJSON
-	Spec                 string   `json:"spec"` // the --instance-type value that deploys it
-	IdleUSDPerHour       float64  `json:"idleUsdPerHour"`
-	ComparedWith         *string  `json:"comparedWith"`
-	SavingUSDPerHour     *float64 `json:"savingUsdPerHour,omitempty"`
-	SavingIdleUSDPerHour *float64 `json:"savingIdleUsdPerHour,omitempty"`
-}
-
 type boundedJSON struct {
 	Index                 int    `json:"index"`
 	Digest                string `json:"digest"`
@@ -121,16 +110,6 @@ type boundedJSON struct {
 	UncompressedBytes     int64  `json:"uncompressedBytes"`
 	UncompressedBytesHigh int64  `json:"uncompressedBytesHigh"`
 	Why                   string `json:"why"`
-}
-
-type typeFitJSON struct {
-	Name       string   `json:"name"`
-	VCPU       float64  `json:"vcpu"`
-	MemoryMiB  int64    `json:"memoryMiB"`
-	DiskMB     int64    `json:"diskMB"`
-	Fits       bool     `json:"fits"`
-	Reasons    []string `json:"reasons"`
-	USDPerHour float64  `json:"usdPerHour"`
 }
 
 // fitResult is a measured image fitted to the catalog.
@@ -205,40 +184,40 @@ func (fr fitResult) preflight() report.Preflight {
 	if fr.chosen.Type.IsCustom() {
 		p.InstanceConfig = fr.chosen.Type.Describe()
 	}
-	row := func(f instance.Fit) report.FitRow {
-		return report.FitRow{Name: f.Type.Name, VCPU: f.Type.VCPU, MemoryMiB: int(f.Type.MemoryMiB), DiskMB: int(f.Type.DiskMB),
-			Fits: f.Fits, Reasons: f.Reasons, USDPerHour: round4(f.Type.USDPerHour())}
-	}
 	if fr.rep.SizeMethod == "bounds" {
 		p.UncompressedBytesHigh, p.RequiredDiskBytesHigh = fr.rep.UncompressedBytesHigh, fr.requiredHigh
 	}
 	for _, f := range fr.fits {
-		p.Types = append(p.Types, row(f))
+		p.Types = append(p.Types, fitRow(f))
 	}
-	c := row(fr.custom)
-	c.Spec = fr.custom.Type.Spec()
+	c := fr.customRow()
 	p.Custom = &c
 	return p
 }
 
-// customJSON is the cheapest custom configuration and its saving against the cheapest fitting named type.
-func (fr fitResult) customJSON() customFitJSON {
-	c := customFitJSON{typeFitJSON: typeFitJSONOf(fr.custom), Spec: fr.custom.Type.Spec(), IdleUSDPerHour: round4(fr.custom.Type.IdleUSDPerHour())}
+// customRow is the cheapest custom configuration and its saving against the cheapest fitting named type.
+func (fr fitResult) customRow() report.CustomRow {
+	c := report.CustomRow{FitRow: fitRow(fr.custom), CustomCosts: report.CustomCosts{IdleUSDPerHour: report.USD(fr.custom.Type.IdleUSDPerHour())}}
 	if named, ok := instance.CheapestNamed(fr.fits); ok {
-		busy := round4(named.Type.USDPerHour() - fr.custom.Type.USDPerHour())
-		idle := round4(named.Type.IdleUSDPerHour() - fr.custom.Type.IdleUSDPerHour())
+		busy := report.USD(named.Type.USDPerHour() - fr.custom.Type.USDPerHour())
+		idle := report.USD(named.Type.IdleUSDPerHour() - fr.custom.Type.IdleUSDPerHour())
 		c.ComparedWith, c.SavingUSDPerHour, c.SavingIdleUSDPerHour = &named.Type.Name, &busy, &idle
 	}
 	return c
 }
 
-func typeFitJSONOf(f instance.Fit) typeFitJSON {
+// fitRow is one type's row of the fit table, for preflight --json and deploy's result alike.
+func fitRow(f instance.Fit) report.FitRow {
 	reasons := f.Reasons
 	if reasons == nil {
 		reasons = []string{}
 	}
-	return typeFitJSON{Name: f.Type.Name, VCPU: f.Type.VCPU, MemoryMiB: f.Type.MemoryMiB, DiskMB: f.Type.DiskMB, Fits: f.Fits, Reasons: reasons,
-		USDPerHour: round4(f.Type.USDPerHour())}
+	r := report.FitRow{Name: f.Type.Name, VCPU: f.Type.VCPU, MemoryMiB: f.Type.MemoryMiB, DiskMB: f.Type.DiskMB, Fits: f.Fits,
+		Reasons: reasons, USDPerHour: report.USD(f.Type.USDPerHour())}
+	if f.Type.IsCustom() {
+		r.Spec = f.Type.Spec()
+	}
+	return r
 }
 
 func newPreflightCmd(env Env) *cobra.Command {
@@ -403,10 +382,10 @@ func runPreflight(ctx context.Context, env Env, o *preflightOptions) error {
 			}
 		}
 		for _, f := range fr.fits {
-			out.InstanceTypes = append(out.InstanceTypes, typeFitJSONOf(f))
+			out.InstanceTypes = append(out.InstanceTypes, fitRow(f))
 		}
 		out.InstanceType = fr.chosen.Type.Spec()
-		out.CustomType = fr.customJSON()
+		out.CustomType = fr.customRow()
 		if plan != nil {
 			out.Plan = &planJSON{TargetRate: plan.Rate, RunSeconds: plan.RunSeconds, BusyVCPU: round4(plan.BusyVCPU), PerInstance: round4(plan.PerInstance),
 				Instances: plan.Instances, MaxInstances: plan.Max, USDPerHour: round4(plan.USDPerHour), Text: plan.Sentence()}

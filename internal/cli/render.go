@@ -97,6 +97,11 @@ func runRender(ctx context.Context, env Env, o *renderOptions) error {
 		}
 		opts.UserConfig, opts.UserConfigName = b, o.config
 	}
+	// A deprecated alias means what it means to deploy: its type, with the same warning.
+	if t, dep, err := instance.Lookup(opts.InstanceType); err == nil && dep != "" {
+		fmt.Fprintf(env.Stderr, "warning: %s\n", dep)
+		opts.InstanceType = t.Name
+	}
 	if opts.InstanceType == instance.CustomName {
 		spec, err := cheapestCustomFor(ctx, env, opts.Image)
 		if err != nil {

@@ -184,3 +184,19 @@ func TestRenderCustomInstanceType(t *testing.T) {
 		t.Fatalf("render wrote %s before failing", dir)
 	}
 }
+
+// A deprecated alias renders the type it now means, with deploy's warning.
+func TestRenderDeprecatedAlias(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	code, _, stderr := run(t, "render", "--mode", "container", "--image", renderImage, "--out", dir, "--instance-type", "dev")
+	if code != ExitOK || !strings.Contains(stderr, `warning: instance type "dev" is deprecated: it is now "lite"`) {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	cfg, err := os.ReadFile(filepath.Join(dir, "wrangler.jsonc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(cfg, []byte(`"instance_type": "lite"`)) {
+		t.Fatalf("wrangler.jsonc does not name lite:\n%s", cfg)
+	}
+}

@@ -44,8 +44,8 @@ wrangler rolls back the Worker only: the container application keeps its image. 
 the earlier digest-pinned image (lean4-cf status shows the current one) to put it back as well.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !workerNameRE.MatchString(o.name) {
-				return usagef("--name %q is not a Worker name: use lowercase letters, digits and dashes", o.name)
+			if err := checkName(o.name); err != nil {
+				return err
 			}
 			rules, err := verify.ParseResolveRules(append(o.resolve, env.Getenv("LEAN4CF_RESOLVE")))
 			if err != nil {
@@ -163,7 +163,7 @@ the earlier digest-pinned image (lean4-cf status shows the current one) to put i
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.name, "name", defaultWorkerName, "Worker name")
+	f.StringVar(&o.name, "name", wrangler.DefaultWorkerName, "Worker name")
 	f.StringVar(&o.to, "to", "", "version id to return to (default: the newest earlier version at 100 %)")
 	f.StringVar(&o.image, "image", "", "digest-pinned image to put back on the container application as well")
 	f.StringArrayVar(&o.resolve, "resolve", nil, "HOST:PORT:ADDR[:ADDRPORT]: connect there for HOST:PORT when verifying (repeatable)")

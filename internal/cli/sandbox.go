@@ -193,8 +193,8 @@ func runSandbox(ctx context.Context, env Env, o sandboxOptions) error {
 			return env.Getenv(k)
 		}
 		denv := Env{Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr, Getenv: overlay}
-		d := &deployOptions{stage: "all", image: s.image, name: defaultWorkerName, instanceType: "auto", maxInstances: defaultMaxInstances,
-			instances: 1, sleepAfter: defaultSleepAfter, timeout: 5 * time.Minute, wrangler: o.wrangler}
+		d := &deployOptions{stage: "all", image: s.image, name: wrangler.DefaultWorkerName, instanceType: "auto", maxInstances: wrangler.DefaultMaxInstances,
+			instances: wrangler.DefaultInstances, sleepAfter: wrangler.DefaultSleepAfter, timeout: 5 * time.Minute, wrangler: o.wrangler}
 		if err := d.validate(); err != nil {
 			return err
 		}

@@ -39,8 +39,8 @@ Credentials come from the environment only: CLOUDFLARE_API_TOKEN and CLOUDFLARE_
 (CLOUDFLARE_API_BASE_URL points both lean4-cf and wrangler at another API, e.g. lean4-cf sandbox).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !workerNameRE.MatchString(o.name) {
-				return usagef("--name %q is not a Worker name: use lowercase letters, digits and dashes", o.name)
+			if err := checkName(o.name); err != nil {
+				return err
 			}
 			c, err := newCloud(env, o.wrangler)
 			if err != nil {
@@ -86,7 +86,7 @@ Credentials come from the environment only: CLOUDFLARE_API_TOKEN and CLOUDFLARE_
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&o.name, "name", defaultWorkerName, "Worker name")
+	cmd.Flags().StringVar(&o.name, "name", wrangler.DefaultWorkerName, "Worker name")
 	cmd.Flags().StringVar(&o.wrangler, "wrangler", "", "wrangler to run (default: $LEAN4CF_WRANGLER, the project's pinned install, then PATH)")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print one JSON object")
 	return cmd

@@ -150,7 +150,7 @@ func writeFitTable(b *strings.Builder, p *Preflight) {
 	b.WriteString("| type | vCPU | memory | disk | fits | why not | $/hour awake |\n|---|---:|---:|---:|---|---|---:|\n")
 	rows := p.Types
 	if p.Custom != nil {
-		rows = append(rows[:len(rows):len(rows)], *p.Custom)
+		rows = append(rows[:len(rows):len(rows)], p.Custom.FitRow)
 	}
 	for _, t := range rows {
 		fits := "✅"

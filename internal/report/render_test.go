@@ -77,7 +77,7 @@ func deployedCustom() *Result {
 	r := deployed()
 	spec := "custom:vcpu=1,memory=3072MiB,disk=4000MB"
 	r.Preflight.InstanceType, r.Preflight.InstanceConfig = spec, "custom (1 vCPU, 3072 MiB, 4 GB)"
-	r.Preflight.Custom = &FitRow{Name: "custom", Spec: spec, VCPU: 1, MemoryMiB: 3072, DiskMB: 4000, Fits: true, USDPerHour: 0.1010}
+	r.Preflight.Custom = &CustomRow{FitRow: FitRow{Name: "custom", Spec: spec, VCPU: 1, MemoryMiB: 3072, DiskMB: 4000, Fits: true, USDPerHour: 0.1010}, CustomCosts: CustomCosts{IdleUSDPerHour: 0.0045}}
 	r.Stages[0].Detail = "sha256:abc fits " + spec
 	return r
 }

@@ -3,6 +3,7 @@
 package report
 
 import (
+	"encoding/json"
 	"strconv"
 	"time"
 )
@@ -83,7 +84,7 @@ type Preflight struct {
 	Reason         string   `json:"reason,omitempty"` // why the chosen type does not fit
 	Types          []FitRow `json:"instanceTypes,omitempty"`
 	// Custom is the cheapest custom configuration for the image, beside the named Types.
-	Custom *FitRow `json:"customType,omitempty"`
+	Custom *CustomRow `json:"customType,omitempty"`
 	// Capacity says how many evaluations an instance of the type runs at once and what happens past it.
 	Capacity string `json:"capacity,omitempty"`
 }
@@ -96,16 +97,72 @@ func (p *Preflight) instanceType() string {
 	return p.InstanceType
 }
 
-// FitRow is one instance type in the fit table.
+// FitRow is one instance type in the fit table: the one shape of a fit row, in deploy's result and in
+// preflight --json alike.
 type FitRow struct {
 	Name       string   `json:"name"`
 	Spec       string   `json:"spec,omitempty"` // a custom row's --instance-type value
 	VCPU       float64  `json:"vcpu"`
-	MemoryMiB  int      `json:"memoryMiB"`
-	DiskMB     int      `json:"diskMB"`
+	MemoryMiB  int64    `json:"memoryMiB"`
+	DiskMB     int64    `json:"diskMB"`
 	Fits       bool     `json:"fits"`
-	Reasons    []string `json:"reasons,omitempty"`
-	USDPerHour float64  `json:"usdPerHour"`
+	Reasons    []string `json:"reasons"` // why it does not fit; [] when it fits
+	USDPerHour USD      `json:"usdPerHour"`
+}
+
+// MarshalJSON writes the row with reasons as [] when there are none, whoever built it.
+func (r FitRow) MarshalJSON() ([]byte, error) { return json.Marshal(r.fields()) }
+
+// fitFields is FitRow without its MarshalJSON.
+type fitFields FitRow
+
+func (r FitRow) fields() fitFields {
+	if r.Reasons == nil {
+		r.Reasons = []string{}
+	}
+	return fitFields(r)
+}
+
+// CustomRow is the cheapest custom configuration's row of the fit table, with its costs.
+type CustomRow struct {
+	FitRow
+	CustomCosts
+}
+
+// CustomCosts are a custom row's idle price and what it saves against the cheapest named type that fits
+// (negative: it costs more; ComparedWith is null and the savings absent when no named type fits).
+type CustomCosts struct {
+	IdleUSDPerHour       USD     `json:"idleUsdPerHour"`
+	ComparedWith         *string `json:"comparedWith"`
+	SavingUSDPerHour     *USD    `json:"savingUsdPerHour,omitempty"`
+	SavingIdleUSDPerHour *USD    `json:"savingIdleUsdPerHour,omitempty"`
+}
+
+// MarshalJSON writes the row's fields and its costs side by side (FitRow's MarshalJSON would otherwise
+// be promoted and drop the costs).
+func (c CustomRow) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		fitFields
+		CustomCosts
+	}{c.FitRow.fields(), c.CustomCosts})
+}
+
+// USD is a price in US dollars, which JSON carries rounded to 4 decimal places (a hundredth of a cent):
+// prices are products of per-second rates and carry float noise (0.007254000000000001) past that.
+type USD float64
+
+// MarshalJSON writes the price rounded to 4 decimal places.
+func (u USD) MarshalJSON() ([]byte, error) {
+	return strconv.AppendFloat(nil, u.Round(), 'f', -1, 64), nil
+}
+
+// Round is the price rounded to 4 decimal places, as JSON carries it.
+func (u USD) Round() float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(u), 'f', 4, 64), 64)
+	if v == 0 {
+		return 0 // not -0
+	}
+	return v
 }
 
 // Uncompressed is the run's one figure for the image's uncompressed size, and how it was had: the size

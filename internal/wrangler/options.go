@@ -78,23 +78,23 @@ type Options struct {
 }
 
 // varRules validates the Worker variables Options.Vars may set, with the ranges the Worker enforces
-// (worker/src/settings.ts), so that a bad value fails at render time and not in production.
-var varRules = map[string]func(string) error{
-	"MAX_LEAN_TIMEOUT":        intRange(1, 3600, "seconds"),
-	"MAX_BODY_BYTES":          intRange(1, 100<<20, "bytes"),
-	"CONTAINER_START_TIMEOUT": intRange(1, 3600, "seconds"),
-	"HEALTH_REQUIRES_KEY":     oneOf("true", "false"),
-	"IDLE_STOP_SIGNAL":        oneOf("SIGKILL", "SIGTERM", "SIGINT"),
-	"CORS_ORIGINS":            corsOrigins,
-	"MAX_CONCURRENT":          intRange(1, 1000, "evaluations"),
-	"MAX_QUEUE":               intRange(0, 10000, "evaluations"),
-	"QUEUE_TIMEOUT":           intRange(1, 3600, "seconds"),
-	"UPSTREAM_GRACE":          intRange(0, 600, "seconds"),
-	"INSTANCE_TRIES":          intRange(1, 3, "instances"),
+// (IntVars, which the Worker reads through worker/src/spec.generated.ts), so that a bad value fails at
+// render time and not in production. Variables set through an option (INSTANCES) are not among them.
+func varRules() map[string]func(string) error {
+	rules := map[string]func(string) error{
+		"HEALTH_REQUIRES_KEY": oneOf("true", "false"),
+		"IDLE_STOP_SIGNAL":    oneOf(idleStopSignals...),
+		"CORS_ORIGINS":        corsOrigins,
+	}
+	for _, v := range IntVars() {
+		if v.Option == "" {
+			rules[v.Name] = intRange(v.Min, v.Max, v.Unit)
+		}
+	}
+	return rules
 }
 
 var (
-	workerNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	sleepAfterRE = regexp.MustCompile(`^([1-9][0-9]*[smh]|[1-9][0-9]*)$`)
 	compatDateRE = regexp.MustCompile(`^20[0-9]{2}-[01][0-9]-[0-3][0-9]$`)
 	originRE     = regexp.MustCompile(`^https?://[^/\s?#]+$`)
@@ -138,8 +138,10 @@ func (o Options) validate() error {
 	default:
 		return fmt.Errorf("mode %q: use stub or container", o.Mode)
 	}
-	if o.WorkerName != "" && !workerNameRE.MatchString(o.WorkerName) {
-		return fmt.Errorf("worker name %q: use 1 to 63 lowercase letters, digits and dashes, not starting or ending with a dash", o.WorkerName)
+	if o.WorkerName != "" {
+		if err := CheckWorkerName(o.WorkerName); err != nil {
+			return fmt.Errorf("worker name %w", err)
+		}
 	}
 	if o.Mode == ModeContainer {
 		if err := checkImage(o.Image, o.ManagedRegistry); err != nil {
@@ -151,14 +153,15 @@ func (o Options) validate() error {
 			return err
 		}
 	}
-	if o.MaxInstances < 0 {
-		return fmt.Errorf("max instances %d: use a number of 1 or more", o.MaxInstances)
+	if o.MaxInstances != 0 {
+		if err := CheckMaxInstances(o.MaxInstances); err != nil {
+			return fmt.Errorf("max instances %w", err)
+		}
 	}
-	if o.Instances < 0 || o.Instances > 1000 {
-		return fmt.Errorf("instances %d: use a number from 1 to 1000", o.Instances)
-	}
-	if o.Instances > 0 && o.MaxInstances > 0 && o.Instances > o.MaxInstances {
-		return fmt.Errorf("instances %d is more than max instances %d: requests would wait for instances that cannot start; lower instances or raise max instances", o.Instances, o.MaxInstances)
+	if o.Instances != 0 {
+		if err := CheckInstances(o.Instances, o.MaxInstances); err != nil {
+			return fmt.Errorf("instances %w", err)
+		}
 	}
 	if o.SleepAfter != "" {
 		if _, err := ParseSleepAfter(o.SleepAfter); err != nil {
@@ -187,9 +190,10 @@ func checkVar(k, v string) error {
 	case "SLEEP_AFTER":
 		return errors.New("variable SLEEP_AFTER: set it with the sleep-after option")
 	}
-	rule, ok := varRules[k]
+	rules := varRules()
+	rule, ok := rules[k]
 	if !ok {
-		return fmt.Errorf("variable %q is not a Worker setting: use one of %s", k, strings.Join(slices.Sorted(maps.Keys(varRules)), ", "))
+		return fmt.Errorf("variable %q is not a Worker setting: use one of %s", k, strings.Join(slices.Sorted(maps.Keys(rules)), ", "))
 	}
 	if err := rule(v); err != nil {
 		return fmt.Errorf("variable %s=%q: %w", k, v, err)

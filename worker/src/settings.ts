@@ -2,65 +2,70 @@
 // Every setting has a documented default; a value that cannot be used is a SettingsError that
 // names the variable and the accepted values, answered as a 500 JSON error (never ignored).
 
+import { IDLE_STOP_SIGNALS, INT_VARS, QUEUE_PER_SLOT, SLEEP_AFTER_DEFAULT, type IntSpec } from "./spec.generated";
+
 /** The variables both entry points read. wrangler may pass a JSON var as a number or boolean. */
 export interface LeanVars {
   /** Secret. When set, POST / (and GET /health with HEALTH_REQUIRES_KEY) needs this key. */
   LEAN_API_KEY?: string;
-  /** Upper bound in seconds for X-Lean-Timeout, 1..3600. Default 60. */
+  /** Upper bound in seconds for X-Lean-Timeout. Range and default: INT_VARS.maxLeanTimeout. */
   MAX_LEAN_TIMEOUT?: string | number;
-  /** Largest accepted request body in bytes, 1..104857600. Default 1048576 (1 MiB). */
+  /** Largest accepted request body in bytes. Range and default: INT_VARS.maxBodyBytes. */
   MAX_BODY_BYTES?: string | number;
   /** "true" makes GET /health require the API key too. Default "false". */
   HEALTH_REQUIRES_KEY?: string | boolean;
   /** Origins allowed by CORS: "*" or a comma-separated list of origins. Default "" (CORS off). */
   CORS_ORIGINS?: string;
-  /** Container mode: 1 = one named instance; N > 1 spreads requests over N instances. Default 1. */
+  /** Container mode: 1 = one named instance; N > 1 spreads requests over N instances. Range and default: INT_VARS.instances. */
   INSTANCES?: string | number;
   /** Development only: forward to this HTTP origin instead of the container. Default unset. */
   LEAN_ORIGIN?: string;
   /** Container mode: idle time before the instance is stopped ("30s", "2m", "1h" or seconds). Default "2m". */
   SLEEP_AFTER?: string | number;
-  /** Container mode: seconds to wait for port 8000 after a start, 1..3600. Default 120. */
+  /** Container mode: seconds to wait for port 8000 after a start. Range and default: INT_VARS.containerStartTimeoutSeconds. */
   CONTAINER_START_TIMEOUT?: string | number;
   /** Container mode: how an idle instance is stopped: "SIGKILL" (default), "SIGTERM" or "SIGINT". */
   IDLE_STOP_SIGNAL?: string;
-  /** Seconds an evaluation may wait for the Lean server beyond its X-Lean-Timeout, 0..600. Default 10. */
+  /** Seconds an evaluation may wait for the Lean server beyond its X-Lean-Timeout. Range and default: INT_VARS.upstreamGraceSeconds. */
   UPSTREAM_GRACE?: string | number;
-  /** Container mode: evaluations running at once per instance, 1..1000. Default 2 (rendered per instance type at deploy). */
+  /** Container mode: evaluations running at once per instance. Range and default: INT_VARS.maxConcurrent. */
   MAX_CONCURRENT?: string | number;
-  /** Container mode: evaluations waiting for a slot per instance, 0..10000. Default 2 x MAX_CONCURRENT. */
+  /** Container mode: evaluations waiting for a slot per instance. Range and default: INT_VARS.maxQueue. */
   MAX_QUEUE?: string | number;
-  /** Container mode: seconds an evaluation waits for a slot, 1..3600. Default 10. */
+  /** Container mode: seconds an evaluation waits for a slot. Range and default: INT_VARS.queueTimeoutSeconds. */
   QUEUE_TIMEOUT?: string | number;
-  /** Container mode, INSTANCES > 1: instances a request tries when refused with queue_full, 1..3. Default 3. */
+  /** Container mode, INSTANCES > 1: instances a request tries when refused with queue_full. Range and default: INT_VARS.instanceTries. */
   INSTANCE_TRIES?: string | number;
 }
 
+/**
+ * Defaults of the settings. Those of the variables come from ./spec.generated (generated from lean4-cf's
+ * Go table, so the CLI's checks and the Worker agree); the rest are the Worker's own.
+ */
 export const DEFAULTS = {
-  maxLeanTimeout: 60,
-  maxBodyBytes: 1024 * 1024,
-  instances: 1,
-  sleepAfter: "2m",
-  containerStartTimeoutSeconds: 120,
-  idleStopSignal: "SIGKILL",
+  maxLeanTimeout: INT_VARS.maxLeanTimeout.default,
+  maxBodyBytes: INT_VARS.maxBodyBytes.default,
+  instances: INT_VARS.instances.default,
+  sleepAfter: SLEEP_AFTER_DEFAULT,
+  containerStartTimeoutSeconds: INT_VARS.containerStartTimeoutSeconds.default,
+  idleStopSignal: IDLE_STOP_SIGNALS[0],
   /** The Lean server's own default (LEAN_TIMEOUT) when a request names no timeout. */
   serverDefaultTimeout: 30,
-  upstreamGraceSeconds: 10,
+  upstreamGraceSeconds: INT_VARS.upstreamGraceSeconds.default,
   /**
-   * Evaluations at once per instance when MAX_CONCURRENT is unset: standard-1's value (lean4-cf renders
-   * the value for the chosen instance type: the smaller of its memory ceiling and 4 runs per vCPU).
+   * Evaluations at once per instance when MAX_CONCURRENT is unset: the default instance type's capacity
+   * (lean4-cf renders the value for the chosen instance type at deploy).
    */
-  maxConcurrent: 2,
+  maxConcurrent: INT_VARS.maxConcurrent.default,
   /** MAX_QUEUE is this many times MAX_CONCURRENT when unset. */
-  queuePerSlot: 2,
-  queueTimeoutSeconds: 10,
-  /** The first instance and two others: the "power of two choices", and one more. */
-  instanceTries: 3,
+  queuePerSlot: QUEUE_PER_SLOT,
+  queueTimeoutSeconds: INT_VARS.queueTimeoutSeconds.default,
+  instanceTries: INT_VARS.instanceTries.default,
   /** The bound on a health probe: the Lean server's own limit on `lean --version`. */
   healthTimeoutSeconds: 10,
 } as const;
 
-export type StopSignal = "SIGKILL" | "SIGTERM" | "SIGINT";
+export type StopSignal = (typeof IDLE_STOP_SIGNALS)[number];
 
 /** Settings shared by the stub and container entry points. */
 export interface RouteSettings {
@@ -96,8 +101,10 @@ function present(v: unknown): v is string | number | boolean {
   return v !== undefined && v !== null && String(v).trim() !== "";
 }
 
-function intSetting(name: string, v: unknown, def: number, min: number, max: number, unit: string): number {
+/** A whole-number variable read with its generated range; def overrides the spec's default (MAX_QUEUE). */
+function intSetting(spec: IntSpec, v: unknown, def: number = spec.default): number {
   if (!present(v)) return def;
+  const { name, min, max, unit } = spec;
   const s = String(v).trim();
   if (!/^\d+$/.test(s) || Number(s) < min || Number(s) > max) {
     throw new SettingsError(`${name} is ${JSON.stringify(String(v))}: set a whole number of ${unit} from ${min} to ${max}`);
@@ -147,7 +154,8 @@ export function sleepAfterSetting(v: unknown): string | number {
 function signalSetting(v: unknown): StopSignal {
   if (!present(v)) return DEFAULTS.idleStopSignal;
   const s = String(v).trim().toUpperCase();
-  if (s === "SIGKILL" || s === "SIGTERM" || s === "SIGINT") return s;
+  const known = IDLE_STOP_SIGNALS.find((sig) => sig === s);
+  if (known !== undefined) return known;
   throw new SettingsError(`IDLE_STOP_SIGNAL is ${JSON.stringify(String(v))}: set "SIGKILL" (the default), "SIGTERM" or "SIGINT"`);
 }
 
@@ -169,8 +177,8 @@ function originSetting(v: unknown): URL | undefined {
 export function routeSettings(vars: LeanVars): RouteSettings {
   return {
     apiKey: present(vars.LEAN_API_KEY) ? String(vars.LEAN_API_KEY) : undefined,
-    maxLeanTimeout: intSetting("MAX_LEAN_TIMEOUT", vars.MAX_LEAN_TIMEOUT, DEFAULTS.maxLeanTimeout, 1, 3600, "seconds"),
-    maxBodyBytes: intSetting("MAX_BODY_BYTES", vars.MAX_BODY_BYTES, DEFAULTS.maxBodyBytes, 1, 100 * 1024 * 1024, "bytes"),
+    maxLeanTimeout: intSetting(INT_VARS.maxLeanTimeout, vars.MAX_LEAN_TIMEOUT),
+    maxBodyBytes: intSetting(INT_VARS.maxBodyBytes, vars.MAX_BODY_BYTES),
     healthRequiresKey: boolSetting("HEALTH_REQUIRES_KEY", vars.HEALTH_REQUIRES_KEY),
     corsOrigins: corsSetting(vars.CORS_ORIGINS),
     upstreamGraceSeconds: upstreamGraceSetting(vars),
@@ -178,22 +186,22 @@ export function routeSettings(vars: LeanVars): RouteSettings {
 }
 
 function upstreamGraceSetting(vars: LeanVars): number {
-  return intSetting("UPSTREAM_GRACE", vars.UPSTREAM_GRACE, DEFAULTS.upstreamGraceSeconds, 0, 600, "seconds");
+  return intSetting(INT_VARS.upstreamGraceSeconds, vars.UPSTREAM_GRACE);
 }
 
 export function containerSettings(vars: LeanVars): ContainerSettings {
-  const maxConcurrent = intSetting("MAX_CONCURRENT", vars.MAX_CONCURRENT, DEFAULTS.maxConcurrent, 1, 1000, "evaluations");
+  const maxConcurrent = intSetting(INT_VARS.maxConcurrent, vars.MAX_CONCURRENT);
   return {
-    instances: intSetting("INSTANCES", vars.INSTANCES, DEFAULTS.instances, 1, 1000, "instances"),
+    instances: intSetting(INT_VARS.instances, vars.INSTANCES),
     leanOrigin: originSetting(vars.LEAN_ORIGIN),
     sleepAfter: sleepAfterSetting(vars.SLEEP_AFTER),
     containerStartTimeoutMs:
-      intSetting("CONTAINER_START_TIMEOUT", vars.CONTAINER_START_TIMEOUT, DEFAULTS.containerStartTimeoutSeconds, 1, 3600, "seconds") * 1000,
+      intSetting(INT_VARS.containerStartTimeoutSeconds, vars.CONTAINER_START_TIMEOUT) * 1000,
     idleStopSignal: signalSetting(vars.IDLE_STOP_SIGNAL),
     maxConcurrent,
-    maxQueue: intSetting("MAX_QUEUE", vars.MAX_QUEUE, DEFAULTS.queuePerSlot * maxConcurrent, 0, 10000, "evaluations"),
-    queueTimeoutMs: intSetting("QUEUE_TIMEOUT", vars.QUEUE_TIMEOUT, DEFAULTS.queueTimeoutSeconds, 1, 3600, "seconds") * 1000,
+    maxQueue: intSetting(INT_VARS.maxQueue, vars.MAX_QUEUE, QUEUE_PER_SLOT * maxConcurrent),
+    queueTimeoutMs: intSetting(INT_VARS.queueTimeoutSeconds, vars.QUEUE_TIMEOUT) * 1000,
     upstreamGraceSeconds: upstreamGraceSetting(vars),
-    instanceTries: intSetting("INSTANCE_TRIES", vars.INSTANCE_TRIES, DEFAULTS.instanceTries, 1, 3, "instances"),
+    instanceTries: intSetting(INT_VARS.instanceTries, vars.INSTANCE_TRIES),
   };
 }
