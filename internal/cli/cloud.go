@@ -32,6 +32,24 @@ type cloud struct {
 // newCloud reads the credentials from the environment only (never from flags) and finds wrangler.
 // A missing credential or wrangler is a usage error: nothing has been contacted yet.
 func newCloud(env Env, wranglerFlag string) (*cloud, error) {
+	c, err := newAPICloud(env)
+	if err != nil {
+		return nil, err
+	}
+	tool, err := wrangler.Locate(wrangler.LocateOptions{Flag: wranglerFlag, Getenv: env.Getenv})
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	if w := tool.Warning(); w != "" {
+		fmt.Fprintln(env.Stderr, w)
+	}
+	c.wr = wrangler.Runner{Tool: tool, Env: environ(env), AccountID: c.account, Clock: env.Clock}
+	return c, nil
+}
+
+// newAPICloud is newCloud for the commands that only read the API (status): no wrangler, so no Node.js,
+// is needed to run them.
+func newAPICloud(env Env) (*cloud, error) {
 	token, account := env.Getenv("CLOUDFLARE_API_TOKEN"), env.Getenv("CLOUDFLARE_ACCOUNT_ID")
 	if strings.TrimSpace(token) == "" {
 		return nil, usagef("CLOUDFLARE_API_TOKEN is not set: export a token with Workers Scripts edit and Containers write (never pass it as a flag)")
@@ -59,18 +77,7 @@ func newCloud(env Env, wranglerFlag string) (*cloud, error) {
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	tool, err := wrangler.Locate(wrangler.LocateOptions{Flag: wranglerFlag, Getenv: env.Getenv})
-	if err != nil {
-		return nil, usagef("%v", err)
-	}
-	if w := tool.Warning(); w != "" {
-		fmt.Fprintln(env.Stderr, w)
-	}
-	return &cloud{
-		api:     api,
-		account: account,
-		wr:      wrangler.Runner{Tool: tool, Env: environ(env), AccountID: account, Clock: env.Clock},
-	}, nil
+	return &cloud{api: api, account: account}, nil
 }
 
 // environ is the process environment for child processes, read through env.Getenv for the keys that

@@ -42,7 +42,7 @@ Credentials come from the environment only: CLOUDFLARE_API_TOKEN and CLOUDFLARE_
 			if err := checkName(o.name); err != nil {
 				return err
 			}
-			c, err := newCloud(env, o.wrangler)
+			c, err := newAPICloud(env)
 			if err != nil {
 				return err
 			}
@@ -87,7 +87,10 @@ Credentials come from the environment only: CLOUDFLARE_API_TOKEN and CLOUDFLARE_
 		},
 	}
 	cmd.Flags().StringVar(&o.name, "name", wrangler.DefaultWorkerName, "Worker name")
-	cmd.Flags().StringVar(&o.wrangler, "wrangler", "", "wrangler to run (default: $LEAN4CF_WRANGLER, the project's pinned install, then PATH)")
+	// status runs no wrangler; the flag (and the Action's wrangler input) stays accepted so that existing
+	// invocations keep working.
+	cmd.Flags().StringVar(&o.wrangler, "wrangler", "", "ignored: status reads the API and runs no wrangler")
+	_ = cmd.Flags().MarkHidden("wrangler")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print one JSON object")
 	return cmd
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -79,6 +80,13 @@ func TestStatus(t *testing.T) {
 		t.Fatal("the token was printed")
 	}
 
+	// No wrangler (and so no Node.js) is needed: status finds none and still answers.
+	noWrangler := maps.Clone(env)
+	noWrangler["LEAN4CF_WRANGLER"], noWrangler["PATH"] = filepath.Join(t.TempDir(), "no-wrangler"), t.TempDir()
+	if code, _, errOut := runCLI(t, noWrangler, "status", "--name", "lean", "--wrangler", filepath.Join(t.TempDir(), "none")); code != 0 {
+		t.Fatalf("without a wrangler: exit %d: %s", code, errOut)
+	}
+
 	missing := fakeAPI(t, false)
 	env["CLOUDFLARE_API_BASE_URL"] = missing.URL + "/client/v4"
 	code, _, errOut = runCLI(t, env, "status", "--name", "lean")
@@ -99,7 +107,6 @@ func TestStatusUsageErrors(t *testing.T) {
 		{"no account", map[string]string{"CLOUDFLARE_API_TOKEN": "t"}, nil, "CLOUDFLARE_ACCOUNT_ID is not set"},
 		{"bad account", map[string]string{"CLOUDFLARE_API_TOKEN": "t", "CLOUDFLARE_ACCOUNT_ID": "acct"}, nil, "is not an account id"},
 		{"bad name", full, []string{"--name", "Bad_Name"}, "is not a Worker name"},
-		{"no wrangler", full, []string{"--wrangler", "/nonexistent/wrangler"}, "does not exist"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
