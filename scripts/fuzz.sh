@@ -15,7 +15,7 @@ targets=(
   "./internal/instance FuzzLookup"
   "./internal/verify FuzzParseResolveRule"
   "./internal/image FuzzParseRef"
-  "./internal/leantest FuzzParseTimeout"
+  "./internal/sandbox/leandouble FuzzParseTimeout"
   "./internal/wrangler FuzzSleepAfter"
   "./internal/github FuzzParseCommand"
 )

@@ -19,10 +19,10 @@ import (
 	"time"
 
 	"github.com/org/lean4-cf-action/bench/internal/benchcli"
-	"github.com/org/lean4-cf-action/internal/cftest"
-	"github.com/org/lean4-cf-action/internal/cftest/edge"
+	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
+	"github.com/org/lean4-cf-action/internal/sandbox/edge"
 	"github.com/org/lean4-cf-action/internal/instance"
-	"github.com/org/lean4-cf-action/internal/leantest"
+	"github.com/org/lean4-cf-action/internal/sandbox/leandouble"
 )
 
 // unlimited is MAX_CONCURRENT for the peer without admission control: never reached, so the Worker
@@ -208,7 +208,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	return rep, nil
 }
 
-func runScenario(ctx context.Context, o Options, v cftest.Version, p plan, dir string) (Scenario, error) {
+func runScenario(ctx context.Context, o Options, v cfapi.Version, p plan, dir string) (Scenario, error) {
 	c := instance.CapacityOf(p.typ, 0)
 	sc := Scenario{Type: p.typ.Name, Instances: p.instances, Admission: p.admission, MaxConcurrent: unlimited, MaxQueue: 0,
 		Capacity: float64(p.instances) * p.typ.VCPU / o.RunWork.Seconds(), MinSaturatedRatio: math.Inf(1)}
@@ -223,9 +223,9 @@ func runScenario(ctx context.Context, o Options, v cftest.Version, p plan, dir s
 		sc.Name += fmt.Sprintf(", INSTANCE_TRIES=%d (random placement)", p.tries)
 		sc.Peer = true
 	}
-	b := leantest.BudgetFor(p.typ)
+	b := leandouble.BudgetFor(p.typ)
 	b.RunWork, b.ColdStart = o.RunWork, o.ColdStart
-	lean, err := leantest.Start(leantest.Options{Budget: &b, Timeout: requestTimeout * time.Second})
+	lean, err := leandouble.Start(leandouble.Options{Budget: &b, Timeout: requestTimeout * time.Second})
 	if err != nil {
 		return sc, fmt.Errorf("starting the Lean double: %w", err)
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/org/lean4-cf-action/internal/cftest/edge"
+	"github.com/org/lean4-cf-action/internal/sandbox/edge"
 	"github.com/org/lean4-cf-action/internal/instance"
 )
 

@@ -1,5 +1,5 @@
 // Command capacity measures what the deployed service survives: the real Worker bundle in workerd in
-// front of a Lean double with an instance type's memory and vCPUs (internal/leantest Budget), with
+// front of a Lean double with an instance type's memory and vCPUs (internal/sandbox/leandouble Budget), with
 // admission control on (MAX_CONCURRENT from the instance type) and off (MAX_CONCURRENT never reached: a
 // plain proxy, the peer), at standard-1 and a larger type, and with three standard-1 instances whose
 // refused requests try other instances (against INSTANCE_TRIES=1, random placement, the peer).

@@ -20,9 +20,9 @@ import (
 	"time"
 
 	"github.com/org/lean4-cf-action/bench/internal/benchcli"
-	"github.com/org/lean4-cf-action/internal/cftest"
-	"github.com/org/lean4-cf-action/internal/cftest/edge"
-	"github.com/org/lean4-cf-action/internal/leantest"
+	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
+	"github.com/org/lean4-cf-action/internal/sandbox/edge"
+	"github.com/org/lean4-cf-action/internal/sandbox/leandouble"
 )
 
 // The Worker's limits during the load. Every load request is far within them: a body of at most 45 bytes
@@ -48,14 +48,14 @@ type Options struct {
 	// RequestTimeout is how long a client waits for one answer before counting it lost. Default 30 s.
 	RequestTimeout time.Duration
 	// Lean configures the Lean double (e.g. a failure mode). Default: healthy.
-	Lean leantest.Options
+	Lean leandouble.Options
 	// Root is the lean4-cf checkout with `make toolchain` done. Default: found from the working directory up.
 	Root string
 	// Progress receives a line per step. Default: silent.
 	Progress io.Writer
 
 	// afterGuards, in tests, changes the double once the auth and limit checks have passed.
-	afterGuards func(*leantest.Server)
+	afterGuards func(*leandouble.Server)
 }
 
 // Report is the outcome of a run; -json prints it.
@@ -164,8 +164,8 @@ func Run(ctx context.Context, o Options) (Report, error) {
 }
 
 // runBundle runs both phases against a bundled Worker version.
-func runBundle(ctx context.Context, o Options, v cftest.Version, key, dir string) (Report, error) {
-	lean, err := leantest.Start(o.Lean)
+func runBundle(ctx context.Context, o Options, v cfapi.Version, key, dir string) (Report, error) {
+	lean, err := leandouble.Start(o.Lean)
 	if err != nil {
 		return Report{}, fmt.Errorf("starting the Lean double: %w", err)
 	}
@@ -247,7 +247,7 @@ func newClient(clients int, timeout time.Duration) *http.Client {
 // bundle renders and bundles the Worker in container mode with the load's limits and the key. The double
 // never runs out of anything, so admission control is set past the load (MAX_CONCURRENT above the
 // clients): this benchmark measures the Worker's own cost; bench/capacity measures admission control.
-func bundle(ctx context.Context, root, dir, key string) (cftest.Version, error) {
+func bundle(ctx context.Context, root, dir, key string) (cfapi.Version, error) {
 	return edge.Bundle(ctx, root, dir, edge.BundleOptions{
 		Name: "lean4-load",
 		Vars: map[string]string{"MAX_BODY_BYTES": strconv.Itoa(maxBodyBytes), "MAX_LEAN_TIMEOUT": strconv.Itoa(maxLeanTimeout), "MAX_CONCURRENT": strconv.Itoa(maxConcurrent)},

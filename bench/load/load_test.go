@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/org/lean4-cf-action/internal/leantest"
+	"github.com/org/lean4-cf-action/internal/sandbox/leandouble"
 )
 
 // TestHarness runs the real Worker in workerd at a small scale against a healthy Lean double, one that
@@ -36,10 +36,10 @@ func TestHarness(t *testing.T) {
 
 	tests := []struct {
 		name  string
-		fail  leantest.Failure
+		fail  leandouble.Failure
 		check func(t *testing.T, r Report)
 	}{
-		{"healthy", leantest.FailNone, func(t *testing.T, r Report) {
+		{"healthy", leandouble.FailNone, func(t *testing.T, r Report) {
 			if !r.Pass || r.Worker.Sent == 0 || r.Worker.Answered != r.Worker.Sent || r.Direct.Answered != r.Direct.Sent || r.Worker.Mismatched+r.Worker.Errors+r.Worker.Limited != 0 {
 				t.Fatalf("a healthy run did not pass cleanly: %+v", r)
 			}
@@ -50,12 +50,12 @@ func TestHarness(t *testing.T) {
 				t.Fatalf("guards = %q", r.Guards)
 			}
 		}},
-		{"wrong answers", leantest.FailWrong, func(t *testing.T, r Report) {
+		{"wrong answers", leandouble.FailWrong, func(t *testing.T, r Report) {
 			if r.Pass || r.Worker.Sent == 0 || r.Worker.Mismatched != r.Worker.Sent || r.Direct.Mismatched != r.Direct.Sent || len(r.Examples) == 0 {
 				t.Fatalf("wrong answers were not all counted as mismatched: %+v", r)
 			}
 		}},
-		{"dropped requests", leantest.FailCrash, func(t *testing.T, r Report) {
+		{"dropped requests", leandouble.FailCrash, func(t *testing.T, r Report) {
 			if r.Pass || r.Worker.Sent == 0 || r.Worker.Errors != r.Worker.Sent || r.Direct.Lost != r.Direct.Sent || r.Direct.Answered != 0 {
 				t.Fatalf("dropped requests were not counted as errors (Worker) and lost (direct): %+v", r)
 			}
@@ -64,11 +64,11 @@ func TestHarness(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// The guards' good request must pass, so the failure starts once they have run.
-			o, err := Options{Clients: 10, Duration: time.Second, DirectDuration: 300 * time.Millisecond, SerialDuration: -1, Root: root, Lean: leantest.Options{}}.withDefaults()
+			o, err := Options{Clients: 10, Duration: time.Second, DirectDuration: 300 * time.Millisecond, SerialDuration: -1, Root: root, Lean: leandouble.Options{}}.withDefaults()
 			if err != nil {
 				t.Fatal(err)
 			}
-			o.afterGuards = func(l *leantest.Server) { l.SetFailure(tt.fail) }
+			o.afterGuards = func(l *leandouble.Server) { l.SetFailure(tt.fail) }
 			r, err := runBundle(ctx, o, v, key, filepath.Join(t.TempDir(), "workerd"))
 			if err != nil {
 				t.Fatal(err)

@@ -1,7 +1,7 @@
 // Command load puts the Worker's container entry point under load in workerd and checks every answer.
 //
 // It bundles the real Worker (worker/src/container.ts, rendered in container mode and bundled by the pinned
-// wrangler with `deploy --dry-run`), starts a Lean server double (internal/leantest) and serves the bundle
+// wrangler with `deploy --dry-run`), starts a Lean server double (internal/sandbox/leandouble) and serves the bundle
 // in the real workerd with LEAN_ORIGIN pointing at the double, the API key set and the limits on
 // (MAX_BODY_BYTES, MAX_LEAN_TIMEOUT; the load stays within them). Then, in one run:
 //

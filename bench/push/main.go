@@ -1,6 +1,6 @@
 // Command push benchmarks lean4-cf's push stage against go-containerregistry's plain remote.Write.
 //
-// It serves a synthetic Lean-shaped image (internal/image/imagetest) from one in-process registry and, in
+// It serves a synthetic Lean-shaped image (internal/sandbox/sampleimage) from one in-process registry and, in
 // one run, times copying it into a fresh second registry:
 //
 //   - plain:    remote.Write of the source image (blobs streamed from the source, nothing measured)
@@ -36,7 +36,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/org/lean4-cf-action/internal/image"
-	"github.com/org/lean4-cf-action/internal/image/imagetest"
+	"github.com/org/lean4-cf-action/internal/sandbox/sampleimage"
 )
 
 func main() {
@@ -116,7 +116,7 @@ func anonymous(context.Context) (authn.AuthConfig, time.Time, error) {
 
 func run(layers int, content int64, runs int, rate float64) error {
 	ctx := context.Background()
-	img, err := imagetest.LeanShaped(imagetest.Shape{Layers: layers, LayerContent: content})
+	img, err := sampleimage.LeanShaped(sampleimage.Shape{Layers: layers, LayerContent: content})
 	if err != nil {
 		return err
 	}

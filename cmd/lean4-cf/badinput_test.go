@@ -17,8 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/org/lean4-cf-action/internal/cftest"
-	"github.com/org/lean4-cf-action/internal/image/imagetest"
+	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
+	"github.com/org/lean4-cf-action/internal/sandbox/sampleimage"
 )
 
 // badCase is one bad input run through the real lean4-cf binary.
@@ -79,8 +79,8 @@ func TestBadInputs(t *testing.T) {
 		}
 	}
 
-	api, err := cftest.New(cftest.Options{
-		Tokens: []cftest.Token{{Value: cftest.DefaultToken}, {Value: limitedToken, Scopes: []string{cftest.ScopeWorkers}}},
+	api, err := cfapi.New(cfapi.Options{
+		Tokens: []cfapi.Token{{Value: cfapi.DefaultToken}, {Value: limitedToken, Scopes: []string{cfapi.ScopeWorkers}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestBadInputs(t *testing.T) {
 	defer api.Close()
 	source := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer source.Close()
-	img, err := imagetest.LeanShaped(imagetest.Shape{Layers: 2, LayerContent: 64 << 10})
+	img, err := sampleimage.LeanShaped(sampleimage.Shape{Layers: 2, LayerContent: 64 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestBadInputs(t *testing.T) {
 
 	seedWorker(t, base, node, wrangler)
 
-	token := cftest.DefaultToken
+	token := cfapi.DefaultToken
 	cases := badCases(api.AccountID(), token)
 	tried, passed := 0, 0
 	for _, c := range cases {

@@ -19,7 +19,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/org/lean4-cf-action/internal/cftest"
+	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 	"github.com/org/lean4-cf-action/internal/ghtest"
 	"github.com/org/lean4-cf-action/internal/report"
 )
@@ -212,8 +212,8 @@ func cfFaultMsg(ts *testscript.TestScript, _ bool, args []string) {
 	count, _ := strconv.Atoi(args[2])
 	msg, err := strconv.Unquote(`"` + args[3] + `"`)
 	ts.Check(err)
-	ts.Check(the(ts).api.Inject(cftest.Fault{Endpoint: args[0], Status: status, Count: count,
-		Errors: []cftest.APIError{{Code: 10021, Message: msg}}}))
+	ts.Check(the(ts).api.Inject(cfapi.Fault{Endpoint: args[0], Status: status, Count: count,
+		Errors: []cfapi.APIError{{Code: 10021, Message: msg}}}))
 }
 
 func matchWrites(ts *testscript.TestScript, what string, writes []string, neg bool, args []string) {
@@ -444,7 +444,7 @@ func scanSecrets(root string, extra map[string]string, secrets map[string]string
 // scanScript is the end of every script: it scans $WORK and every request body sent to the GitHub double
 // for the Cloudflare tokens, the registry passwords the local Cloudflare issued, the GitHub token and the
 // Worker API key. Secrets shorter than 8 characters are not searched (they would match by chance).
-func scanScript(e *testscript.Env, cf *cftest.Server, cfTokens []string, g *gh) error {
+func scanScript(e *testscript.Env, cf *cfapi.Server, cfTokens []string, g *gh) error {
 	secrets := map[string]string{"GitHub token": g.token, "Worker API key": g.apiKey}
 	for i, t := range cfTokens {
 		secrets[fmt.Sprintf("Cloudflare token %d", i+1)] = t

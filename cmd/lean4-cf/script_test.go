@@ -23,10 +23,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/org/lean4-cf-action/internal/cftest"
-	"github.com/org/lean4-cf-action/internal/cftest/edge"
-	"github.com/org/lean4-cf-action/internal/image/imagetest"
-	"github.com/org/lean4-cf-action/internal/leantest"
+	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
+	"github.com/org/lean4-cf-action/internal/sandbox/edge"
+	"github.com/org/lean4-cf-action/internal/sandbox/sampleimage"
+	"github.com/org/lean4-cf-action/internal/sandbox/leandouble"
 	"github.com/org/lean4-cf-action/internal/retry"
 )
 
@@ -56,10 +56,10 @@ func testClock() retry.Clock {
 // world is what a script runs against: the local Cloudflare (API and registry), its edge, and a source
 // registry holding two Lean-shaped images ($IMAGE_V1 and $IMAGE_V2).
 type world struct {
-	api    *cftest.Server
+	api    *cfapi.Server
 	edge   *edge.Edge
 	mu     sync.Mutex
-	faulty map[string]leantest.Failure // image substring -> behaviour of its Lean double
+	faulty map[string]leandouble.Failure // image substring -> behaviour of its Lean double
 }
 
 type worldKey struct{}
@@ -87,11 +87,11 @@ func scriptParams(t *testing.T, dir string, env map[string]string) testscript.Pa
 		}
 	}
 	// The source images are the same for every script: build them once.
-	imgV1, err := imagetest.LeanShaped(imagetest.Shape{Layers: 3, LayerContent: 256 << 10})
+	imgV1, err := sampleimage.LeanShaped(sampleimage.Shape{Layers: 3, LayerContent: 256 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	imgV2, err := imagetest.LeanShaped(imagetest.Shape{Layers: 4, LayerContent: 200 << 10})
+	imgV2, err := sampleimage.LeanShaped(sampleimage.Shape{Layers: 4, LayerContent: 200 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,24 +100,24 @@ func scriptParams(t *testing.T, dir string, env map[string]string) testscript.Pa
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		Setup: func(e *testscript.Env) error {
-			srv, err := cftest.New(cftest.Options{
+			srv, err := cfapi.New(cfapi.Options{
 				ProvisionDelay: time.Second, StartDelay: 300 * time.Millisecond,
-				Tokens: []cftest.Token{{Value: cftest.DefaultToken}, {Value: workersOnlyToken, Scopes: []string{cftest.ScopeWorkers}}},
+				Tokens: []cfapi.Token{{Value: cfapi.DefaultToken}, {Value: workersOnlyToken, Scopes: []string{cfapi.ScopeWorkers}}},
 			})
 			if err != nil {
 				return err
 			}
-			w := &world{api: srv, faulty: map[string]leantest.Failure{}}
+			w := &world{api: srv, faulty: map[string]leandouble.Failure{}}
 			w.edge, err = edge.Start(edge.Options{API: srv, Workerd: workerd, RetryAfter: 1, StartTimeout: 10 * time.Second, PortTimeout: 2 * time.Second,
-				Lean: func(image string) leantest.Options {
+				Lean: func(image string) leandouble.Options {
 					w.mu.Lock()
 					defer w.mu.Unlock()
 					for sub, f := range w.faulty {
 						if strings.Contains(image, sub) {
-							return leantest.Options{Fail: f}
+							return leandouble.Options{Fail: f}
 						}
 					}
-					return leantest.Options{}
+					return leandouble.Options{}
 				}})
 			if err != nil {
 				srv.Close()
@@ -138,7 +138,7 @@ func scriptParams(t *testing.T, dir string, env map[string]string) testscript.Pa
 				}
 				// Every script ends with the secret scan: every file the run left under $WORK, every
 				// log (see teeMain) and every body sent to GitHub.
-				if err := scanScript(e, srv, []string{cftest.DefaultToken, workersOnlyToken}, g); err != nil {
+				if err := scanScript(e, srv, []string{cfapi.DefaultToken, workersOnlyToken}, g); err != nil {
 					e.T().Fatal(err.Error())
 				}
 				g.srv.Close()
@@ -246,7 +246,7 @@ func cfFault(ts *testscript.TestScript, _ bool, args []string) {
 	}
 	count, err := strconv.Atoi(args[2])
 	ts.Check(err)
-	f := cftest.Fault{Endpoint: args[0], Count: count}
+	f := cfapi.Fault{Endpoint: args[0], Count: count}
 	switch args[1] {
 	case "reset":
 		f.Reset = true
@@ -260,7 +260,7 @@ func cfFault(ts *testscript.TestScript, _ bool, args []string) {
 		case "code":
 			code, err := strconv.Atoi(v)
 			ts.Check(err)
-			f.Errors = []cftest.APIError{{Code: code, Message: "injected error " + v}}
+			f.Errors = []cfapi.APIError{{Code: code, Message: "injected error " + v}}
 		case "latency":
 			d, err := time.ParseDuration(v)
 			ts.Check(err)
@@ -279,7 +279,7 @@ func registryFault(ts *testscript.TestScript, _ bool, args []string) {
 		ts.Fatalf("usage: registry-fault KIND COUNT")
 	}
 	count, _ := strconv.Atoi(args[1])
-	ts.Check(the(ts).api.InjectRegistry(cftest.RegistryFault{Kind: cftest.RegistryFaultKind(args[0]), Count: count}))
+	ts.Check(the(ts).api.InjectRegistry(cfapi.RegistryFault{Kind: cfapi.RegistryFaultKind(args[0]), Count: count}))
 }
 
 // lean-fail IMAGE-SUBSTRING crash|hang|wrong: the Lean double of matching images misbehaves.
@@ -289,7 +289,7 @@ func leanFail(ts *testscript.TestScript, _ bool, args []string) {
 	}
 	w := the(ts)
 	w.mu.Lock()
-	w.faulty[args[0]] = leantest.Failure(args[1])
+	w.faulty[args[0]] = leandouble.Failure(args[1])
 	w.mu.Unlock()
 }
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/org/lean4-cf-action/internal/cftest"
+	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 	"github.com/org/lean4-cf-action/internal/ghtest"
 )
 
@@ -15,7 +15,7 @@ import (
 // and not one Cloudflare request that writes.
 func TestActionRefusesAReadersCommand(t *testing.T) {
 	wr, node := projectTools(t)
-	cf, err := cftest.New(cftest.Options{})
+	cf, err := cfapi.New(cfapi.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

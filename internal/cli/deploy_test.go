@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/org/lean4-cf-action/internal/cftest"
+	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 	"github.com/org/lean4-cf-action/internal/report"
 )
 
@@ -29,10 +29,10 @@ func projectTools(t *testing.T) (wrangler, node string) {
 
 // localCloudflare starts the local Cloudflare and returns it with the environment a command needs to use
 // it with the project's wrangler and Node.
-func localCloudflare(t *testing.T) (*cftest.Server, map[string]string) {
+func localCloudflare(t *testing.T) (*cfapi.Server, map[string]string) {
 	t.Helper()
 	wr, node := projectTools(t)
-	srv, err := cftest.New(cftest.Options{})
+	srv, err := cfapi.New(cfapi.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,9 +17,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 
-	"github.com/org/lean4-cf-action/internal/cftest"
-	"github.com/org/lean4-cf-action/internal/cftest/edge"
-	"github.com/org/lean4-cf-action/internal/image/imagetest"
+	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
+	"github.com/org/lean4-cf-action/internal/sandbox/edge"
+	"github.com/org/lean4-cf-action/internal/sandbox/sampleimage"
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
@@ -66,7 +66,7 @@ deploy's exit status: the whole flow, offline, with no account.`,
 
 // sandbox is a running local Cloudflare.
 type sandbox struct {
-	api    *cftest.Server
+	api    *cfapi.Server
 	edge   *edge.Edge
 	source *httptest.Server
 	image  string // the source image reference
@@ -105,7 +105,7 @@ func startSandbox(o sandboxOptions, tool wrangler.Tool) (*sandbox, error) {
 		return nil, err
 	}
 	s := &sandbox{dir: dir}
-	if s.api, err = cftest.New(cftest.Options{ProvisionDelay: o.provisionDelay, StartDelay: o.startDelay}); err != nil {
+	if s.api, err = cfapi.New(cfapi.Options{ProvisionDelay: o.provisionDelay, StartDelay: o.startDelay}); err != nil {
 		s.close()
 		return nil, fmt.Errorf("starting the local API: %w", err)
 	}
@@ -119,7 +119,7 @@ func startSandbox(o sandboxOptions, tool wrangler.Tool) (*sandbox, error) {
 		s.close()
 		return nil, err
 	}
-	img, err := imagetest.LeanShaped(imagetest.Small)
+	img, err := sampleimage.LeanShaped(sampleimage.Small)
 	if err != nil {
 		s.close()
 		return nil, err

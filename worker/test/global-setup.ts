@@ -2,7 +2,7 @@
 //   echoOrigin:       a recorder that answers every request with what arrived (method, path, headers that
 //                     matter, body), so the tests see exactly what the Worker forwards to port 8000 or to
 //                     LEAN_ORIGIN. It is not a Lean server.
-//   leanOrigin:       the Lean server double (Go, internal/leantest, byte-compatible: docs/platform-facts.md),
+//   leanOrigin:       the Lean server double (Go, internal/sandbox/leandouble, byte-compatible: docs/platform-facts.md),
 //                     built once into worker/.cache/ with `go build`;
 //   leanCrashOrigin:  the same double with --fail crash: it closes POST connections without an answer.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
@@ -58,7 +58,7 @@ const repoRoot = path.resolve(workerDir, "..");
 function buildLeanDouble(): string {
   const bin = path.join(workerDir, ".cache", "lean-double");
   mkdirSync(path.dirname(bin), { recursive: true });
-  execFileSync("go", ["build", "-o", bin, "./internal/leantest/cmd/lean-double"], { cwd: repoRoot, stdio: ["ignore", "inherit", "inherit"] });
+  execFileSync("go", ["build", "-o", bin, "./internal/sandbox/leandouble/cmd/lean-double"], { cwd: repoRoot, stdio: ["ignore", "inherit", "inherit"] });
   return bin;
 }
 

@@ -1,4 +1,4 @@
-// End to end against the Lean server double (internal/leantest, byte-compatible, docs/platform-facts.md:
+// End to end against the Lean server double (internal/sandbox/leandouble, byte-compatible, docs/platform-facts.md:
 // HTTP/1.0, connection close, Python JSON, a body without Content-Length read as an empty program), both
 // through LEAN_ORIGIN and through the container path (the real LeanContainer on the fake container API).
 import { runInDurableObject } from "cloudflare:test";
