@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"time"
 )
 
@@ -33,7 +34,8 @@ type Options struct {
 	Valid time.Duration
 }
 
-// New makes a CA and a server certificate for hosts (DNS names, wildcards allowed; at least one).
+// New makes a CA and a server certificate for hosts (DNS names, wildcards allowed, or IP addresses; at
+// least one).
 func New(hosts []string, opts Options) (*Authority, error) {
 	if len(hosts) == 0 {
 		return nil, errors.New("making a local CA: no host names for its server certificate")
@@ -66,8 +68,17 @@ func New(hosts []string, opts Options) (*Authority, error) {
 	if err != nil {
 		return nil, fmt.Errorf("making the server key: %w", err)
 	}
+	var dns []string
+	var ips []net.IP
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			ips = append(ips, ip) // clients match an IP address against IP SANs only
+		} else {
+			dns = append(dns, h)
+		}
+	}
 	leafTmpl := &x509.Certificate{
-		SerialNumber: serial(), Subject: pkix.Name{CommonName: hosts[0]}, DNSNames: hosts,
+		SerialNumber: serial(), Subject: pkix.Name{CommonName: hosts[0]}, DNSNames: dns, IPAddresses: ips,
 		NotBefore: from, NotAfter: from.Add(time.Hour + opts.Valid),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}

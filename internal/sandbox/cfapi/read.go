@@ -1,9 +1,12 @@
 package cfapi
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/org/lean4-cf-action/internal/sandbox/ocireg"
 )
 
 // Worker is a snapshot of a script as the edge needs it.
@@ -115,4 +118,82 @@ func (s *Server) RegistryPasswords() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Sorted(maps.Keys(s.st.creds))
+}
+
+// RegistryRepositories returns a snapshot of every registry repository holding a manifest, sorted by
+// name (names start with the account id, e.g. "<account>/lean4-server").
+func (s *Server) RegistryRepositories() []ocireg.Repository {
+	var out []ocireg.Repository
+	for _, name := range s.registry.inner.Repositories() {
+		if r, ok := s.registry.inner.Repository(name); ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// RegistryBlobs returns the digest of every blob the registry stores, sorted.
+func (s *Server) RegistryBlobs() []string { return s.registry.inner.Blobs() }
+
+// Leftovers is what the local Cloudflare still holds that a teardown should have removed. Tests assert
+// it is empty after deleting a set of resources named with a common prefix:
+//
+//	if l := srv.Leftovers("lean-worker-pr-7"); !l.Empty() { t.Errorf("left behind: %v", l) }
+type Leftovers struct {
+	Workers      []string // Worker names with the prefix
+	Applications []string // container application names with the prefix
+	// Images are the registry's "<repo>:<tag>" and "<repo>@<digest>" entries (repo without the
+	// account) whose repository or tag has the prefix; in a matching repository every manifest counts.
+	Images []string
+	// Untagged are "<repo>@<digest>" manifests that no tag points at, in the other repositories: what
+	// deleting a tag leaves until the manifest is deleted by digest. A prefix cannot attribute them.
+	Untagged []string
+	// Blobs are the blobs no manifest references, in any repository: what PUT /v2/gc/layers removes.
+	Blobs []string
+}
+
+// Empty reports whether nothing is left.
+func (l Leftovers) Empty() bool {
+	return len(l.Workers)+len(l.Applications)+len(l.Images)+len(l.Untagged)+len(l.Blobs) == 0
+}
+
+func (l Leftovers) String() string {
+	return fmt.Sprintf("workers %q, applications %q, images %q, untagged manifests %q, unreferenced blobs %q",
+		l.Workers, l.Applications, l.Images, l.Untagged, l.Blobs)
+}
+
+// Leftovers returns what is left under prefix (see Leftovers for what each field matches).
+func (s *Server) Leftovers(prefix string) Leftovers {
+	var l Leftovers
+	for _, w := range s.Workers() {
+		if strings.HasPrefix(w, prefix) {
+			l.Workers = append(l.Workers, w)
+		}
+	}
+	for _, a := range s.Applications() {
+		if strings.HasPrefix(a.Name, prefix) {
+			l.Applications = append(l.Applications, a.Name)
+		}
+	}
+	for _, r := range s.RegistryRepositories() {
+		repo := strings.TrimPrefix(r.Name, s.opts.AccountID+"/")
+		whole := strings.HasPrefix(repo, prefix)
+		for _, tag := range slices.Sorted(maps.Keys(r.Tags)) {
+			if whole || strings.HasPrefix(tag, prefix) {
+				l.Images = append(l.Images, repo+":"+tag)
+			}
+		}
+		for _, d := range r.Manifests {
+			if whole {
+				l.Images = append(l.Images, repo+"@"+d)
+			}
+		}
+		for _, d := range r.Untagged() {
+			if !whole { // a matching repository's manifests are all in Images already
+				l.Untagged = append(l.Untagged, repo+"@"+d)
+			}
+		}
+	}
+	l.Blobs = s.registry.inner.Unreferenced()
+	return l
 }

@@ -1,18 +1,19 @@
 package cfapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
-	"log"
+	"maps"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/org/lean4-cf-action/internal/sandbox/ocireg"
 )
 
 type credential struct {
@@ -56,7 +57,7 @@ type RegistryRequest struct {
 
 type registryFront struct {
 	s     *Server
-	inner http.Handler
+	inner *ocireg.Registry
 }
 
 type registryRule struct {
@@ -65,7 +66,7 @@ type registryRule struct {
 }
 
 func newRegistryFront(s *Server) *registryFront {
-	return &registryFront{s: s, inner: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
+	return &registryFront{s: s, inner: ocireg.New()}
 }
 
 // InjectRegistry adds a registry fault.
@@ -108,12 +109,10 @@ func (rf *registryFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func regError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
 	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Basic realm="cftest registry"`)
+		w.Header().Set("WWW-Authenticate", `Basic realm="local Cloudflare registry"`)
 	}
-	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"errors":[{"code":%q,"message":%q}]}`, code, msg)
+	ocireg.WriteError(w, status, code, msg)
 }
 
 func (rf *registryFront) serve(w http.ResponseWriter, r *http.Request) string {
@@ -131,7 +130,7 @@ func (rf *registryFront) serve(w http.ResponseWriter, r *http.Request) string {
 		return ""
 	}
 	p := strings.TrimPrefix(r.URL.Path, "/v2/")
-	if p != "" && p != r.URL.Path && !strings.HasPrefix(p, "_catalog") && !strings.HasPrefix(p, s.opts.AccountID+"/") {
+	if p != "" && p != r.URL.Path && p != "_catalog" && p != gcPath && !strings.HasPrefix(p, s.opts.AccountID+"/") {
 		regError(w, http.StatusForbidden, "DENIED", "repository is outside account "+s.opts.AccountID)
 		return ""
 	}
@@ -177,8 +176,37 @@ func (rf *registryFront) serve(w http.ResponseWriter, r *http.Request) string {
 			return string(DropBlobDownload)
 		}
 	}
-	rf.inner.ServeHTTP(w, r)
+	switch {
+	case p == gcPath && r.Method == http.MethodPut:
+		rf.inner.GC()
+		w.WriteHeader(http.StatusAccepted)
+	case p == "_catalog" && r.Method == http.MethodGet && r.URL.Query().Get("tags") == "true":
+		rf.catalogWithTags(w, r)
+	default:
+		rf.inner.ServeHTTP(w, r)
+	}
 	return ""
+}
+
+// gcPath is Cloudflare's garbage collection of layers no manifest references (PUT /v2/gc/layers), which
+// wrangler calls after deleting an image.
+const gcPath = "gc/layers"
+
+// catalogWithTags serves Cloudflare's GET /v2/_catalog?tags=true: a map from repository to its tags
+// ({"repositories":{"<account>/<repo>":["v1",...]}}) instead of the spec's list of names, paged with
+// ?n= and ?last= and a Link header as the spec's catalog is (wrangler follows the Link).
+func (rf *registryFront) catalogWithTags(w http.ResponseWriter, r *http.Request) {
+	out := map[string][]string{}
+	for _, repo := range ocireg.Paginate(w, r, rf.inner.Repositories()) {
+		snap, _ := rf.inner.Repository(repo)
+		out[repo] = slices.Sorted(maps.Keys(snap.Tags))
+		if out[repo] == nil {
+			out[repo] = []string{}
+		}
+	}
+	b, _ := json.Marshal(map[string]any{"repositories": out})
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
 }
 
 func dropAfter(after, length int64) int64 {
@@ -223,14 +251,12 @@ func (s *Server) imagePullable(ref string) bool {
 	if host != s.RegistryHost() && host != "registry.cloudflare.com" {
 		return true
 	}
-	r, err := name.ParseReference("cftest.invalid/"+rest, name.Insecure)
+	r, err := name.ParseReference("registry.invalid/"+rest, name.Insecure)
 	if err != nil {
 		return false
 	}
-	req := httptest.NewRequest(http.MethodHead, "/v2/"+r.Context().RepositoryStr()+"/manifests/"+r.Identifier(), nil)
-	rec := httptest.NewRecorder()
-	s.registry.inner.ServeHTTP(rec, req)
-	return rec.Code == http.StatusOK
+	_, ok := s.registry.inner.Resolve(r.Context().RepositoryStr(), r.Identifier())
+	return ok
 }
 
 // ClearRegistryFaults removes every registry fault.

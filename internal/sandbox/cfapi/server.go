@@ -15,6 +15,7 @@ package cfapi
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/org/lean4-cf-action/internal/localca"
 )
 
 // Scopes a Token may carry. A token without ScopeContainers is refused on /containers/ calls.
@@ -87,6 +90,7 @@ type Server struct {
 	api, reg   *http.Server
 	apiL, regL net.Listener
 	registry   *registryFront
+	regCA      []byte // PEM of the CA that signed the registry's HTTPS certificate
 	wg         sync.WaitGroup
 }
 
@@ -125,6 +129,14 @@ func New(opts Options) (*Server, error) {
 		s.apiL.Close()
 		return nil, fmt.Errorf("starting cftest registry listener: %w", err)
 	}
+	ca, err := localca.New([]string{"127.0.0.1", "localhost"}, localca.Options{Name: "lean4-cf local registry CA"})
+	if err != nil {
+		s.apiL.Close()
+		s.regL.Close()
+		return nil, fmt.Errorf("starting the registry: %w", err)
+	}
+	s.regCA = ca.PEM
+	s.regL = newEitherListener(s.regL, &tls.Config{Certificates: []tls.Certificate{ca.Leaf}, MinVersion: tls.VersionTLS12})
 	s.registry = newRegistryFront(s)
 	quiet := log.New(io.Discard, "", 0)
 	s.api = &http.Server{Handler: s.routes(), ErrorLog: quiet, ReadHeaderTimeout: 10 * time.Second}
@@ -167,6 +179,11 @@ func (s *Server) APIBase() string { return s.URL() + apiPrefix }
 
 // RegistryHost is the registry's host:port, the value for CLOUDFLARE_CONTAINER_REGISTRY.
 func (s *Server) RegistryHost() string { return s.regL.Addr().String() }
+
+// RegistryCA is the PEM of the CA that signed the registry's certificate. The registry answers plain
+// HTTP and HTTPS on the same port; wrangler's registry calls use HTTPS and trust this CA through
+// NODE_EXTRA_CA_CERTS.
+func (s *Server) RegistryCA() []byte { return s.regCA }
 
 // AccountID is the account the server serves.
 func (s *Server) AccountID() string { return s.opts.AccountID }

@@ -3,6 +3,7 @@ package cfapi
 import (
 	"encoding/json"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"regexp"
@@ -26,12 +27,16 @@ func (s *Server) endpoints() []endpoint {
 		{"GET " + a + "/workers/subdomain", w, s.getSubdomain},
 		{"PUT " + a + "/workers/subdomain", w, s.putSubdomain},
 		{"GET " + a + "/workers/services/{script}", w, s.getService},
+		{"DELETE " + a + "/workers/services/{script}", w, s.onScript(s.deleteScript)},
+		{"GET " + a + "/workers/tails/by-consumer/{script}", w, s.tailProducers},
+		{"GET " + a + "/storage/kv/namespaces", w, s.listKVNamespaces},
 		{"GET " + a + "/workers/workers/{script}", w, s.onScript(s.getWorker)},
 		{"GET " + a + "/workers/scripts", w, s.listScripts},
 		{"GET " + a + "/workers/durable_objects/namespaces", w, s.listNamespaces},
 		{"PUT " + sc, w, s.putScript},
 		{"GET " + sc, w, s.onScript(s.getScriptContent)},
 		{"DELETE " + sc, w, s.onScript(s.deleteScript)},
+		{"GET " + sc + "/references", w, s.onScript(s.getReferences)},
 		{"GET " + sc + "/settings", w, s.onScript(s.getSettings)},
 		{"GET " + sc + "/script-settings", w, s.onScript(s.getScriptSettings)},
 		{"PATCH " + sc + "/script-settings", w, s.patchScriptSettings},
@@ -278,7 +283,18 @@ func (s *Server) getScriptContent(r *http.Request, sc *script) (*reply, *apiErr)
 	return &reply{raw: m.Content, rawTyp: "application/javascript"}, nil
 }
 
+// deleteScript deletes a Worker with its versions, deployments, workers.dev route and Durable Object
+// namespaces (DELETE .../workers/scripts/{name}, and .../workers/services/{name} that wrangler delete
+// calls). As Cloudflare documents the force parameter, a Worker another Worker depends on (a service
+// binding, or a binding to one of its Durable Object namespaces) is deleted only with ?force=true.
+// Container applications are not deleted with it: they keep running until deleted themselves, which
+// wrangler delete warns about.
 func (s *Server) deleteScript(r *http.Request, sc *script) (*reply, *apiErr) {
+	if r.URL.Query().Get("force") != "true" {
+		if deps := s.dependentsLocked(sc.name); len(deps) > 0 {
+			return nil, fail(http.StatusBadRequest, codeBadRequest, "Cannot delete Worker %s: %s depend on it. Remove those bindings first, or delete with force=true.", sc.name, strings.Join(deps, ", "))
+		}
+	}
 	for id, ns := range s.st.namespaces {
 		if ns.Script == sc.name {
 			delete(s.st.namespaces, id)
@@ -286,6 +302,84 @@ func (s *Server) deleteScript(r *http.Request, sc *script) (*reply, *apiErr) {
 	}
 	delete(s.st.scripts, sc.name)
 	return ok(map[string]any{"id": sc.name})
+}
+
+// dependentsLocked names the other Workers whose deployed version binds to the named one: a service
+// binding, or a Durable Object binding with script_name set to it.
+func (s *Server) dependentsLocked(name string) []string {
+	var out []string
+	for _, other := range s.sortedScriptsLocked() {
+		if other.name == name {
+			continue
+		}
+		_, v := other.current()
+		if v == nil {
+			continue
+		}
+		if slices.ContainsFunc(v.Bindings, func(b Binding) bool { return bindsTo(b, name) }) {
+			out = append(out, other.name)
+		}
+	}
+	return out
+}
+
+func bindsTo(b Binding, script string) bool {
+	switch b.Type {
+	case "service":
+		return str(b.Raw["service"]) == script
+	case "durable_object_namespace":
+		return b.ScriptName == script
+	}
+	return false
+}
+
+func (s *Server) sortedScriptsLocked() []*script {
+	var out []*script
+	for _, n := range slices.Sorted(maps.Keys(s.st.scripts)) {
+		out = append(out, s.st.scripts[n])
+	}
+	return out
+}
+
+// getReferences lists what refers to a Worker (GET .../scripts/{name}/references), the check wrangler
+// delete makes before deleting: incoming service bindings and the Durable Object namespaces it
+// implements with the Workers bound to them.
+func (s *Server) getReferences(r *http.Request, sc *script) (*reply, *apiErr) {
+	incoming := []any{}
+	dos := []any{}
+	for _, ns := range s.namespacesLocked() {
+		if ns.Script == sc.name {
+			dos = append(dos, map[string]any{"service": sc.name, "environment": "production", "durable_object_namespace_id": ns.ID, "durable_object_namespace_name": ns.Name})
+		}
+	}
+	for _, other := range s.sortedScriptsLocked() {
+		_, v := other.current()
+		if other.name == sc.name || v == nil {
+			continue
+		}
+		for _, b := range v.Bindings {
+			if !bindsTo(b, sc.name) {
+				continue
+			}
+			if b.Type == "service" {
+				incoming = append(incoming, map[string]any{"service": other.name, "environment": "production", "name": b.Name})
+			} else if ns := s.st.namespaceFor(sc.name, b.ClassName); ns != nil {
+				dos = append(dos, map[string]any{"service": other.name, "environment": "production", "durable_object_namespace_id": ns.ID, "durable_object_namespace_name": ns.Name})
+			}
+		}
+	}
+	return ok(map[string]any{"services": map[string]any{"incoming": incoming, "outgoing": []any{}, "pages_function": false}, "durable_objects": dos, "dispatch_outbounds": []any{}})
+}
+
+// tailProducers answers GET .../workers/tails/by-consumer/{name}: no Worker sends its logs to another
+// here.
+func (s *Server) tailProducers(*http.Request) (*reply, *apiErr) { return ok([]any{}) }
+
+// listKVNamespaces answers GET .../storage/kv/namespaces: the local Cloudflare has no KV, and wrangler
+// delete lists them to remove a legacy Workers Sites namespace.
+func (s *Server) listKVNamespaces(r *http.Request) (*reply, *apiErr) {
+	per := atoiOr(r.URL.Query().Get("per_page"), 20)
+	return &reply{result: []any{}, info: pageInfo(atoiOr(r.URL.Query().Get("page"), 1), per, 0, 0)}, nil
 }
 
 func (s *Server) settingsOf(sc *script) map[string]any {

@@ -90,6 +90,12 @@ func runWrangler(t testing.TB, srv *cfapi.Server, dir string, env map[string]str
 	for k, v := range srv.Env() {
 		vars[k] = v
 	}
+	// wrangler's registry calls use https://; trust the registry's per-run CA.
+	ca := filepath.Join(home, "registry-ca.pem")
+	if err := os.WriteFile(ca, srv.RegistryCA(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vars["NODE_EXTRA_CA_CERTS"] = ca
 	for k, v := range env {
 		vars[k] = v
 	}
