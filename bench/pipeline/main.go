@@ -1,8 +1,8 @@
 // Command pipeline measures lean4-cf's own time in a deploy, beyond the time the wrangler processes it
 // runs take (the named peer: wrangler itself, measured in the same runs).
 //
-// It starts the sandbox (the local Cloudflare, with provisioning and cold start set to zero so that no
-// platform wait is counted), then deploys its source image -runs times in each scenario:
+// It starts the sandbox (internal/sandbox: the local Cloudflare, with provisioning and cold start at zero
+// so that no platform wait is counted), then deploys its source image -runs times in each scenario:
 //
 //   - first:    a Worker that does not exist yet (stub under the production name, push, promote)
 //   - redeploy: the same Worker and image again (stub under <name>-stub, verified and deleted, nothing
@@ -20,7 +20,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -29,6 +28,8 @@ import (
 	"time"
 
 	"github.com/org/lean4-cf-action/internal/cli"
+	"github.com/org/lean4-cf-action/internal/sandbox"
+	"github.com/org/lean4-cf-action/internal/sandbox/edge"
 )
 
 func main() {
@@ -63,16 +64,21 @@ func run(runs int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	envFile := filepath.Join(dir, "sandbox.env")
-	sandboxDone := make(chan int, 1)
-	go func() {
-		sandboxDone <- cli.Main(ctx, []string{"sandbox", "--env-file", envFile, "--provision-delay", "0s", "--start-delay", "0s"},
-			cli.Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: os.Getenv})
-	}()
-	vars, err := waitForEnv(envFile, sandboxDone)
+	wd, err := os.Getwd()
 	if err != nil {
 		return err
 	}
+	root := edge.FindRoot(wd)
+	if root == "" {
+		return fmt.Errorf("no worker/node_modules/workerd above %s: run `make toolchain` in the lean4-cf checkout", wd)
+	}
+	// Provisioning and cold start take no time: no platform wait is counted.
+	sb, err := sandbox.Start(ctx, sandbox.Options{Workerd: edge.WorkerdPath(root), Dir: filepath.Join(dir, "sandbox")})
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+	vars := sb.Env()
 	vars["HOME"] = dir
 	getenv := func(k string) string {
 		if v, ok := vars[k]; ok {
@@ -107,8 +113,6 @@ func run(runs int) error {
 			scenarios[sc] = append(scenarios[sc], s)
 		}
 	}
-	cancel()
-	<-sandboxDone
 
 	fmt.Printf("lean4-cf's own time in a deploy, beyond wrangler's (medians of %d runs; local Cloudflare, no platform wait)\n\n", runs)
 	fmt.Printf("%-9s %9s %9s %9s %13s\n", "scenario", "wall", "wrangler", "own", "own/wrangler")
@@ -128,30 +132,6 @@ func run(runs int) error {
 		fmt.Printf("  %-9s %s\n", sc, strings.Join(parts, ", "))
 	}
 	return nil
-}
-
-func waitForEnv(file string, done <-chan int) (map[string]string, error) {
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
-		select {
-		case code := <-done:
-			return nil, fmt.Errorf("the sandbox stopped (exit %d) before it was up: run `make toolchain` first", code)
-		case <-time.After(50 * time.Millisecond):
-		}
-		b, err := os.ReadFile(file)
-		if err != nil || len(b) == 0 {
-			continue
-		}
-		vars := map[string]string{}
-		for _, l := range strings.Split(string(b), "\n") {
-			k, v, ok := strings.Cut(strings.TrimPrefix(l, "export "), "=")
-			if ok {
-				vars[k] = strings.Trim(v, "'")
-			}
-		}
-		return vars, nil
-	}
-	return nil, fmt.Errorf("the sandbox did not write %s within 2 minutes", file)
 }
 
 func median(ss []sample, f func(sample) time.Duration) time.Duration {

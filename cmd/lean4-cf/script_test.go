@@ -1,11 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
-	"log"
 	"maps"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,17 +16,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/org/lean4-cf-action/internal/retry"
+	"github.com/org/lean4-cf-action/internal/sandbox"
 	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 	"github.com/org/lean4-cf-action/internal/sandbox/edge"
-	"github.com/org/lean4-cf-action/internal/sandbox/sampleimage"
 	"github.com/org/lean4-cf-action/internal/sandbox/leandouble"
-	"github.com/org/lean4-cf-action/internal/retry"
+	"github.com/org/lean4-cf-action/internal/sandbox/sampleimage"
 )
 
 // TestMain lets scripts run this very binary as `exec lean4-cf ...` (its logs also kept for the secret scan).
@@ -100,32 +97,34 @@ func scriptParams(t *testing.T, dir string, env map[string]string) testscript.Pa
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		Setup: func(e *testscript.Env) error {
-			srv, err := cfapi.New(cfapi.Options{
-				ProvisionDelay: time.Second, StartDelay: 300 * time.Millisecond,
-				Tokens: []cfapi.Token{{Value: cfapi.DefaultToken}, {Value: workersOnlyToken, Scopes: []string{cfapi.ScopeWorkers}}},
+			w := &world{faulty: map[string]leandouble.Failure{}}
+			sb, err := sandbox.Start(context.Background(), sandbox.Options{
+				Workerd: workerd,
+				API: cfapi.Options{
+					ProvisionDelay: time.Second, StartDelay: 300 * time.Millisecond,
+					Tokens: []cfapi.Token{{Value: cfapi.DefaultToken}, {Value: workersOnlyToken, Scopes: []string{cfapi.ScopeWorkers}}},
+				},
+				Edge: edge.Options{RetryAfter: 1, StartTimeout: 10 * time.Second, PortTimeout: 2 * time.Second,
+					Lean: func(image string) leandouble.Options {
+						w.mu.Lock()
+						defer w.mu.Unlock()
+						for sub, f := range w.faulty {
+							if strings.Contains(image, sub) {
+								return leandouble.Options{Fail: f}
+							}
+						}
+						return leandouble.Options{}
+					}},
+				Images: map[string]v1.Image{"v1": imgV1, "v2": imgV2},
 			})
 			if err != nil {
 				return err
 			}
-			w := &world{api: srv, faulty: map[string]leandouble.Failure{}}
-			w.edge, err = edge.Start(edge.Options{API: srv, Workerd: workerd, RetryAfter: 1, StartTimeout: 10 * time.Second, PortTimeout: 2 * time.Second,
-				Lean: func(image string) leandouble.Options {
-					w.mu.Lock()
-					defer w.mu.Unlock()
-					for sub, f := range w.faulty {
-						if strings.Contains(image, sub) {
-							return leandouble.Options{Fail: f}
-						}
-					}
-					return leandouble.Options{}
-				}})
-			if err != nil {
-				srv.Close()
-				return err
-			}
-			source := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+			srv := sb.API()
+			w.api, w.edge = srv, sb.Edge()
 			g, err := setupGitHub(e)
 			if err != nil {
+				sb.Close()
 				return err
 			}
 			e.Defer(func() {
@@ -142,25 +141,17 @@ func scriptParams(t *testing.T, dir string, env map[string]string) testscript.Pa
 					e.T().Fatal(err.Error())
 				}
 				g.srv.Close()
-				srv.Close()
-				source.Close()
+				sb.Close()
 			})
-			host := strings.TrimPrefix(source.URL, "http://")
 			for tag, img := range map[string]v1.Image{"v1": imgV1, "v2": imgV2} {
-				ref, _ := name.NewTag(host + "/ldct/lean4-server:" + tag)
-				if err := remote.Write(ref, img); err != nil {
-					return err
-				}
 				d, _ := img.Digest()
-				e.Setenv("IMAGE_"+strings.ToUpper(tag), ref.String())
+				e.Setenv("IMAGE_"+strings.ToUpper(tag), sb.SourceImage(tag))
 				e.Setenv("DIGEST_"+strings.ToUpper(tag), d.Hex)
 			}
 			e.Setenv(speedupEnv, testSpeedup)
-			for k, v := range srv.Env() {
+			for k, v := range sb.Env() {
 				e.Setenv(k, v)
 			}
-			e.Setenv("SSL_CERT_FILE", w.edge.CAFile())
-			e.Setenv("LEAN4CF_RESOLVE", w.edge.WildcardRule())
 			e.Setenv("WORKERS_ONLY_TOKEN", workersOnlyToken)
 			e.Setenv("SUBDOMAIN", srv.Subdomain())
 			e.Setenv("LEAN4CF_WRANGLER", wrangler)

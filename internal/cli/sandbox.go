@@ -3,23 +3,16 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 
+	"github.com/org/lean4-cf-action/internal/sandbox"
 	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
-	"github.com/org/lean4-cf-action/internal/sandbox/edge"
-	"github.com/org/lean4-cf-action/internal/sandbox/sampleimage"
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
@@ -64,74 +57,6 @@ deploy's exit status: the whole flow, offline, with no account.`,
 	return cmd
 }
 
-// sandbox is a running local Cloudflare.
-type sandbox struct {
-	api    *cfapi.Server
-	edge   *edge.Edge
-	source *httptest.Server
-	image  string // the source image reference
-	dir    string
-}
-
-func (s *sandbox) close() {
-	if s.edge != nil {
-		s.edge.Close()
-	}
-	if s.api != nil {
-		s.api.Close()
-	}
-	if s.source != nil {
-		s.source.Close()
-	}
-	os.RemoveAll(s.dir)
-}
-
-// env is what a user exports to point lean4-cf and wrangler at the sandbox.
-func (s *sandbox) env() map[string]string {
-	m := s.api.Env()
-	m["SSL_CERT_FILE"] = s.edge.CAFile()
-	m["LEAN4CF_RESOLVE"] = s.edge.WildcardRule()
-	m["LEAN4CF_SOURCE_IMAGE"] = s.image
-	return m
-}
-
-func startSandbox(o sandboxOptions, tool wrangler.Tool) (*sandbox, error) {
-	nm, err := workerModules(tool)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "lean4cf-sandbox-")
-	if err != nil {
-		return nil, err
-	}
-	s := &sandbox{dir: dir}
-	if s.api, err = cfapi.New(cfapi.Options{ProvisionDelay: o.provisionDelay, StartDelay: o.startDelay}); err != nil {
-		s.close()
-		return nil, fmt.Errorf("starting the local API: %w", err)
-	}
-	if s.edge, err = edge.Start(edge.Options{API: s.api, Workerd: filepath.Join(nm, "workerd", "bin", "workerd"), Dir: filepath.Join(dir, "edge")}); err != nil {
-		s.close()
-		return nil, fmt.Errorf("starting the local edge: %w", err)
-	}
-	s.source = httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	ref, err := name.NewTag(strings.TrimPrefix(s.source.URL, "http://") + "/ldct/lean4-server:v4.24.0")
-	if err != nil {
-		s.close()
-		return nil, err
-	}
-	img, err := sampleimage.LeanShaped(sampleimage.Small)
-	if err != nil {
-		s.close()
-		return nil, err
-	}
-	if err := remote.Write(ref, img); err != nil {
-		s.close()
-		return nil, fmt.Errorf("seeding the source registry: %w", err)
-	}
-	s.image = ref.String()
-	return s, nil
-}
-
 // maxSandboxDelay bounds the simulated provisioning and cold start: longer would only stall a local run.
 const maxSandboxDelay = 10 * time.Minute
 
@@ -164,12 +89,19 @@ func runSandbox(ctx context.Context, env Env, o sandboxOptions) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	s, err := startSandbox(o, tool)
+	nm, err := workerModules(tool)
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	vars := s.env()
+	s, err := sandbox.Start(ctx, sandbox.Options{
+		Workerd: filepath.Join(nm, "workerd", "bin", "workerd"),
+		API:     cfapi.Options{ProvisionDelay: o.provisionDelay, StartDelay: o.startDelay},
+	})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	vars := s.Env()
 	keys := make([]string, 0, len(vars))
 	for k := range vars {
 		keys = append(keys, k)
@@ -185,7 +117,8 @@ func runSandbox(ctx context.Context, env Env, o sandboxOptions) error {
 		}
 	}
 	if o.deploy {
-		fmt.Fprintf(env.Stderr, "lean4-cf sandbox: local Cloudflare up (API %s, edge port %d); deploying %s\n", s.api.APIBase(), s.edge.Port(), s.image)
+		image := vars["LEAN4CF_SOURCE_IMAGE"]
+		fmt.Fprintf(env.Stderr, "lean4-cf sandbox: local Cloudflare up (API %s, edge port %d); deploying %s\n", s.API().APIBase(), s.Edge().Port(), image)
 		overlay := func(k string) string {
 			if v, ok := vars[k]; ok {
 				return v
@@ -193,7 +126,7 @@ func runSandbox(ctx context.Context, env Env, o sandboxOptions) error {
 			return env.Getenv(k)
 		}
 		denv := Env{Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr, Getenv: overlay}
-		d := &deployOptions{stage: "all", image: s.image, name: wrangler.DefaultWorkerName, instanceType: "auto", maxInstances: wrangler.DefaultMaxInstances,
+		d := &deployOptions{stage: "all", image: image, name: wrangler.DefaultWorkerName, instanceType: "auto", maxInstances: wrangler.DefaultMaxInstances,
 			instances: wrangler.DefaultInstances, sleepAfter: wrangler.DefaultSleepAfter, timeout: 5 * time.Minute, wrangler: o.wrangler}
 		if err := d.validate(); err != nil {
 			return err
