@@ -157,8 +157,8 @@ func TestBadInputs(t *testing.T) {
 				args[i] = repl.Replace(a)
 			}
 
-			api.ResetJournal()
-			regBefore := len(api.RegistryJournal())
+			api.Control().ResetJournal()
+			regBefore := len(api.Control().RegistryJournal())
 			cmd := exec.Command(bin, args...)
 			cmd.Dir = dir
 			for k, v := range env {
@@ -172,10 +172,10 @@ func TestBadInputs(t *testing.T) {
 				t.Fatalf("running lean4-cf: %v", err)
 			}
 			check(t, c, code, stdout.String(), stderr.String(), token)
-			if w := api.Writes(); len(w) > 0 {
+			if w := api.Control().Writes(); len(w) > 0 {
 				t.Errorf("the run wrote to the local Cloudflare:\n%s", strings.Join(w, "\n"))
 			}
-			for _, r := range api.RegistryJournal()[regBefore:] {
+			for _, r := range api.Control().RegistryJournal()[regBefore:] {
 				if r.Method != "GET" && r.Method != "HEAD" {
 					t.Errorf("the run wrote to the local Cloudflare's registry: %s %s", r.Method, r.Path)
 				}
@@ -188,7 +188,7 @@ func TestBadInputs(t *testing.T) {
 			passed++
 		}
 	}
-	if u := api.Unknown(); len(u) > 0 {
+	if u := api.Control().Unknown(); len(u) > 0 {
 		t.Errorf("unknown API calls (the double drifted from what was called): %v", u)
 	}
 	if tried < 40 && len(cases) == tried {

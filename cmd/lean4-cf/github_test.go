@@ -19,9 +19,9 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 	"github.com/org/lean4-cf-action/internal/ghtest"
 	"github.com/org/lean4-cf-action/internal/report"
+	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 )
 
 // This file gives the end-to-end scripts a GitHub: the API double (internal/ghtest) started per script,
@@ -212,7 +212,7 @@ func cfFaultMsg(ts *testscript.TestScript, _ bool, args []string) {
 	count, _ := strconv.Atoi(args[2])
 	msg, err := strconv.Unquote(`"` + args[3] + `"`)
 	ts.Check(err)
-	ts.Check(the(ts).api.Inject(cfapi.Fault{Endpoint: args[0], Status: status, Count: count,
+	ts.Check(the(ts).api.Control().Inject(cfapi.Fault{Endpoint: args[0], Status: status, Count: count,
 		Errors: []cfapi.APIError{{Code: 10021, Message: msg}}}))
 }
 
@@ -449,7 +449,7 @@ func scanScript(e *testscript.Env, cf *cfapi.Server, cfTokens []string, g *gh) e
 	for i, t := range cfTokens {
 		secrets[fmt.Sprintf("Cloudflare token %d", i+1)] = t
 	}
-	for i, p := range cf.RegistryPasswords() {
+	for i, p := range cf.Control().RegistryPasswords() {
 		secrets[fmt.Sprintf("registry password %d", i+1)] = p
 	}
 	for k, v := range secrets {

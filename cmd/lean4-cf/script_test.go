@@ -129,7 +129,7 @@ func scriptParams(t *testing.T, dir string, env map[string]string) testscript.Pa
 			}
 			e.Defer(func() {
 				w.edge.Close()
-				if u := srv.Unknown(); len(u) > 0 {
+				if u := srv.Control().Unknown(); len(u) > 0 {
 					e.T().Fatal(fmt.Sprintf("unknown API calls (the double drifted from what was called): %v", u))
 				}
 				if u := g.srv.Unknown(); len(u) > 0 {
@@ -166,7 +166,7 @@ func scriptParams(t *testing.T, dir string, env map[string]string) testscript.Pa
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"cf-writes":       cfWrites,
-			"cf-reset":        func(ts *testscript.TestScript, _ bool, _ []string) { the(ts).api.ResetJournal() },
+			"cf-reset":        func(ts *testscript.TestScript, _ bool, _ []string) { the(ts).api.Control().ResetJournal() },
 			"cf-fault":        cfFault,
 			"registry-fault":  registryFault,
 			"lean-fail":       leanFail,
@@ -183,7 +183,7 @@ func scriptParams(t *testing.T, dir string, env map[string]string) testscript.Pa
 			"cf-provision-delay": func(ts *testscript.TestScript, _ bool, args []string) {
 				d, err := time.ParseDuration(args[0])
 				ts.Check(err)
-				the(ts).api.SetProvisionDelay(d)
+				the(ts).api.Control().SetProvisionDelay(d)
 			},
 			"sleep": func(ts *testscript.TestScript, _ bool, args []string) {
 				d, err := time.ParseDuration(args[0])
@@ -203,7 +203,7 @@ func the(ts *testscript.TestScript) *world { return ts.Value(worldKey{}).(*world
 // cf-writes [REGEXP...]: each regexp must match an API write ("METHOD /path"); negated without arguments,
 // no write may have happened; negated with arguments, no write may match them.
 func cfWrites(ts *testscript.TestScript, neg bool, args []string) {
-	writes := the(ts).api.Writes()
+	writes := the(ts).api.Control().Writes()
 	if neg {
 		if len(args) == 0 && len(writes) > 0 {
 			ts.Fatalf("want no API write, got:\n%s", strings.Join(writes, "\n"))
@@ -260,7 +260,7 @@ func cfFault(ts *testscript.TestScript, _ bool, args []string) {
 			f.Header = map[string]string{"Retry-After": a}
 		}
 	}
-	ts.Check(the(ts).api.Inject(f))
+	ts.Check(the(ts).api.Control().Inject(f))
 }
 
 // registry-fault KIND COUNT: drop-blob-upload, drop-blob-download, fail-blob-commit or expire-credentials;
@@ -270,7 +270,7 @@ func registryFault(ts *testscript.TestScript, _ bool, args []string) {
 		ts.Fatalf("usage: registry-fault KIND COUNT")
 	}
 	count, _ := strconv.Atoi(args[1])
-	ts.Check(the(ts).api.InjectRegistry(cfapi.RegistryFault{Kind: cfapi.RegistryFaultKind(args[0]), Count: count}))
+	ts.Check(the(ts).api.Control().InjectRegistry(cfapi.RegistryFault{Kind: cfapi.RegistryFaultKind(args[0]), Count: count}))
 }
 
 // lean-fail IMAGE-SUBSTRING crash|hang|wrong: the Lean double of matching images misbehaves.
@@ -355,11 +355,11 @@ func waitFor(ts *testscript.TestScript, _ bool, args []string) {
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		var seen []string
 		if args[0] == "registry" {
-			for _, r := range w.api.RegistryJournal() {
+			for _, r := range w.api.Control().RegistryJournal() {
 				seen = append(seen, r.Method+" "+r.Path)
 			}
 		} else {
-			for _, r := range append(w.api.Journal(), w.api.InFlight()...) {
+			for _, r := range append(w.api.Control().Journal(), w.api.Control().InFlight()...) {
 				seen = append(seen, r.Method+" "+r.Path)
 			}
 		}
@@ -402,7 +402,7 @@ func signalRun(ts *testscript.TestScript, _ bool, args []string) {
 // cf-endpoints FILE: write the endpoint patterns journaled so far (sorted, unique) to FILE, one a line.
 func cfEndpoints(ts *testscript.TestScript, _ bool, args []string) {
 	seen := map[string]bool{}
-	for _, r := range the(ts).api.Journal() {
+	for _, r := range the(ts).api.Control().Journal() {
 		if r.Endpoint != "" {
 			seen[r.Endpoint] = true
 		}
@@ -423,7 +423,7 @@ func cfFaultsFired(ts *testscript.TestScript, neg bool, args []string) {
 	want, err := strconv.Atoi(args[1])
 	ts.Check(err)
 	n := 0
-	for _, r := range the(ts).api.Journal() {
+	for _, r := range the(ts).api.Control().Journal() {
 		if r.Endpoint == args[0] && r.Fault != "" {
 			n++
 		}
@@ -436,7 +436,7 @@ func cfFaultsFired(ts *testscript.TestScript, neg bool, args []string) {
 // registry-fired KIND...: each registry fault kind answered at least one request.
 func registryFired(ts *testscript.TestScript, _ bool, args []string) {
 	fired := map[string]bool{}
-	for _, r := range the(ts).api.RegistryJournal() {
+	for _, r := range the(ts).api.Control().RegistryJournal() {
 		fired[r.Fault] = true
 	}
 	for _, k := range args {

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 	"github.com/org/lean4-cf-action/internal/ghtest"
+	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 )
 
 // A reader's `/lean4 deploy` is refused: a refusal in the sticky comment, a refused reaction, exit 0,
@@ -49,7 +49,7 @@ func TestActionRefusesAReadersCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
-	if w := cf.Writes(); len(w) != 0 {
+	if w := cf.Control().Writes(); len(w) != 0 {
 		t.Fatalf("a refused command wrote to Cloudflare: %v", w)
 	}
 	comments := gh.Comments(7)

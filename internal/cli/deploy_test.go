@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 	"github.com/org/lean4-cf-action/internal/report"
+	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 )
 
 // projectTools returns the project's pinned wrangler and Node 22, failing when `make toolchain` has not run.
@@ -86,7 +86,7 @@ func TestDeployPreflightStageWritesNothing(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Outcome != "stopped-after-preflight" {
 		t.Fatalf("result %+v, %v\n%s", res, err, out)
 	}
-	if w := srv.Writes(); len(w) != 0 {
+	if w := srv.Control().Writes(); len(w) != 0 {
 		t.Fatalf("preflight wrote %v", w)
 	}
 
@@ -94,7 +94,7 @@ func TestDeployPreflightStageWritesNothing(t *testing.T) {
 	if code != ExitFailure || !strings.Contains(errOut, "does not fit instance type basic") || !strings.Contains(errOut, "--instance-type") {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
-	if w := srv.Writes(); len(w) != 0 {
+	if w := srv.Control().Writes(); len(w) != 0 {
 		t.Fatalf("a failed preflight wrote %v", w)
 	}
 
@@ -110,7 +110,7 @@ func TestDeployPreflightStageWritesNothing(t *testing.T) {
 	if code != ExitUsage || !strings.Contains(errOut, "does not fit image src") {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
-	if w := srv.Writes(); len(w) != 0 {
+	if w := srv.Control().Writes(); len(w) != 0 {
 		t.Fatalf("a refused custom configuration wrote %v", w)
 	}
 
@@ -126,10 +126,10 @@ func TestDeployPreflightStageWritesNothing(t *testing.T) {
 	if strings.Contains(errOut, "not-the-token") {
 		t.Fatal("the token was printed")
 	}
-	if w := srv.Writes(); len(w) != 0 {
+	if w := srv.Control().Writes(); len(w) != 0 {
 		t.Fatalf("an invalid token led to writes %v", w)
 	}
-	if u := srv.Unknown(); len(u) != 0 {
+	if u := srv.Control().Unknown(); len(u) != 0 {
 		t.Fatalf("unknown API calls: %v", u)
 	}
 }

@@ -41,9 +41,17 @@ func TestStartEnvClose(t *testing.T) {
 		{"CLOUDFLARE_ACCOUNT_ID", func(v string) bool { return len(v) == 32 }},
 		{"CLOUDFLARE_CONTAINER_REGISTRY", func(v string) bool { return strings.HasPrefix(v, "127.0.0.1:") }},
 		{"LEAN4CF_RESOLVE", func(v string) bool { return strings.HasPrefix(v, "*.") && strings.Contains(v, ":443:127.0.0.1:") }},
-		{"SSL_CERT_FILE", func(v string) bool { b, err := os.ReadFile(v); return err == nil && bytes.Count(b, []byte("BEGIN CERTIFICATE")) == 1 }},
-		{"NODE_EXTRA_CA_CERTS", func(v string) bool { b, err := os.ReadFile(v); return err == nil && bytes.Count(b, []byte("BEGIN CERTIFICATE")) == 2 }},
-		{"LEAN4CF_SOURCE_IMAGE", func(v string) bool { return strings.HasSuffix(v, "/"+sandbox.SourceRepository+":"+sandbox.DefaultSourceTag) }},
+		{"SSL_CERT_FILE", func(v string) bool {
+			b, err := os.ReadFile(v)
+			return err == nil && bytes.Count(b, []byte("BEGIN CERTIFICATE")) == 1
+		}},
+		{"NODE_EXTRA_CA_CERTS", func(v string) bool {
+			b, err := os.ReadFile(v)
+			return err == nil && bytes.Count(b, []byte("BEGIN CERTIFICATE")) == 2
+		}},
+		{"LEAN4CF_SOURCE_IMAGE", func(v string) bool {
+			return strings.HasSuffix(v, "/"+sandbox.SourceRepository+":"+sandbox.DefaultSourceTag)
+		}},
 	} {
 		if v, ok := env[tc.key]; !ok || !tc.check(v) {
 			t.Errorf("%s = %q", tc.key, v)

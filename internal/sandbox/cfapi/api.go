@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -79,6 +81,20 @@ type requestInfo struct {
 
 type ctxKey struct{}
 
+// Paths the resources' routes share.
+const (
+	acctPath       = "/accounts/{account}"
+	scriptPath     = acctPath + "/workers/scripts/{script}"
+	containersPath = acctPath + "/containers"
+)
+
+// endpoints are every resource's routes, each declared in the resource's file (as go-containerregistry's
+// pkg/registry splits blobs and manifests).
+func (s *Server) endpoints() []endpoint {
+	return slices.Concat(s.accountRoutes(), s.subdomainRoutes(), s.scriptRoutes(), s.versionRoutes(), s.deploymentRoutes(),
+		s.applicationRoutes(), s.instanceRoutes(), s.rolloutRoutes(), s.credentialRoutes())
+}
+
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	for _, e := range s.endpoints() {
@@ -109,7 +125,7 @@ func (s *Server) routes() http.Handler {
 		s.mu.Lock()
 		s.jr = append(s.jr, req)
 		s.mu.Unlock()
-		s.logf("cftest: %s %s?%s -> %d %s", r.Method, path, r.URL.RawQuery, rec.status, info.fault)
+		s.logf("cfapi: %s %s?%s -> %d %s", r.Method, path, r.URL.RawQuery, rec.status, info.fault)
 	})
 }
 
@@ -138,6 +154,28 @@ func (s *Server) wrap(e endpoint) http.Handler {
 		}
 		writeEnvelope(w, cmpOr(rep.status, http.StatusOK), envelope{Success: true, Result: rep.result, ResultInfo: rep.info, Messages: rep.msgs})
 	})
+}
+
+func ok(result any) (*reply, *apiErr) { return &reply{result: result}, nil }
+
+// created answers 201 Created, as Cloudflare's API description has it for creating a container
+// application, a rollout or registry credentials.
+func created(result any) (*reply, *apiErr) {
+	return &reply{status: http.StatusCreated, result: result}, nil
+}
+
+// onFound serves h with what find looks up from the request, holding the server's lock; find's error
+// is the answer when it fails.
+func onFound[T any](s *Server, find func(*http.Request) (T, *apiErr), h func(*http.Request, T) (*reply, *apiErr)) handlerFunc {
+	return func(r *http.Request) (*reply, *apiErr) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		v, err := find(r)
+		if err != nil {
+			return nil, err
+		}
+		return h(r, v)
+	}
 }
 
 func cmpOr(v, def int) int {
@@ -243,3 +281,47 @@ func decodeJSON(r *http.Request, v any) *apiErr {
 }
 
 func iso(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z") }
+
+func nonNil(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func pageInfo(page, per, count, total int) map[string]any {
+	pages := 1
+	if per > 0 {
+		pages = max(1, (total+per-1)/per)
+	}
+	return map[string]any{"page": page, "per_page": per, "count": count, "total_count": total, "total_pages": pages}
+}
+
+func atoiOr(v string, def int) int {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return def
+	}
+	return n
+}
+
+// page cuts items per the containers API's per_page / page_token paging.
+func page[T any](r *http.Request, items []T) ([]T, map[string]any) {
+	q := r.URL.Query()
+	per := atoiOr(q.Get("per_page"), 25)
+	from := 0
+	if t := q.Get("page_token"); t != "" {
+		from = min(atoiOr(t, 0), len(items))
+	}
+	to := min(from+per, len(items))
+	info := map[string]any{"per_page": per}
+	if to < len(items) {
+		info["next_page_token"] = strconv.Itoa(to)
+	}
+	return items[from:to], info
+}

@@ -103,7 +103,7 @@ func TestEnvelopeAndUnknownPaths(t *testing.T) {
 	if code != http.StatusNotFound || env["success"] != false || firstCode(env) != 7000 || env["result"] != nil {
 		t.Errorf("unknown path answered %d %v", code, env)
 	}
-	u := srv.Unknown()
+	u := srv.Control().Unknown()
 	if len(u) != 1 || u[0].Path != "/accounts/"+srv.AccountID()+"/workers/no-such-thing" || u[0].Status != 404 {
 		t.Errorf("Unknown() = %v", u)
 	}
@@ -111,8 +111,8 @@ func TestEnvelopeAndUnknownPaths(t *testing.T) {
 	if code != 200 || env["success"] != true || env["result"].(map[string]any)["subdomain"] != cfapi.DefaultSubdomain {
 		t.Errorf("subdomain: %d %v", code, env)
 	}
-	if len(srv.Writes()) != 0 {
-		t.Errorf("GETs journaled as writes: %v", srv.Writes())
+	if len(srv.Control().Writes()) != 0 {
+		t.Errorf("GETs journaled as writes: %v", srv.Control().Writes())
 	}
 }
 
@@ -220,7 +220,7 @@ func TestCloudflareGoWorkers(t *testing.T) {
 		t.Errorf("worker state: %d versions, active %d, bindings %+v, workers.dev %v", len(w.Versions), w.Active.Number, w.Active.Bindings, w.WorkersDev)
 	}
 	want := fmt.Sprintf("[PUT %[1]s", path)
-	if got := fmt.Sprint(srv.Writes()); !strings.HasPrefix(got, want) || len(srv.Writes()) != 13 {
+	if got := fmt.Sprint(srv.Control().Writes()); !strings.HasPrefix(got, want) || len(srv.Control().Writes()) != 13 {
 		t.Errorf("writes %s", got)
 	}
 	// An upload whose main module is missing is refused with 10021 and changes nothing.
@@ -242,23 +242,23 @@ func TestFaults(t *testing.T) {
 		_, err := client(srv, srv.Token(), retries).Workers.Subdomains.Get(ctx, workers.SubdomainGetParams{AccountID: acct})
 		return err
 	}
-	if err := srv.Inject(cfapi.Fault{Endpoint: "GET /nope", Status: 500}); err == nil {
+	if err := srv.Control().Inject(cfapi.Fault{Endpoint: "GET /nope", Status: 500}); err == nil {
 		t.Error("Inject accepted an unknown endpoint")
 	}
 
 	t.Run("status with count, retried by the client", func(t *testing.T) {
-		srv.ResetJournal()
-		must(t, srv.Inject(cfapi.Fault{Endpoint: ep, Status: 503, Count: 1, Header: map[string]string{"Retry-After-Ms": "1"}}))
+		srv.Control().ResetJournal()
+		must(t, srv.Control().Inject(cfapi.Fault{Endpoint: ep, Status: 503, Count: 1, Header: map[string]string{"Retry-After-Ms": "1"}}))
 		if err := get(2); err != nil {
 			t.Fatalf("one 503 then success: %v", err)
 		}
-		j := srv.Journal()
+		j := srv.Control().Journal()
 		if len(j) != 2 || j[0].Status != 503 || j[0].Fault != "status 503" || j[1].Status != 200 {
 			t.Errorf("journal %v", j)
 		}
 	})
 	t.Run("status every time", func(t *testing.T) {
-		must(t, srv.Inject(cfapi.Fault{Endpoint: ep, Status: 400, Errors: []cfapi.APIError{{Code: 10031, Message: "unavailable"}}}))
+		must(t, srv.Control().Inject(cfapi.Fault{Endpoint: ep, Status: 400, Errors: []cfapi.APIError{{Code: 10031, Message: "unavailable"}}}))
 		var apiErr *cloudflare.Error
 		if err := get(0); !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || apiErr.Errors[0].Code != 10031 {
 			t.Errorf("got %v", err)
@@ -266,24 +266,24 @@ func TestFaults(t *testing.T) {
 		if err := get(0); err == nil {
 			t.Error("a fault with Count 0 stopped")
 		}
-		srv.ClearFaults()
+		srv.Control().ClearFaults()
 	})
 	t.Run("connection reset", func(t *testing.T) {
 		// Every attempt is reset: Go's transport silently retries an idempotent request once on a
 		// reused connection, so a single reset may not surface.
-		must(t, srv.Inject(cfapi.Fault{Endpoint: ep, Reset: true}))
+		must(t, srv.Control().Inject(cfapi.Fault{Endpoint: ep, Reset: true}))
 		err := get(0)
 		var apiErr *cloudflare.Error
 		if err == nil || errors.As(err, &apiErr) {
 			t.Errorf("want a network error, got %v", err)
 		}
-		srv.ClearFaults()
+		srv.Control().ClearFaults()
 		if err := get(0); err != nil {
 			t.Errorf("after the reset: %v", err)
 		}
 	})
 	t.Run("latency", func(t *testing.T) {
-		must(t, srv.Inject(cfapi.Fault{Endpoint: ep, Latency: 300 * time.Millisecond, Count: 1}))
+		must(t, srv.Control().Inject(cfapi.Fault{Endpoint: ep, Latency: 300 * time.Millisecond, Count: 1}))
 		c, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		defer cancel()
 		_, err := client(srv, srv.Token(), 0).Workers.Subdomains.Get(c, workers.SubdomainGetParams{AccountID: acct})
@@ -292,14 +292,14 @@ func TestFaults(t *testing.T) {
 		}
 	})
 	idle := func() {
-		for deadline := time.Now().Add(5 * time.Second); len(srv.InFlight()) > 0 && time.Now().Before(deadline); {
+		for deadline := time.Now().Add(5 * time.Second); len(srv.Control().InFlight()) > 0 && time.Now().Before(deadline); {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
 	t.Run("a held request is in flight, journaled once answered", func(t *testing.T) {
 		idle() // the latency case's request may still be held after its client gave up
-		srv.ResetJournal()
-		must(t, srv.Inject(cfapi.Fault{Endpoint: ep, Latency: 5 * time.Second, Count: 1}))
+		srv.Control().ResetJournal()
+		must(t, srv.Control().Inject(cfapi.Fault{Endpoint: ep, Latency: 5 * time.Second, Count: 1}))
 		c, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() {
@@ -308,12 +308,12 @@ func TestFaults(t *testing.T) {
 		}()
 		var held []cfapi.Request
 		for deadline := time.Now().Add(5 * time.Second); len(held) == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			held = srv.InFlight()
+			held = srv.Control().InFlight()
 		}
 		if len(held) != 1 || held[0].Method != "GET" || !strings.HasSuffix(held[0].Path, "/workers/subdomain") {
 			t.Fatalf("in flight while held: %v", held)
 		}
-		if j := srv.Journal(); len(j) != 0 {
+		if j := srv.Control().Journal(); len(j) != 0 {
 			t.Errorf("journal has an unanswered request: %v", j)
 		}
 		cancel()
@@ -321,12 +321,12 @@ func TestFaults(t *testing.T) {
 			t.Errorf("cancelled request: %v", err)
 		}
 		idle()
-		if f, j := srv.InFlight(), srv.Journal(); len(f) != 0 || len(j) != 1 {
+		if f, j := srv.Control().InFlight(), srv.Control().Journal(); len(f) != 0 || len(j) != 1 {
 			t.Errorf("after the answer: in flight %v, journal %v", f, j)
 		}
 	})
 	t.Run("malformed body", func(t *testing.T) {
-		must(t, srv.Inject(cfapi.Fault{Endpoint: ep, Status: 502, Body: "<html>Bad gateway</html>", Count: 1}))
+		must(t, srv.Control().Inject(cfapi.Fault{Endpoint: ep, Status: 502, Body: "<html>Bad gateway</html>", Count: 1}))
 		code, _, body := rawGet(t, srv, ep)
 		if code != 502 || !strings.Contains(body, "Bad gateway") {
 			t.Errorf("got %d %q", code, body)

@@ -16,7 +16,7 @@ import (
 // calls returns the journal as "METHOD endpoint" lines (unknown paths as "METHOD ?path").
 func calls(srv *cfapi.Server) []string {
 	var out []string
-	for _, r := range srv.Journal() {
+	for _, r := range srv.Control().Journal() {
 		e := r.Endpoint
 		if e == "" {
 			e = r.Method + " ?" + r.Path
@@ -28,7 +28,7 @@ func calls(srv *cfapi.Server) []string {
 
 func writes(srv *cfapi.Server) []string {
 	var out []string
-	for _, r := range srv.Journal() {
+	for _, r := range srv.Control().Journal() {
 		if r.Write {
 			out = append(out, r.Endpoint)
 		}
@@ -72,13 +72,13 @@ func TestWranglerStubDeploy(t *testing.T) {
 	if res.Code != 0 {
 		t.Fatalf("first deploy: %s", res)
 	}
-	t.Logf("wrangler deploy (new stub Worker) took %v, %v of it in %d API requests", res.Took, apiTime(srv), len(srv.Journal()))
+	t.Logf("wrangler deploy (new stub Worker) took %v, %v of it in %d API requests", res.Took, apiTime(srv), len(srv.Control().Journal()))
 	equal(t, "first stub deploy (4.164 sequence A)", calls(srv), []string{
 		eServices, eAcctSub, eDeployments, eSettings, ePutScript, eWorker, eAcctSub, ePostSub,
 	})
 	w, ok := srv.Worker("cftest-stub")
 	if !ok || w.Active == nil {
-		t.Fatal("the Worker is not deployed in cftest")
+		t.Fatal("the Worker is not deployed in the local Cloudflare")
 	}
 	dep := res.entry("deploy")
 	if dep == nil {
@@ -105,7 +105,7 @@ func TestWranglerStubDeploy(t *testing.T) {
 	}
 
 	// Redeploy: an existing non-container Worker goes through the versions API (sequence B).
-	srv.ResetJournal()
+	srv.Control().ResetJournal()
 	res = runWrangler(t, srv, dir, nil, "deploy")
 	if res.Code != 0 {
 		t.Fatalf("redeploy: %s", res)
@@ -125,7 +125,7 @@ func TestWranglerStubDeploy(t *testing.T) {
 
 func apiTime(srv *cfapi.Server) time.Duration {
 	var d time.Duration
-	for _, r := range srv.Journal() {
+	for _, r := range srv.Control().Journal() {
 		d += r.Took
 	}
 	return d
@@ -197,14 +197,14 @@ func TestWranglerContainerLifecycle(t *testing.T) {
 	img1 := pushImage(t, srv, "lean:v1")
 	img2 := pushImage(t, srv, "lean:v2")
 	dir := project(t, "container", img1, 1)
-	srv.ResetJournal()
+	srv.Control().ResetJournal()
 
 	// First container deploy (sequence C): Worker uploaded with its DO namespace, application created.
 	res := runWrangler(t, srv, dir, nil, "deploy")
 	if res.Code != 0 {
 		t.Fatalf("first container deploy: %s", res)
 	}
-	t.Logf("wrangler deploy (new container Worker) took %v, %v of it in %d API requests", res.Took, apiTime(srv), len(srv.Journal()))
+	t.Logf("wrangler deploy (new container Worker) took %v, %v of it in %d API requests", res.Took, apiTime(srv), len(srv.Control().Journal()))
 	equal(t, "first container deploy (4.164 sequence C)", calls(srv), []string{
 		eServices, eSecrets, eAcctSub, eDeployments, eServices, eSettings, ePutScript, eGetVersion,
 		eListApps, eCreateApp, eWorker, eAcctSub, ePostSub,
@@ -255,7 +255,7 @@ func TestWranglerContainerLifecycle(t *testing.T) {
 	}
 
 	// Redeploy with a new image (sequence D): PATCH, then a rollout; the instance moves when it completes.
-	srv.ResetJournal()
+	srv.Control().ResetJournal()
 	writeImage(t, dir, img1, img2)
 	res = runWrangler(t, srv, dir, nil, "deploy")
 	if res.Code != 0 {
@@ -278,7 +278,7 @@ func TestWranglerContainerLifecycle(t *testing.T) {
 	}
 
 	// The same image again: no PATCH, no rollout.
-	srv.ResetJournal()
+	srv.Control().ResetJournal()
 	if res = runWrangler(t, srv, dir, nil, "deploy"); res.Code != 0 {
 		t.Fatalf("redeploy with the same image: %s", res)
 	}
@@ -288,7 +288,7 @@ func TestWranglerContainerLifecycle(t *testing.T) {
 	// deployments by time, so let the fake clock move.)
 	clock.Advance(time.Second)
 	before, _ := srv.Worker("cftest-lean")
-	srv.ResetJournal()
+	srv.Control().ResetJournal()
 	res = runWrangler(t, srv, dir, nil, "rollback", "-y", "-m", "cftest rollback")
 	if res.Code != 0 {
 		t.Fatalf("rollback: %s", res)

@@ -35,7 +35,7 @@ func ExampleNew() {
 		panic(err)
 	}
 	resp.Body.Close()
-	fmt.Println(srv.Journal()[0], len(srv.Writes()), len(srv.Unknown()))
+	fmt.Println(srv.Control().Journal()[0], len(srv.Control().Writes()), len(srv.Control().Unknown()))
 	// Output:
 	// [CLOUDFLARE_ACCOUNT_ID CLOUDFLARE_API_BASE_URL CLOUDFLARE_API_TOKEN CLOUDFLARE_CONTAINER_REGISTRY]
 	// true c0ffee00c0ffee00c0ffee00c0ffee00

@@ -112,14 +112,6 @@ func cloneVersion(v *Version) Version {
 	return c
 }
 
-// RegistryPasswords returns every registry password the server has issued (POST .../credentials), so a
-// test can check that none of them leaked into logs or files.
-func (s *Server) RegistryPasswords() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Sorted(maps.Keys(s.st.creds))
-}
-
 // RegistryRepositories returns a snapshot of every registry repository holding a manifest, sorted by
 // name (names start with the account id, e.g. "<account>/lean4-server").
 func (s *Server) RegistryRepositories() []ocireg.Repository {

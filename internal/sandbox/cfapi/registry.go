@@ -2,25 +2,16 @@ package cfapi
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"maps"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-
 	"github.com/org/lean4-cf-action/internal/sandbox/ocireg"
 )
-
-type credential struct {
-	username, password string
-	expires            time.Time
-	push, pull         bool
-}
 
 // RegistryFaultKind names a way the registry misbehaves.
 type RegistryFaultKind string
@@ -67,37 +58,6 @@ type registryRule struct {
 
 func newRegistryFront(s *Server) *registryFront {
 	return &registryFront{s: s, inner: ocireg.New()}
-}
-
-// InjectRegistry adds a registry fault.
-func (s *Server) InjectRegistry(f RegistryFault) error {
-	switch f.Kind {
-	case DropBlobUpload, DropBlobDownload, FailBlobCommit, ExpireCredentials:
-	default:
-		return fmt.Errorf("injecting registry fault: unknown kind %q", f.Kind)
-	}
-	s.mu.Lock()
-	s.regFaults = append(s.regFaults, &registryRule{RegistryFault: f, left: newUses(f.Count)})
-	s.mu.Unlock()
-	return nil
-}
-
-// RegistryJournal returns every registry request served so far, oldest first.
-func (s *Server) RegistryJournal() []RegistryRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.regJr)
-}
-
-func (s *Server) takeRegistryFault(kind RegistryFaultKind) (RegistryFault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, f := range s.regFaults {
-		if f.Kind == kind && f.left.take() {
-			return f.RegistryFault, true
-		}
-	}
-	return RegistryFault{}, false
 }
 
 func (rf *registryFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -257,11 +217,4 @@ func (s *Server) imagePullable(ref string) bool {
 	}
 	_, ok := s.registry.inner.Resolve(r.Context().RepositoryStr(), r.Identifier())
 	return ok
-}
-
-// ClearRegistryFaults removes every registry fault.
-func (s *Server) ClearRegistryFaults() {
-	s.mu.Lock()
-	s.regFaults = nil
-	s.mu.Unlock()
 }

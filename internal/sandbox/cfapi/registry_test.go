@@ -64,7 +64,7 @@ func TestRegistryFaults(t *testing.T) {
 	ref := func(tag string) string { return srv.RegistryHost() + "/" + srv.AccountID() + "/lean:" + tag }
 
 	t.Run("blob commit fails every time", func(t *testing.T) {
-		must(t, srv.InjectRegistry(cfapi.RegistryFault{Kind: cfapi.FailBlobCommit}))
+		must(t, srv.Control().InjectRegistry(cfapi.RegistryFault{Kind: cfapi.FailBlobCommit}))
 		err := push(ref("commit"), c.Username, c.Password)
 		if statusOf(err) != http.StatusInternalServerError || !strings.Contains(err.Error(), "BLOB_UPLOAD_INVALID") {
 			t.Errorf("push: %v", err)
@@ -72,7 +72,7 @@ func TestRegistryFaults(t *testing.T) {
 		clearRegistry(t, srv)
 	})
 	t.Run("blob commit fails once, the client retries", func(t *testing.T) {
-		must(t, srv.InjectRegistry(cfapi.RegistryFault{Kind: cfapi.FailBlobCommit, Count: 1}))
+		must(t, srv.Control().InjectRegistry(cfapi.RegistryFault{Kind: cfapi.FailBlobCommit, Count: 1}))
 		if err := push(ref("commit-once"), c.Username, c.Password); err != nil {
 			t.Errorf("push: %v", err)
 		}
@@ -81,7 +81,7 @@ func TestRegistryFaults(t *testing.T) {
 		}
 	})
 	t.Run("connection dropped mid-upload", func(t *testing.T) {
-		must(t, srv.InjectRegistry(cfapi.RegistryFault{Kind: cfapi.DropBlobUpload}))
+		must(t, srv.Control().InjectRegistry(cfapi.RegistryFault{Kind: cfapi.DropBlobUpload}))
 		err := push(ref("drop"), c.Username, c.Password)
 		if err == nil || statusOf(err) != 0 {
 			t.Errorf("push: want a network error, got %v", err)
@@ -90,7 +90,7 @@ func TestRegistryFaults(t *testing.T) {
 	})
 	t.Run("connection dropped mid-download", func(t *testing.T) {
 		pushed := pushWith(t, srv, "lean:pull", c.Username, c.Password)
-		must(t, srv.InjectRegistry(cfapi.RegistryFault{Kind: cfapi.DropBlobDownload}))
+		must(t, srv.Control().InjectRegistry(cfapi.RegistryFault{Kind: cfapi.DropBlobDownload}))
 		r, _ := name.ParseReference(pushed)
 		img, err := remote.Image(r, auth)
 		if err != nil {
@@ -110,7 +110,7 @@ func TestRegistryFaults(t *testing.T) {
 	// Last: it expires every credential issued so far, c's too.
 	t.Run("credentials expire mid-push", func(t *testing.T) {
 		mine := credentials(t, srv, 15, "push", "pull")
-		must(t, srv.InjectRegistry(cfapi.RegistryFault{Kind: cfapi.ExpireCredentials, Count: 1}))
+		must(t, srv.Control().InjectRegistry(cfapi.RegistryFault{Kind: cfapi.ExpireCredentials, Count: 1}))
 		err := push(ref("expire"), mine.Username, mine.Password)
 		if statusOf(err) != http.StatusUnauthorized || !journaled(srv, string(cfapi.ExpireCredentials)) {
 			t.Errorf("push: want 401 after the credentials expired, got %v", err)
@@ -128,11 +128,11 @@ func TestRegistryFaults(t *testing.T) {
 
 func clearRegistry(t *testing.T, srv *cfapi.Server) {
 	t.Helper()
-	srv.ClearRegistryFaults()
+	srv.Control().ClearRegistryFaults()
 }
 
 func journaled(srv *cfapi.Server, fault string) bool {
-	for _, r := range srv.RegistryJournal() {
+	for _, r := range srv.Control().RegistryJournal() {
 		if r.Fault == fault {
 			return true
 		}

@@ -100,7 +100,7 @@ func New(opts Options) (*Server, error) {
 		opts.AccountID = DefaultAccountID
 	}
 	if !isHex32(opts.AccountID) {
-		return nil, fmt.Errorf("starting cftest: account id %q is not 32 hex digits", opts.AccountID)
+		return nil, fmt.Errorf("starting the local Cloudflare: account id %q is not 32 hex digits", opts.AccountID)
 	}
 	if len(opts.Tokens) == 0 {
 		opts.Tokens = []Token{{Value: DefaultToken}}
@@ -123,11 +123,11 @@ func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, st: newState(opts), inflight: map[*Request]struct{}{}}
 	var err error
 	if s.apiL, err = net.Listen("tcp", opts.Addr); err != nil {
-		return nil, fmt.Errorf("starting cftest API listener: %w", err)
+		return nil, fmt.Errorf("starting the local Cloudflare API listener: %w", err)
 	}
 	if s.regL, err = net.Listen("tcp", opts.RegistryAddr); err != nil {
 		s.apiL.Close()
-		return nil, fmt.Errorf("starting cftest registry listener: %w", err)
+		return nil, fmt.Errorf("starting the local Cloudflare registry listener: %w", err)
 	}
 	ca, err := localca.New([]string{"127.0.0.1", "localhost"}, localca.Options{Name: "lean4-cf local registry CA"})
 	if err != nil {
@@ -190,9 +190,6 @@ func (s *Server) AccountID() string { return s.opts.AccountID }
 
 // Token is the first configured token's value.
 func (s *Server) Token() string { return s.opts.Tokens[0].Value }
-
-// Now is the server's clock.
-func (s *Server) Now() time.Time { return s.opts.Clock.Now() }
 
 // Env is the environment that points wrangler (and lean4-cf) at this server, using the first token.
 // Add CI=true and WRANGLER_SEND_METRICS=false for non-interactive runs.

@@ -19,7 +19,7 @@ func failedMessage(r wranglerResult) string {
 }
 
 func count(srv *cfapi.Server, endpoint string) (n int, faults []string) {
-	for _, r := range srv.Journal() {
+	for _, r := range srv.Control().Journal() {
 		if r.Endpoint == endpoint {
 			n++
 			faults = append(faults, r.Fault)
@@ -174,7 +174,7 @@ func TestWranglerFaults(t *testing.T) {
 				dir = project(t, "container", img, 1)
 			}
 			for _, f := range tc.faults {
-				must(t, srv.Inject(f))
+				must(t, srv.Control().Inject(f))
 			}
 			res := runWrangler(t, srv, dir, tc.env, "deploy")
 			if res.Code != tc.wantCode {
@@ -199,13 +199,13 @@ func TestWranglerRollbackSecretsChanged(t *testing.T) {
 		}
 	}
 	w, _ := srv.Worker("secrets-worker")
-	srv.ResetJournal()
+	srv.Control().ResetJournal()
 	res := runWrangler(t, srv, project(t, "stub", "", 0), nil, "rollback", "--name", "secrets-worker", "-y")
 	if res.Code != 0 {
 		t.Fatalf("rollback: %s", res)
 	}
 	var deploys []string
-	for _, r := range srv.Journal() {
+	for _, r := range srv.Control().Journal() {
 		if r.Endpoint == ePostDeploy {
 			deploys = append(deploys, r.Query+" -> "+strconv.Itoa(r.Status))
 		}

@@ -182,7 +182,7 @@ func newServer(t testing.TB, opts cfapi.Options) *cfapi.Server {
 	}
 	t.Cleanup(func() {
 		if err := srv.Close(); err != nil {
-			t.Errorf("closing cftest: %v", err)
+			t.Errorf("closing the local Cloudflare: %v", err)
 		}
 	})
 	return srv
@@ -190,7 +190,7 @@ func newServer(t testing.TB, opts cfapi.Options) *cfapi.Server {
 
 func noUnknown(t testing.TB, srv *cfapi.Server) {
 	t.Helper()
-	if u := srv.Unknown(); len(u) > 0 {
-		t.Errorf("requests to paths cftest does not serve: %v", u)
+	if u := srv.Control().Unknown(); len(u) > 0 {
+		t.Errorf("requests to paths the local Cloudflare does not serve: %v", u)
 	}
 }

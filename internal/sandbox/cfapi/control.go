@@ -2,11 +2,20 @@ package cfapi
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
 	"time"
 )
+
+// Control is the test side of a Server: the request journals, injected faults, the clock and the
+// provisioning delay. Product code (the edge, the sandbox) never needs it; tests and scripts reach it
+// with srv.Control().
+type Control struct{ s *Server }
+
+// Control returns the server's test controls.
+func (s *Server) Control() *Control { return &Control{s: s} }
 
 // Request is one journaled API request.
 type Request struct {
@@ -30,7 +39,8 @@ func (r Request) String() string {
 }
 
 // Journal returns every API request served so far, oldest first.
-func (s *Server) Journal() []Request {
+func (c *Control) Journal() []Request {
+	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.jr)
@@ -39,7 +49,8 @@ func (s *Server) Journal() []Request {
 // InFlight returns the API requests received and not yet answered, oldest first (Status and Took
 // unset). A test that must act while a request is held, e.g. by a fault's Latency, waits for it here:
 // the journal has it only once it is answered.
-func (s *Server) InFlight() []Request {
+func (c *Control) InFlight() []Request {
+	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]Request, 0, len(s.inflight))
@@ -51,9 +62,9 @@ func (s *Server) InFlight() []Request {
 }
 
 // Writes returns the journaled requests with Write set, as "METHOD path" strings, oldest first.
-func (s *Server) Writes() []string {
+func (c *Control) Writes() []string {
 	var out []string
-	for _, r := range s.Journal() {
+	for _, r := range c.Journal() {
 		if r.Write {
 			out = append(out, r.Method+" "+r.Path)
 		}
@@ -64,9 +75,9 @@ func (s *Server) Writes() []string {
 // Unknown returns the requests to paths the server does not serve. Tests fail on them to see drift:
 //
 //	if u := srv.Unknown(); len(u) > 0 { t.Errorf("unknown API calls: %v", u) }
-func (s *Server) Unknown() []Request {
+func (c *Control) Unknown() []Request {
 	var out []Request
-	for _, r := range s.Journal() {
+	for _, r := range c.Journal() {
 		if r.Endpoint == "" {
 			out = append(out, r)
 		}
@@ -75,7 +86,8 @@ func (s *Server) Unknown() []Request {
 }
 
 // ResetJournal forgets the requests journaled so far.
-func (s *Server) ResetJournal() {
+func (c *Control) ResetJournal() {
+	s := c.s
 	s.mu.Lock()
 	s.jr = nil
 	s.mu.Unlock()
@@ -83,12 +95,25 @@ func (s *Server) ResetJournal() {
 
 // Endpoints lists the served endpoint patterns, e.g. "POST /accounts/{account}/containers/applications".
 // Fault.Endpoint takes one of these.
-func (s *Server) Endpoints() []string {
+func (c *Control) Endpoints() []string {
+	s := c.s
 	var out []string
 	for _, e := range s.endpoints() {
 		out = append(out, e.pattern)
 	}
 	return out
+}
+
+// Now is the server's clock.
+func (c *Control) Now() time.Time { return c.s.opts.Clock.Now() }
+
+// RegistryPasswords returns every registry password the server has issued (POST .../credentials), so a
+// test can check that none of them leaked into logs or files.
+func (c *Control) RegistryPasswords() []string {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.st.creds))
 }
 
 // Fault describes how the API misbehaves on one endpoint.
@@ -140,8 +165,9 @@ func (u *uses) take() bool {
 }
 
 // Inject adds a fault. It fails on an endpoint the server does not serve, so typos are seen.
-func (s *Server) Inject(f Fault) error {
-	if !slices.Contains(s.Endpoints(), f.Endpoint) {
+func (c *Control) Inject(f Fault) error {
+	s := c.s
+	if !slices.Contains(c.Endpoints(), f.Endpoint) {
 		return fmt.Errorf("injecting fault: unknown endpoint %q (see Server.Endpoints)", f.Endpoint)
 	}
 	if f.Status == 0 && !f.Reset && f.Latency == 0 {
@@ -154,7 +180,8 @@ func (s *Server) Inject(f Fault) error {
 }
 
 // ClearFaults removes every injected fault.
-func (s *Server) ClearFaults() {
+func (c *Control) ClearFaults() {
+	s := c.s
 	s.mu.Lock()
 	s.faults = nil
 	s.mu.Unlock()
@@ -228,8 +255,50 @@ func resetConn(w http.ResponseWriter) {
 
 // SetProvisionDelay changes how long new application versions take to provision from now on (a slow
 // first provisioning, as the platform's can take minutes).
-func (s *Server) SetProvisionDelay(d time.Duration) {
+func (c *Control) SetProvisionDelay(d time.Duration) {
+	s := c.s
 	s.mu.Lock()
 	s.opts.ProvisionDelay = d
 	s.mu.Unlock()
+}
+
+// InjectRegistry adds a registry fault.
+func (c *Control) InjectRegistry(f RegistryFault) error {
+	s := c.s
+	switch f.Kind {
+	case DropBlobUpload, DropBlobDownload, FailBlobCommit, ExpireCredentials:
+	default:
+		return fmt.Errorf("injecting registry fault: unknown kind %q", f.Kind)
+	}
+	s.mu.Lock()
+	s.regFaults = append(s.regFaults, &registryRule{RegistryFault: f, left: newUses(f.Count)})
+	s.mu.Unlock()
+	return nil
+}
+
+// RegistryJournal returns every registry request served so far, oldest first.
+func (c *Control) RegistryJournal() []RegistryRequest {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.regJr)
+}
+
+// ClearRegistryFaults removes every registry fault.
+func (c *Control) ClearRegistryFaults() {
+	s := c.s
+	s.mu.Lock()
+	s.regFaults = nil
+	s.mu.Unlock()
+}
+
+func (s *Server) takeRegistryFault(kind RegistryFaultKind) (RegistryFault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.regFaults {
+		if f.Kind == kind && f.left.take() {
+			return f.RegistryFault, true
+		}
+	}
+	return RegistryFault{}, false
 }

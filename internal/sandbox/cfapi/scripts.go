@@ -8,24 +8,15 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 )
 
-const authorEmail = "cftest@example.com"
-
-func (s *Server) endpoints() []endpoint {
-	const a = "/accounts/{account}"
-	const sc = a + "/workers/scripts/{script}"
-	const c = a + "/containers"
-	w, k := ScopeWorkers, ScopeContainers
+// scriptRoutes are the endpoints of Worker scripts: upload, read, delete, settings, secrets, references, Durable Object namespaces.
+func (s *Server) scriptRoutes() []endpoint {
+	const a = acctPath
+	const sc = scriptPath
+	w := ScopeWorkers
 	return []endpoint{
-		{"GET /user/tokens/verify", "", s.verifyToken},
-		{"GET " + a + "/tokens/verify", "", s.verifyToken},
-		{"GET /memberships", "", s.memberships},
-		{"GET /user", "", s.user},
-		{"GET " + a + "/workers/subdomain", w, s.getSubdomain},
-		{"PUT " + a + "/workers/subdomain", w, s.putSubdomain},
 		{"GET " + a + "/workers/services/{script}", w, s.getService},
 		{"DELETE " + a + "/workers/services/{script}", w, s.onScript(s.deleteScript)},
 		{"GET " + a + "/workers/tails/by-consumer/{script}", w, s.tailProducers},
@@ -41,104 +32,11 @@ func (s *Server) endpoints() []endpoint {
 		{"GET " + sc + "/script-settings", w, s.onScript(s.getScriptSettings)},
 		{"PATCH " + sc + "/script-settings", w, s.patchScriptSettings},
 		{"GET " + sc + "/secrets", w, s.onScript(s.listSecrets)},
-		{"GET " + sc + "/subdomain", w, s.onScript(s.getScriptSubdomain)},
-		{"POST " + sc + "/subdomain", w, s.postScriptSubdomain},
-		{"DELETE " + sc + "/subdomain", w, s.onScript(s.deleteScriptSubdomain)},
-		{"GET " + sc + "/versions", w, s.onScript(s.listVersions)},
-		{"POST " + sc + "/versions", w, s.postVersion},
-		{"GET " + sc + "/versions/{version}", w, s.onScript(s.getVersion)},
-		{"GET " + sc + "/deployments", w, s.onScript(s.listDeployments)},
-		{"POST " + sc + "/deployments", w, s.postDeployment},
-		{"GET " + sc + "/deployments/{deployment}", w, s.onScript(s.getDeployment)},
-		{"GET " + c + "/me", k, s.containersMe},
-		{"GET " + c + "/applications", k, s.listApplications},
-		{"POST " + c + "/applications", k, s.createApplication},
-		{"GET " + c + "/applications/{app}", k, s.onApp(s.getApplication)},
-		{"PATCH " + c + "/applications/{app}", k, s.patchApplication},
-		{"DELETE " + c + "/applications/{app}", k, s.onApp(s.deleteApplication)},
-		{"POST " + c + "/applications/{app}/rollouts", k, s.createRollout},
-		{"GET " + c + "/applications/{app}/rollouts", k, s.onApp(s.listRollouts)},
-		{"GET " + c + "/applications/{app}/rollouts/{rollout}", k, s.onApp(s.getRollout)},
-		{"GET " + c + "/dash/applications", k, s.dashApplications},
-		{"GET " + c + "/dash/applications/{app}/instances", k, s.onApp(s.dashInstances)},
-		{"GET " + c + "/registries", k, s.listRegistries},
-		{"POST " + c + "/registries/{domain}/credentials", k, s.registryCredentials},
 	}
-}
-
-func ok(result any) (*reply, *apiErr) { return &reply{result: result}, nil }
-
-// created answers 201 Created, as Cloudflare's API description has it for creating a container
-// application, a rollout or registry credentials.
-func created(result any) (*reply, *apiErr) {
-	return &reply{status: http.StatusCreated, result: result}, nil
 }
 
 func notFoundScript() *apiErr {
 	return fail(http.StatusNotFound, codeNotFound, "This Worker does not exist on your account.")
-}
-
-// --- tokens and account ---
-
-func (s *Server) verifyToken(r *http.Request) (*reply, *apiErr) {
-	value, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	tok, _ := s.token(value)
-	res := map[string]any{"id": tokenID(value), "status": "active"}
-	if !tok.Expiry.IsZero() {
-		res["expires_on"] = tok.Expiry.UTC().Format("2006-01-02T15:04:05Z")
-	}
-	return &reply{result: res, msgs: []APIError{{Code: 10000, Message: "This API Token is valid and active"}}}, nil
-}
-
-func tokenID(value string) string {
-	var sum uint64 = 14695981039346656037
-	for _, c := range []byte(value) {
-		sum = (sum ^ uint64(c)) * 1099511628211
-	}
-	return strings.Repeat(strconv.FormatUint(sum, 16), 4)[:32]
-}
-
-func (s *Server) memberships(*http.Request) (*reply, *apiErr) {
-	return &reply{
-		result: []any{map[string]any{
-			"id": tokenID(s.opts.AccountID), "status": "accepted",
-			"account": map[string]any{"id": s.opts.AccountID, "name": "cftest account"},
-		}},
-		info: map[string]any{"page": 1, "per_page": 20, "count": 1, "total_count": 1, "total_pages": 1},
-	}, nil
-}
-
-func (s *Server) user(*http.Request) (*reply, *apiErr) {
-	return ok(map[string]any{"id": tokenID(authorEmail), "email": authorEmail, "suspended": false, "has_enterprise_zones": false})
-}
-
-// --- workers.dev ---
-
-func (s *Server) getSubdomain(*http.Request) (*reply, *apiErr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.st.subdomain == "" {
-		return nil, fail(http.StatusNotFound, codeNotFound, "This account does not have a workers.dev subdomain. Register one first.")
-	}
-	return ok(map[string]any{"subdomain": s.st.subdomain})
-}
-
-var subdomainRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-
-func (s *Server) putSubdomain(r *http.Request) (*reply, *apiErr) {
-	var body struct {
-		Subdomain string `json:"subdomain"`
-	}
-	if err := decodeJSON(r, &body); err != nil {
-		return nil, err
-	}
-	if !subdomainRe.MatchString(body.Subdomain) {
-		return nil, fail(http.StatusBadRequest, 10032, "Subdomain %q is invalid.", body.Subdomain)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.st.subdomain = body.Subdomain
-	return ok(map[string]any{"subdomain": body.Subdomain})
 }
 
 func (s *Server) script(r *http.Request) (*script, *apiErr) {
@@ -155,47 +53,47 @@ func (s *Server) onScript(h func(r *http.Request, sc *script) (*reply, *apiErr))
 	return onFound(s, s.script, h)
 }
 
-// onFound serves h with what find looks up from the request, holding the server's lock; find's error
-// is the answer when it fails.
-func onFound[T any](s *Server, find func(*http.Request) (T, *apiErr), h func(*http.Request, T) (*reply, *apiErr)) handlerFunc {
-	return func(r *http.Request) (*reply, *apiErr) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		v, err := find(r)
-		if err != nil {
-			return nil, err
-		}
-		return h(r, v)
+func (s *Server) newScript(name string) *script {
+	now := s.opts.Clock.Now()
+	return &script{name: name, tag: randHex(16), createdOn: now, modifiedOn: now, settings: map[string]any{}}
+}
+
+var scriptNameRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$`)
+
+func (s *Server) putScript(r *http.Request) (*reply, *apiErr) {
+	name := r.PathValue("script")
+	if !scriptNameRe.MatchString(name) {
+		return nil, fail(http.StatusBadRequest, 10016, "Invalid Worker name %q.", name)
 	}
-}
-
-func (s *Server) getScriptSubdomain(r *http.Request, sc *script) (*reply, *apiErr) {
-	return ok(map[string]any{"enabled": sc.workersDev, "previews_enabled": sc.previews})
-}
-
-func (s *Server) postScriptSubdomain(r *http.Request) (*reply, *apiErr) {
-	var body struct {
-		Enabled         bool  `json:"enabled"`
-		PreviewsEnabled *bool `json:"previews_enabled"`
+	meta, rawMeta, mods, aerr := readUpload(r)
+	if aerr != nil {
+		return nil, aerr
 	}
-	if err := decodeJSON(r, &body); err != nil {
-		return nil, err
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sc := s.st.scripts[name]
+	v, commit, aerr := s.stageUpload(name, sc, meta, rawMeta, mods)
+	if aerr != nil {
+		return nil, aerr
 	}
-	return s.onScript(func(r *http.Request, sc *script) (*reply, *apiErr) {
-		sc.workersDev = body.Enabled
-		if body.PreviewsEnabled != nil {
-			sc.previews = *body.PreviewsEnabled
-		}
-		return ok(map[string]any{"enabled": sc.workersDev, "previews_enabled": sc.previews})
-	})(r)
+	if sc == nil {
+		sc = s.newScript(name)
+		s.st.scripts[name] = sc
+	}
+	v.Annotations["workers/triggered_by"] = "upload"
+	commit(sc)
+	ann := map[string]string{"workers/triggered_by": "upload"}
+	if m, ok := v.Annotations["workers/message"]; ok {
+		ann["workers/message"] = m
+	}
+	s.deployLocked(sc, []DeploymentVersion{{VersionID: v.ID, Percentage: 100}}, ann)
+	res := s.scriptSummary(sc)
+	res["deployment_id"] = v.ID
+	res["startup_time_ms"] = 5
+	res["pipeline_hash"] = nil
+	res["mutable_pipeline_id"] = nil
+	return ok(res)
 }
-
-func (s *Server) deleteScriptSubdomain(r *http.Request, sc *script) (*reply, *apiErr) {
-	sc.workersDev, sc.previews = false, false
-	return ok(map[string]any{"enabled": false, "previews_enabled": false})
-}
-
-// --- scripts ---
 
 func (s *Server) scriptSummary(sc *script) map[string]any {
 	_, v := sc.current()
@@ -214,13 +112,6 @@ func (s *Server) scriptSummary(sc *script) map[string]any {
 		res["compatibility_flags"] = nonNil(v.CompatibilityFlags)
 	}
 	return res
-}
-
-func nonNil(v []string) []string {
-	if v == nil {
-		return []string{}
-	}
-	return v
 }
 
 func (s *Server) getService(r *http.Request) (*reply, *apiErr) {
@@ -437,8 +328,6 @@ func (s *Server) listSecrets(r *http.Request, sc *script) (*reply, *apiErr) {
 	return ok(out)
 }
 
-// --- uploads ---
-
 type uploadMeta struct {
 	MainModule         string            `json:"main_module"`
 	BodyPart           string            `json:"body_part"`
@@ -514,7 +403,7 @@ func readUpload(r *http.Request) (*uploadMeta, []byte, []Module, *apiErr) {
 		return nil, nil, nil, fail(http.StatusBadRequest, codeValidation, "Missing metadata part")
 	}
 	if meta.MainModule == "" {
-		return nil, nil, nil, fail(http.StatusBadRequest, codeValidation, "Service Worker syntax (body_part) is not supported by cftest; upload ES modules with main_module")
+		return nil, nil, nil, fail(http.StatusBadRequest, codeValidation, "Service Worker syntax (body_part) is not supported by the local Cloudflare; upload ES modules with main_module")
 	}
 	found := false
 	for _, m := range mods {
@@ -682,11 +571,6 @@ func bindingOf(raw map[string]any) Binding {
 	return b
 }
 
-func str(v any) string {
-	s, _ := v.(string)
-	return s
-}
-
 func renderBindings(bs []Binding) []any {
 	out := make([]any, 0, len(bs))
 	for _, b := range bs {
@@ -703,230 +587,4 @@ func renderBindings(bs []Binding) []any {
 		out = append(out, m)
 	}
 	return out
-}
-
-func (s *Server) newScript(name string) *script {
-	now := s.opts.Clock.Now()
-	return &script{name: name, tag: randHex(16), createdOn: now, modifiedOn: now, settings: map[string]any{}}
-}
-
-var scriptNameRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$`)
-
-func (s *Server) putScript(r *http.Request) (*reply, *apiErr) {
-	name := r.PathValue("script")
-	if !scriptNameRe.MatchString(name) {
-		return nil, fail(http.StatusBadRequest, 10016, "Invalid Worker name %q.", name)
-	}
-	meta, rawMeta, mods, aerr := readUpload(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc := s.st.scripts[name]
-	v, commit, aerr := s.stageUpload(name, sc, meta, rawMeta, mods)
-	if aerr != nil {
-		return nil, aerr
-	}
-	if sc == nil {
-		sc = s.newScript(name)
-		s.st.scripts[name] = sc
-	}
-	v.Annotations["workers/triggered_by"] = "upload"
-	commit(sc)
-	ann := map[string]string{"workers/triggered_by": "upload"}
-	if m, ok := v.Annotations["workers/message"]; ok {
-		ann["workers/message"] = m
-	}
-	s.deployLocked(sc, []DeploymentVersion{{VersionID: v.ID, Percentage: 100}}, ann)
-	res := s.scriptSummary(sc)
-	res["deployment_id"] = v.ID
-	res["startup_time_ms"] = 5
-	res["pipeline_hash"] = nil
-	res["mutable_pipeline_id"] = nil
-	return ok(res)
-}
-
-func (s *Server) deployLocked(sc *script, versions []DeploymentVersion, ann map[string]string) *Deployment {
-	d := &Deployment{
-		ID: uuid(), Script: sc.name, CreatedOn: s.opts.Clock.Now(), Source: "wrangler", Strategy: "percentage",
-		Annotations: ann, Versions: versions,
-	}
-	sc.deployments = append(sc.deployments, d)
-	sc.modifiedOn = d.CreatedOn
-	return d
-}
-
-func (s *Server) postVersion(r *http.Request) (*reply, *apiErr) {
-	name := r.PathValue("script")
-	meta, rawMeta, mods, aerr := readUpload(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sc := s.st.scripts[name]
-	if sc == nil {
-		return nil, notFoundScript()
-	}
-	v, commit, aerr := s.stageUpload(name, sc, meta, rawMeta, mods)
-	if aerr != nil {
-		return nil, aerr
-	}
-	v.Annotations["workers/triggered_by"] = "version_upload"
-	commit(sc)
-	return ok(renderVersion(v))
-}
-
-func renderVersion(v *Version) map[string]any {
-	ann := map[string]any{}
-	for k, val := range v.Annotations {
-		ann[k] = val
-	}
-	rt := map[string]any{"usage_model": "standard", "limits": map[string]any{"cpu_ms": 30000}}
-	if v.CompatibilityDate != "" {
-		rt["compatibility_date"] = v.CompatibilityDate
-	}
-	if len(v.CompatibilityFlags) > 0 {
-		rt["compatibility_flags"] = v.CompatibilityFlags
-	}
-	return map[string]any{
-		"id": v.ID, "number": v.Number,
-		"metadata": map[string]any{
-			"created_on": iso(v.CreatedOn), "modified_on": iso(v.CreatedOn), "source": v.Source,
-			"author_id": tokenID(authorEmail), "author_email": authorEmail, "hasPreview": false,
-		},
-		"annotations": ann,
-		"resources": map[string]any{
-			"script":         map[string]any{"etag": v.Etag, "handlers": []string{"fetch"}, "last_deployed_from": "wrangler"},
-			"script_runtime": rt,
-			"bindings":       renderBindings(v.Bindings),
-		},
-		"startup_time_ms": 5,
-	}
-}
-
-func (s *Server) listVersions(r *http.Request, sc *script) (*reply, *apiErr) {
-	all := make([]any, 0, len(sc.versions))
-	for i := len(sc.versions) - 1; i >= 0; i-- {
-		all = append(all, renderVersion(sc.versions[i]))
-	}
-	q := r.URL.Query()
-	if q.Get("deployable") == "true" {
-		return &reply{result: map[string]any{"items": all}, info: pageInfo(1, len(all), len(all), len(all))}, nil
-	}
-	page, per := atoiOr(q.Get("page"), 1), atoiOr(q.Get("per_page"), 10)
-	lo := min((page-1)*per, len(all))
-	hi := min(lo+per, len(all))
-	return &reply{result: map[string]any{"items": all[lo:hi]}, info: pageInfo(page, per, hi-lo, len(all))}, nil
-}
-
-func pageInfo(page, per, count, total int) map[string]any {
-	pages := 1
-	if per > 0 {
-		pages = max(1, (total+per-1)/per)
-	}
-	return map[string]any{"page": page, "per_page": per, "count": count, "total_count": total, "total_pages": pages}
-}
-
-func atoiOr(v string, def int) int {
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return def
-	}
-	return n
-}
-
-func (s *Server) getVersion(r *http.Request, sc *script) (*reply, *apiErr) {
-	v := sc.version(r.PathValue("version"))
-	if v == nil {
-		return nil, fail(http.StatusNotFound, codeNotFound, "Version %s not found.", r.PathValue("version"))
-	}
-	return ok(renderVersion(v))
-}
-
-func renderDeployment(d *Deployment) map[string]any {
-	ann := map[string]any{}
-	for k, v := range d.Annotations {
-		ann[k] = v
-	}
-	return map[string]any{
-		"id": d.ID, "source": d.Source, "strategy": d.Strategy, "author_email": authorEmail,
-		"annotations": ann, "created_on": iso(d.CreatedOn), "versions": d.Versions,
-	}
-}
-
-func (s *Server) listDeployments(r *http.Request, sc *script) (*reply, *apiErr) {
-	out := make([]any, 0, len(sc.deployments))
-	for i := len(sc.deployments) - 1; i >= 0; i-- {
-		out = append(out, renderDeployment(sc.deployments[i]))
-	}
-	return ok(map[string]any{"deployments": out})
-}
-
-func (s *Server) getDeployment(r *http.Request, sc *script) (*reply, *apiErr) {
-	for _, d := range sc.deployments {
-		if d.ID == r.PathValue("deployment") {
-			return ok(renderDeployment(d))
-		}
-	}
-	return nil, fail(http.StatusNotFound, codeNotFound, "Deployment %s not found.", r.PathValue("deployment"))
-}
-
-func (s *Server) postDeployment(r *http.Request) (*reply, *apiErr) {
-	var body struct {
-		Strategy    string              `json:"strategy"`
-		Versions    []DeploymentVersion `json:"versions"`
-		Annotations map[string]string   `json:"annotations"`
-	}
-	if err := decodeJSON(r, &body); err != nil {
-		return nil, err
-	}
-	return s.onScript(func(r *http.Request, sc *script) (*reply, *apiErr) {
-		if body.Strategy != "percentage" {
-			return nil, fail(http.StatusBadRequest, codeBadRequest, "Unsupported deployment strategy %q; use \"percentage\".", body.Strategy)
-		}
-		if len(body.Versions) == 0 || len(body.Versions) > 2 {
-			return nil, fail(http.StatusBadRequest, codeBadRequest, "A deployment needs one or two versions.")
-		}
-		total := 0.0
-		for _, dv := range body.Versions {
-			if sc.version(dv.VersionID) == nil {
-				return nil, fail(http.StatusNotFound, codeNotFound, "Version %s not found.", dv.VersionID)
-			}
-			total += dv.Percentage
-		}
-		if total < 99.99 || total > 100.01 {
-			return nil, fail(http.StatusBadRequest, codeBadRequest, "Version percentages must add up to 100, not %g.", total)
-		}
-		if r.URL.Query().Get("force") != "true" {
-			if _, cur := sc.current(); cur != nil {
-				for _, dv := range body.Versions {
-					if !sameSecrets(cur, sc.version(dv.VersionID)) {
-						return nil, fail(http.StatusBadRequest, codeSecretsChanged, "Secrets have changed since version %s was created; deploy it with force=true to use its secrets.", dv.VersionID)
-					}
-				}
-			}
-		}
-		ann := map[string]string{"workers/triggered_by": "deployment"}
-		for k, v := range body.Annotations {
-			ann[k] = v
-		}
-		d := s.deployLocked(sc, body.Versions, ann)
-		return ok(renderDeployment(d))
-	})(r)
-}
-
-func sameSecrets(a, b *Version) bool {
-	key := func(v *Version) string {
-		var parts []string
-		for _, x := range v.Bindings {
-			if x.Type == "secret_text" || x.Type == "secret_key" {
-				parts = append(parts, x.Name+"="+x.Text)
-			}
-		}
-		slices.Sort(parts)
-		return strings.Join(parts, "\x00")
-	}
-	return key(a) == key(b)
 }

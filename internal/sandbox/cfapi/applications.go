@@ -1,36 +1,37 @@
 package cfapi
 
 import (
+	instancetype "github.com/org/lean4-cf-action/internal/instance"
+
 	"errors"
-	"fmt"
 	"maps"
 	"net/http"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/org/lean4-cf-action/internal/cloudflare"
-	instancetype "github.com/org/lean4-cf-action/internal/instance"
 )
+
+// applicationRoutes are the endpoints of container applications and the dash listing.
+func (s *Server) applicationRoutes() []endpoint {
+	const c = containersPath
+	k := ScopeContainers
+	return []endpoint{
+		{"GET " + c + "/me", k, s.containersMe},
+		{"GET " + c + "/applications", k, s.listApplications},
+		{"POST " + c + "/applications", k, s.createApplication},
+		{"GET " + c + "/applications/{app}", k, s.onApp(s.getApplication)},
+		{"PATCH " + c + "/applications/{app}", k, s.patchApplication},
+		{"DELETE " + c + "/applications/{app}", k, s.onApp(s.deleteApplication)},
+		{"GET " + c + "/dash/applications", k, s.dashApplications},
+	}
+}
 
 // Health counts a container application's instances, as the API reports them; its State is wrangler's
 // derivation, the one lean4-cf's client applies.
 type Health = cloudflare.Health
-
-// Instance is a running container instance of an application, owned by one Durable Object.
-type Instance struct {
-	ID            string
-	App           string // application id
-	DurableObject string // the Durable Object name the Worker used
-	DurableID     string // its 64-hex id
-	Version       int    // the application version it runs
-	Image         string
-	StartedAt     time.Time
-	ReadyAt       time.Time // StartedAt + StartDelay: "starting" before, "running" after
-	State         string    // "starting" or "running" at the time of the snapshot
-}
 
 // Application is a snapshot of a container application.
 type Application struct {
@@ -59,7 +60,7 @@ type Application struct {
 
 // Errors returned by StartInstance, matching what @cloudflare/containers turns into 503.
 var (
-	ErrNoApplication = errors.New("cftest: no such container application")
+	ErrNoApplication = errors.New("cfapi: no such container application")
 	ErrNoInstance    = errors.New("there is no container instance that can be provided to this durable object")
 )
 
@@ -67,23 +68,6 @@ type appVersion struct {
 	version int
 	config  map[string]any
 	readyAt time.Time
-}
-
-type rollout struct {
-	id, description, kind, strategy string
-	createdAt, completesAt          time.Time
-	currentVersion, targetVersion   int
-	currentConfig, targetConfig     map[string]any
-	steps                           []map[string]any
-	applied                         bool
-}
-
-type instance struct {
-	id, doName, doID string
-	version          int
-	image            string
-	startedAt        time.Time
-	placementID      string
 }
 
 type application struct {
@@ -114,22 +98,6 @@ func (a *application) versionConfig(n int) map[string]any {
 }
 
 func imageOf(cfg map[string]any) string { return str(cfg["image"]) }
-
-// advance applies rollouts that completed by now: running instances of older versions are replaced by
-// the target version, restarting at the completion time. Called with s.mu held.
-func (s *Server) advance(a *application, now time.Time) {
-	for _, ro := range a.rollouts {
-		if ro.applied || now.Before(ro.completesAt) {
-			continue
-		}
-		ro.applied = true
-		for _, in := range a.running {
-			if in.version < ro.targetVersion {
-				in.version, in.image, in.startedAt = ro.targetVersion, imageOf(a.versionConfig(ro.targetVersion)), ro.completesAt
-			}
-		}
-	}
-}
 
 // serving returns the newest version that is provisioned and pullable, or ok=false.
 func (s *Server) serving(a *application, now time.Time) (appVersion, bool) {
@@ -180,15 +148,6 @@ func (s *Server) snapshot(a *application) Application {
 		out.Instances = append(out.Instances, s.instanceSnapshot(a, in, now))
 	}
 	return out
-}
-
-func (s *Server) instanceSnapshot(a *application, in *instance, now time.Time) Instance {
-	ready := in.startedAt.Add(s.opts.StartDelay)
-	st := "running"
-	if now.Before(ready) {
-		st = "starting"
-	}
-	return Instance{ID: in.id, App: a.id, DurableObject: in.doName, DurableID: in.doID, Version: in.version, Image: in.image, StartedAt: in.startedAt, ReadyAt: ready, State: st}
 }
 
 func (s *Server) findApp(nameOrID string) *application {
@@ -247,49 +206,6 @@ func (s *Server) sortedApps() []*application {
 	})
 	return apps
 }
-
-// StartInstance does what a request through the Worker to Durable Object doName does: it returns the
-// running instance of that Durable Object, or starts one with the serving version ("starting" for
-// StartDelay, then "running"). It fails with ErrNoInstance while nothing is provisioned or when
-// max_instances instances already run, as the platform does.
-func (s *Server) StartInstance(app, doName string) (Instance, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a := s.findApp(app)
-	if a == nil {
-		return Instance{}, fmt.Errorf("%w: %q", ErrNoApplication, app)
-	}
-	now := s.opts.Clock.Now()
-	s.advance(a, now)
-	for _, in := range a.running {
-		if in.doName == doName {
-			return s.instanceSnapshot(a, in, now), nil
-		}
-	}
-	sv, ok := s.serving(a, now)
-	if !ok {
-		return Instance{}, fmt.Errorf("application %s is still provisioning: %w", a.name, ErrNoInstance)
-	}
-	if a.maxInstances > 0 && len(a.running) >= a.maxInstances {
-		return Instance{}, fmt.Errorf("application %s runs max_instances=%d: %w", a.name, a.maxInstances, ErrNoInstance)
-	}
-	in := &instance{id: uuid(), doName: doName, doID: doID(a.namespaceID, doName), version: sv.version, image: imageOf(sv.config), startedAt: now, placementID: uuid()}
-	a.running = append(a.running, in)
-	return s.instanceSnapshot(a, in, now), nil
-}
-
-// StopInstance stops the instance of Durable Object doName (it went to sleep or exited).
-func (s *Server) StopInstance(app, doName string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if a := s.findApp(app); a != nil {
-		a.running = slices.DeleteFunc(a.running, func(in *instance) bool { return in.doName == doName })
-	}
-}
-
-func doID(ns, name string) string { return strings.Repeat(tokenID(ns+"/"+name), 2) }
-
-// --- HTTP handlers ---
 
 func (s *Server) containersMe(*http.Request) (*reply, *apiErr) {
 	return ok(map[string]any{
@@ -533,153 +449,6 @@ func (s *Server) deleteApplication(r *http.Request, a *application) (*reply, *ap
 	return ok(map[string]any{})
 }
 
-func (s *Server) createRollout(r *http.Request) (*reply, *apiErr) {
-	var body struct {
-		Description    string           `json:"description"`
-		Strategy       string           `json:"strategy"`
-		Kind           string           `json:"kind"`
-		Target         map[string]any   `json:"target_configuration"`
-		StepPercentage *float64         `json:"step_percentage"`
-		Steps          []map[string]any `json:"steps"`
-	}
-	if err := decodeJSON(r, &body); err != nil {
-		return nil, err
-	}
-	return s.onApp(func(r *http.Request, a *application) (*reply, *apiErr) {
-		if body.Strategy != "rolling" {
-			return nil, fail(http.StatusBadRequest, codeBadRequest, "strategy must be \"rolling\"")
-		}
-		if body.Kind == "" {
-			body.Kind = "full_auto"
-		}
-		if body.Target == nil {
-			return nil, fail(http.StatusBadRequest, codeBadRequest, "target_configuration is required")
-		}
-		steps := body.Steps
-		if len(steps) == 0 {
-			p := 100.0
-			if body.StepPercentage != nil {
-				p = *body.StepPercentage
-			}
-			if p <= 0 || p > 100 {
-				return nil, fail(http.StatusBadRequest, codeBadRequest, "step_percentage must be in (0, 100]")
-			}
-			for c := p; ; c += p {
-				c = min(c, 100)
-				steps = append(steps, map[string]any{"step_size": map[string]any{"percentage": c}})
-				if c >= 100 {
-					break
-				}
-			}
-		}
-		now := s.opts.Clock.Now()
-		s.advance(a, now)
-		cur := a.latest()
-		cfg := mergeConfig(cur.config, body.Target)
-		if err := s.checkConfig(cfg); err != nil {
-			return nil, err
-		}
-		currentVersion := cur.version
-		if imageOf(cfg) != imageOf(cur.config) || instanceTypeOf(cfg) != instanceTypeOf(cur.config) {
-			s.addVersion(a, cfg)
-		} else if len(a.versions) > 1 {
-			currentVersion = a.versions[len(a.versions)-2].version
-		}
-		target := a.latest()
-		ro := &rollout{
-			id: uuid(), description: body.Description, kind: body.Kind, strategy: body.Strategy, createdAt: now,
-			completesAt: now.Add(s.opts.ProvisionDelay), currentVersion: currentVersion, targetVersion: target.version,
-			currentConfig: a.versionConfig(currentVersion), targetConfig: target.config,
-		}
-		if target.readyAt.After(ro.completesAt) {
-			ro.completesAt = target.readyAt
-		}
-		for i, st := range steps {
-			step := maps.Clone(st)
-			step["id"] = i + 1
-			ro.steps = append(ro.steps, step)
-		}
-		a.rollouts = append(a.rollouts, ro)
-		return created(s.renderRollout(a, ro))
-	})(r)
-}
-
-func (s *Server) renderRollout(a *application, ro *rollout) map[string]any {
-	now := s.opts.Clock.Now()
-	status, stepStatus, cur := "progressing", "progressing", 1
-	if !now.Before(ro.completesAt) {
-		status, stepStatus, cur = "completed", "completed", len(ro.steps)
-	}
-	for _, later := range a.rollouts {
-		if later != ro && !later.createdAt.Before(ro.createdAt) && later.createdAt.Before(ro.completesAt) {
-			status = "replaced" // a newer rollout started before this one completed
-		}
-	}
-	var steps []any
-	for i, st := range ro.steps {
-		step := maps.Clone(st)
-		step["status"] = "pending"
-		if i < cur-1 || stepStatus == "completed" {
-			step["status"] = "completed"
-		} else if i == cur-1 {
-			step["status"] = stepStatus
-		}
-		if _, ok := step["description"]; !ok {
-			step["description"] = "Step " + strconv.Itoa(i+1) + " of " + strconv.Itoa(len(ro.steps))
-		}
-		steps = append(steps, step)
-	}
-	updated := 0
-	for _, in := range a.running {
-		if in.version >= ro.targetVersion {
-			updated++
-		}
-	}
-	return map[string]any{
-		"id": ro.id, "description": ro.description, "created_at": iso(ro.createdAt), "last_updated_at": iso(now),
-		"started_at": iso(ro.createdAt), "kind": ro.kind, "strategy": ro.strategy,
-		"current_version": ro.currentVersion, "target_version": ro.targetVersion,
-		"current_configuration": ro.currentConfig, "target_configuration": ro.targetConfig,
-		"status": status, "health": map[string]any{"instances": s.health(a, now)}, "steps": steps,
-		"progress": map[string]any{"total_steps": len(ro.steps), "current_step": cur, "updated_instances": updated, "total_instances": len(a.running)},
-	}
-}
-
-func (s *Server) listRollouts(r *http.Request, a *application) (*reply, *apiErr) {
-	s.advance(a, s.opts.Clock.Now())
-	out := []any{}
-	for i := len(a.rollouts) - 1; i >= 0; i-- {
-		out = append(out, s.renderRollout(a, a.rollouts[i]))
-	}
-	return ok(out)
-}
-
-func (s *Server) getRollout(r *http.Request, a *application) (*reply, *apiErr) {
-	s.advance(a, s.opts.Clock.Now())
-	for _, ro := range a.rollouts {
-		if ro.id == r.PathValue("rollout") {
-			return ok(s.renderRollout(a, ro))
-		}
-	}
-	return nil, fail(http.StatusNotFound, 1000, "Rollout %s not found", r.PathValue("rollout"))
-}
-
-// page cuts items per the containers API's per_page / page_token paging.
-func page[T any](r *http.Request, items []T) ([]T, map[string]any) {
-	q := r.URL.Query()
-	per := atoiOr(q.Get("per_page"), 25)
-	from := 0
-	if t := q.Get("page_token"); t != "" {
-		from = min(atoiOr(t, 0), len(items))
-	}
-	to := min(from+per, len(items))
-	info := map[string]any{"per_page": per}
-	if to < len(items) {
-		info["next_page_token"] = strconv.Itoa(to)
-	}
-	return items[from:to], info
-}
-
 func (s *Server) dashApplications(r *http.Request) (*reply, *apiErr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -696,72 +465,4 @@ func (s *Server) dashApplications(r *http.Request) (*reply, *apiErr) {
 	}
 	items, info := page(r, all)
 	return &reply{result: items, info: info}, nil
-}
-
-func (s *Server) dashInstances(r *http.Request, a *application) (*reply, *apiErr) {
-	now := s.opts.Clock.Now()
-	s.advance(a, now)
-	var insts, dos []any
-	for _, in := range a.running {
-		health := "running"
-		if now.Before(in.startedAt.Add(s.opts.StartDelay)) {
-			health = "placed"
-		}
-		insts = append(insts, map[string]any{
-			"id": in.id, "created_at": iso(in.startedAt), "location": "sfo06", "region": "WNAM", "app_version": in.version,
-			"image": in.image, "type": instanceTypeOf(a.versionConfig(in.version)),
-			"current_placement": map[string]any{
-				"id": in.placementID, "created_at": iso(in.startedAt), "deployment_id": in.id, "deployment_version": in.version,
-				"terminate": false, "status": map[string]any{"health": health, "container_status": health},
-			},
-		})
-		dos = append(dos, map[string]any{"id": in.doID, "deployment_id": in.id, "placement_id": in.placementID, "assigned_at": iso(in.startedAt), "name": in.doName})
-	}
-	items, info := page(r, insts)
-	if items == nil {
-		items = []any{}
-	}
-	if dos == nil {
-		dos = []any{}
-	}
-	return &reply{result: map[string]any{"instances": items, "durable_objects": dos}, info: info}, nil
-}
-
-func (s *Server) listRegistries(*http.Request) (*reply, *apiErr) {
-	return ok([]any{})
-}
-
-func (s *Server) registryCredentials(r *http.Request) (*reply, *apiErr) {
-	var body struct {
-		Expiration  int      `json:"expiration_minutes"`
-		Permissions []string `json:"permissions"`
-	}
-	if err := decodeJSON(r, &body); err != nil {
-		return nil, err
-	}
-	domain := r.PathValue("domain")
-	if domain != s.RegistryHost() && domain != "registry.cloudflare.com" {
-		return nil, fail(http.StatusNotFound, 1000, "Registry %s is not configured for this account", domain)
-	}
-	if body.Expiration <= 0 {
-		return nil, fail(http.StatusBadRequest, codeBadRequest, "expiration_minutes must be a positive number of minutes")
-	}
-	if len(body.Permissions) == 0 {
-		return nil, fail(http.StatusBadRequest, codeBadRequest, "permissions must name at least one of pull, push, library_push")
-	}
-	for _, p := range body.Permissions {
-		if p != "pull" && p != "push" && p != "library_push" {
-			return nil, fail(http.StatusBadRequest, codeBadRequest, "unknown permission %q (pull, push, library_push)", p)
-		}
-	}
-	c := credential{
-		username: "cftest-" + randHex(4), password: randHex(24),
-		expires: s.opts.Clock.Now().Add(time.Duration(body.Expiration) * time.Minute),
-		push:    slices.Contains(body.Permissions, "push") || slices.Contains(body.Permissions, "library_push"),
-		pull:    slices.Contains(body.Permissions, "pull"),
-	}
-	s.mu.Lock()
-	s.st.creds[c.password] = c
-	s.mu.Unlock()
-	return created(map[string]any{"account_id": s.opts.AccountID, "registry_host": s.RegistryHost(), "username": c.username, "password": c.password})
 }
