@@ -41,6 +41,12 @@ const (
 	testSpeedup = "100"
 )
 
+// scriptClock is the clock of the local Cloudflare's edge and Lean doubles in scripts: testSpeedup.
+var scriptClock = func() retry.Clock {
+	f, _ := strconv.ParseFloat(testSpeedup, 64)
+	return retry.Clock{Speedup: f}
+}()
+
 // testClock is the clock for a run of lean4-cf inside a script.
 func testClock() retry.Clock {
 	f, err := strconv.ParseFloat(os.Getenv(speedupEnv), 64)
@@ -104,7 +110,8 @@ func scriptParams(t *testing.T, dir string, env map[string]string) testscript.Pa
 					ProvisionDelay: time.Second, StartDelay: 300 * time.Millisecond,
 					Tokens: []cfapi.Token{{Value: cfapi.DefaultToken}, {Value: workersOnlyToken, Scopes: []string{cfapi.ScopeWorkers}}},
 				},
-				Edge: edge.Options{RetryAfter: 1, StartTimeout: 10 * time.Second, PortTimeout: 2 * time.Second,
+				// The edge and its Lean doubles run on the scripts' sped-up clock too.
+				Edge: edge.Options{RetryAfter: 1, StartTimeout: 10 * time.Second, PortTimeout: 2 * time.Second, Clock: scriptClock,
 					Lean: func(image string) leandouble.Options {
 						w.mu.Lock()
 						defer w.mu.Unlock()

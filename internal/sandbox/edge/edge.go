@@ -23,6 +23,7 @@ import (
 
 	"github.com/org/lean4-cf-action/internal/instance"
 	"github.com/org/lean4-cf-action/internal/localca"
+	"github.com/org/lean4-cf-action/internal/retry"
 	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 	"github.com/org/lean4-cf-action/internal/sandbox/leandouble"
 )
@@ -51,6 +52,10 @@ type Options struct {
 	// with the Budget of the application's instance type (memory and vCPUs each instance has; a named
 	// type only) when the options set none.
 	Lean func(image string) leandouble.Options
+	// Clock paces the platform's pauses: the port-ready wait (PortTimeout) and the Lean doubles' own
+	// time (their Options.Clock, unless Lean sets one), so scripts sped up with it wait no real pauses.
+	// Bounds (StartTimeout) stay real. Default: real time.
+	Clock retry.Clock
 	// Logf, when set, receives a line per event (process starts, gate answers). Default: silent.
 	Logf func(format string, args ...any)
 }
@@ -319,10 +324,8 @@ func (e *Edge) gate(app string, w http.ResponseWriter, r *http.Request) {
 	}
 	if e.opts.Lean != nil && e.opts.Lean(inst.Image).Fail == leandouble.FailNoPort {
 		// The platform's port-ready wait runs out, and the container class answers 500.
-		select {
-		case <-r.Context().Done():
+		if e.opts.Clock.Sleep(r.Context(), e.opts.PortTimeout) != nil {
 			return
-		case <-time.After(e.opts.PortTimeout):
 		}
 		e.logf("edge: gate %s: 500: %s never listens on port 8000", app, inst.Image)
 		http.Error(w, "Failed to start container: the container is not listening in the TCP address 10.0.0.1:8000", http.StatusInternalServerError)
@@ -347,6 +350,9 @@ func (e *Edge) lean(app, image string) (*leandouble.Server, error) {
 	var opts leandouble.Options
 	if e.opts.Lean != nil {
 		opts = e.opts.Lean(image)
+	}
+	if opts.Clock == (retry.Clock{}) {
+		opts.Clock = e.opts.Clock
 	}
 	if a, ok := e.opts.API.Application(app); ok && opts.Budget == nil {
 		if t, _, err := instance.Lookup(a.InstanceType); err == nil {

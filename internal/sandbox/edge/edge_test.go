@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/org/lean4-cf-action/internal/cloudflare"
+	"github.com/org/lean4-cf-action/internal/retry"
 	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 	"github.com/org/lean4-cf-action/internal/sandbox/leandouble"
 	"github.com/org/lean4-cf-action/internal/wrangler"
@@ -171,15 +172,31 @@ func TestEdgeContainerWaitsForProvisioningThenAnswers(t *testing.T) {
 	}
 }
 
-// A container that never listens: the request waits out the port timeout and gets the class's 500.
+// A container that never listens: the request waits out the port timeout and gets the class's 500. On
+// a sped-up Clock the wait passes that many times faster (2 minutes in 12 ms).
 func TestEdgeContainerThatNeverListens(t *testing.T) {
-	r := newRig(t, cfapi.Options{}, func(string) leandouble.Options { return leandouble.Options{Fail: leandouble.FailNoPort} },
-		func(o *Options) { o.PortTimeout = 500 * time.Millisecond })
-	image := r.push(t, "lean")
-	r.deploy(t, wrangler.Options{Mode: wrangler.ModeContainer, WorkerName: "lean", Image: image})
-	code, body := r.do(t, "POST", "https://lean."+r.api.Subdomain()+".workers.dev/", "#eval 1 + 1")
-	if code != http.StatusInternalServerError && code != http.StatusBadGateway || !strings.Contains(body, "not listening") {
-		t.Fatalf("POST / = %d %q; want the platform's 500 'Failed to start container ... not listening'", code, body)
+	for _, tc := range []struct {
+		name        string
+		portTimeout time.Duration
+		clock       retry.Clock
+	}{
+		{"real time", 500 * time.Millisecond, retry.Clock{}},
+		{"sped-up clock", 2 * time.Minute, retry.Clock{Speedup: 10000}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, cfapi.Options{}, func(string) leandouble.Options { return leandouble.Options{Fail: leandouble.FailNoPort} },
+				func(o *Options) { o.PortTimeout, o.Clock = tc.portTimeout, tc.clock })
+			image := r.push(t, "lean")
+			r.deploy(t, wrangler.Options{Mode: wrangler.ModeContainer, WorkerName: "lean", Image: image})
+			start := time.Now()
+			code, body := r.do(t, "POST", "https://lean."+r.api.Subdomain()+".workers.dev/", "#eval 1 + 1")
+			if code != http.StatusInternalServerError && code != http.StatusBadGateway || !strings.Contains(body, "not listening") {
+				t.Fatalf("POST / = %d %q; want the platform's 500 'Failed to start container ... not listening'", code, body)
+			}
+			if took := time.Since(start); tc.clock.Speedup > 1 && took >= tc.portTimeout {
+				t.Errorf("the request took %v: the port wait of %v was not sped up", took, tc.portTimeout)
+			}
+		})
 	}
 }
 

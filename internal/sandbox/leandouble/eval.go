@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/org/lean4-cf-action/internal/retry"
 )
 
 // Result is the server's answer to a POST, before encoding.
@@ -33,6 +35,11 @@ type Result struct {
 // Anything else is a Lean error: "<stdin>:LINE:COL: error: ..." on stdout and exit code 1.
 // Unknown identifiers in #eval/#check give "unknown identifier 'x'".
 func Evaluate(ctx context.Context, program string) Result {
+	return evaluate(ctx, program, retry.Clock{})
+}
+
+// evaluate is Evaluate with IO.sleep paced by clock.
+func evaluate(ctx context.Context, program string, clock retry.Clock) Result {
 	var out strings.Builder
 	for i, raw := range strings.Split(program, "\n") {
 		line := strings.TrimRight(raw, "\r")
@@ -59,12 +66,8 @@ func Evaluate(ctx context.Context, program string) Result {
 			if err != nil || ms < 0 {
 				return fail(&out, i+1, col+15, "expected a number of milliseconds")
 			}
-			t := time.NewTimer(time.Duration(ms) * time.Millisecond)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if clock.Sleep(ctx, time.Duration(ms)*time.Millisecond) != nil {
 				return Result{ExitCode: -1}
-			case <-t.C:
 			}
 		case strings.HasPrefix(trimmed, "#eval "):
 			expr := strings.TrimPrefix(trimmed, "#eval ")

@@ -22,7 +22,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
 	"unicode/utf8"
+
+	"github.com/org/lean4-cf-action/internal/retry"
 )
 
 // DefaultVersion is what `lean --version` prints in the image.
@@ -60,6 +63,10 @@ type Options struct {
 	// share the CPU and hold memory, and an instance dies when its memory would run out. Default none:
 	// the double never runs out of anything.
 	Budget *Budget
+	// Clock paces the double's pauses: IO.sleep, the request timeout and, when Budget.Clock is unset,
+	// the Budget's model time (cold starts, CPU work), so tests sped up with it wait no real pauses.
+	// Elapsed figures stay in the double's own time. Default: real time.
+	Clock retry.Clock
 }
 
 // Server is a running double.
@@ -96,12 +103,25 @@ func Start(opts Options) (*Server, error) {
 	}
 	s := &Server{ln: ln, opts: opts, closing: make(chan struct{}), conns: map[net.Conn]bool{}, insts: map[string]*budgeted{}}
 	if opts.Budget != nil {
-		s.budget = opts.Budget.withDefaults()
+		b := *opts.Budget
+		if b.Clock == nil && opts.Clock.Speedup > 1 {
+			b.Clock = Scaled(opts.Clock.Speedup)
+		}
+		s.budget = b.withDefaults()
 	}
 	s.fail.Store(opts.Fail)
 	s.wg.Add(1)
 	go s.serve()
 	return s, nil
+}
+
+// modelSince is the double's own time since start: real time times the clock's speedup.
+func (s *Server) modelSince(start time.Time) time.Duration {
+	d := time.Since(start)
+	if k := s.opts.Clock.Speedup; k > 1 {
+		d = time.Duration(float64(d) * k)
+	}
+	return d
 }
 
 // URL is the base URL, e.g. http://127.0.0.1:41234.
@@ -302,11 +322,11 @@ func (s *Server) post(c net.Conn, req *http.Request) {
 		s.budgetedPost(c, inst, string(body), timeout)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(timeout)*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Clock.Pause(time.Duration(timeout)*time.Second))
 	defer cancel()
 	start := time.Now()
-	res := Evaluate(ctx, string(body))
-	res.Elapsed = roundMillis(time.Since(start).Seconds())
+	res := evaluate(ctx, string(body), s.opts.Clock)
+	res.Elapsed = roundMillis(s.modelSince(start).Seconds())
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		res = Result{Stderr: fmt.Sprintf("Lean process timed out after %ds", timeout), ExitCode: -1, Elapsed: res.Elapsed}
 	}
@@ -342,7 +362,7 @@ func (s *Server) budgetedPost(c net.Conn, inst *budgeted, program string, timeou
 		s.answer(c, Result{Stderr: fmt.Sprintf("Lean process timed out after %ds", timeout), ExitCode: -1, Elapsed: elapsed})
 		return
 	}
-	res := Evaluate(context.Background(), program)
+	res := evaluate(context.Background(), program, s.opts.Clock)
 	res.Elapsed = elapsed
 	s.answer(c, res)
 }
