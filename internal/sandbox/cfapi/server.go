@@ -1,9 +1,12 @@
-// Package cfapi is a local Cloudflare for tests: the v4 REST API that wrangler and cloudflare-go call
+// Package cfapi is the local Cloudflare's API: the v4 REST API that wrangler and cloudflare-go call
 // (Workers scripts, versions, deployments, workers.dev, Durable Object namespaces, Containers
 // applications, rollouts and instances, registry credentials) and a container registry that honours
-// the credentials the API issues. It keeps real state, journals every request and injects faults.
+// the credentials the API issues. It keeps real state; srv.Control() journals every request and injects
+// faults for tests.
 //
-// In the spirit of go-containerregistry's pkg/registry:
+// In the spirit of go-containerregistry's pkg/registry, each resource has its file and declares its
+// routes (scripts.go, versions.go, deployments.go, subdomain.go, applications.go, instances.go,
+// rollouts.go, credentials.go, registry.go):
 //
 //	srv, err := cfapi.New(cfapi.Options{})
 //	defer srv.Close()
