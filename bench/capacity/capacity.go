@@ -19,9 +19,9 @@ import (
 	"time"
 
 	"github.com/org/lean4-cf-action/bench/internal/benchcli"
+	"github.com/org/lean4-cf-action/internal/instance"
 	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 	"github.com/org/lean4-cf-action/internal/sandbox/edge"
-	"github.com/org/lean4-cf-action/internal/instance"
 	"github.com/org/lean4-cf-action/internal/sandbox/leandouble"
 )
 

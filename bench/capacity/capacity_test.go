@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/org/lean4-cf-action/internal/sandbox/edge"
 	"github.com/org/lean4-cf-action/internal/instance"
+	"github.com/org/lean4-cf-action/internal/sandbox/edge"
 )
 
 // TestReducedCapacity is the capacity benchmark in a few seconds (it runs in `make test`): 20 clients

@@ -19,9 +19,9 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 	"github.com/org/lean4-cf-action/internal/ghtest"
 	"github.com/org/lean4-cf-action/internal/report"
+	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 )
 
 // This file gives the end-to-end scripts a GitHub: the API double (internal/ghtest) started per script,

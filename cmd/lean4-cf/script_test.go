@@ -23,11 +23,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/org/lean4-cf-action/internal/retry"
 	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 	"github.com/org/lean4-cf-action/internal/sandbox/edge"
-	"github.com/org/lean4-cf-action/internal/sandbox/sampleimage"
 	"github.com/org/lean4-cf-action/internal/sandbox/leandouble"
-	"github.com/org/lean4-cf-action/internal/retry"
+	"github.com/org/lean4-cf-action/internal/sandbox/sampleimage"
 )
 
 // TestMain lets scripts run this very binary as `exec lean4-cf ...` (its logs also kept for the secret scan).

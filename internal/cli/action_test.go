@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 	"github.com/org/lean4-cf-action/internal/ghtest"
+	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 )
 
 // A reader's `/lean4 deploy` is refused: a refusal in the sticky comment, a refused reaction, exit 0,

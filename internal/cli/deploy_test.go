@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 	"github.com/org/lean4-cf-action/internal/report"
+	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 )
 
 // projectTools returns the project's pinned wrangler and Node 22, failing when `make toolchain` has not run.

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 	"github.com/org/lean4-cf-action/internal/cloudflare"
+	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 )
 
 // calls returns the journal as "METHOD endpoint" lines (unknown paths as "METHOD ?path").

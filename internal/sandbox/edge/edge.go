@@ -21,10 +21,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 	"github.com/org/lean4-cf-action/internal/instance"
-	"github.com/org/lean4-cf-action/internal/sandbox/leandouble"
 	"github.com/org/lean4-cf-action/internal/localca"
+	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
+	"github.com/org/lean4-cf-action/internal/sandbox/leandouble"
 )
 
 // Options configures an Edge.
@@ -64,7 +64,7 @@ type Edge struct {
 	caFile  string
 	ownDir  bool
 	mu      sync.Mutex
-	procs   map[string]*worker          // by version id
+	procs   map[string]*worker            // by version id
 	leans   map[string]*leandouble.Server // by image
 	closed  bool
 	done    chan struct{} // closed by Close

@@ -16,8 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 	"github.com/org/lean4-cf-action/internal/cloudflare"
+	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
 	"github.com/org/lean4-cf-action/internal/sandbox/leandouble"
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
