@@ -11,6 +11,7 @@ import (
 	gname "github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/org/lean4-cf-action/internal/cloudflare"
+	"github.com/org/lean4-cf-action/internal/retry"
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
@@ -31,19 +32,22 @@ type cloud struct {
 
 // newCloud reads the credentials from the environment only (never from flags) and finds wrangler.
 // A missing credential or wrangler is a usage error: nothing has been contacted yet.
-func newCloud(env Env, wranglerFlag string) (*cloud, error) {
+func newCloud(env Env, wranglerFlag string, policy retry.Policy) (*cloud, error) {
 	c, err := newAPICloud(env)
 	if err != nil {
 		return nil, err
 	}
 	tool, err := wrangler.Locate(wrangler.LocateOptions{Flag: wranglerFlag, Getenv: env.Getenv})
+	if err != nil && wranglerFlag != "" { // the flag's (or the Action input's) wrangler is unusable
+		return nil, flagErrorf("wrangler", ": %v", err)
+	}
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
 	if w := tool.Warning(); w != "" {
 		fmt.Fprintln(env.Stderr, w)
 	}
-	c.wr = wrangler.Runner{Tool: tool, Env: environ(env), AccountID: c.account, Clock: env.Clock}
+	c.wr = wrangler.Runner{Tool: tool, Env: environ(env), AccountID: c.account, Clock: env.Clock, Retry: policy}
 	return c, nil
 }
 
@@ -84,6 +88,9 @@ func newAPICloud(env Env) (*cloud, error) {
 // matter so tests can inject them.
 func environ(env Env) []string {
 	base := os.Environ()
+	if env.Environ != nil {
+		base = env.Environ()
+	}
 	out := make([]string, 0, len(base))
 	seen := map[string]bool{}
 	for _, kv := range base {
