@@ -168,24 +168,45 @@ func (o *DeployOptions) checkUserConfig() error {
 // versionIDRE is a Worker version id (a UUID).
 var versionIDRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
-// renderFlags name, for the start of a wrangler option error, the render flag that set it.
-var renderFlags = [][2]string{
-	{"mode ", "--mode "}, {"worker name ", "--name "}, {"image ", "--image "}, {"instance type ", "--instance-type "},
-	{"max instances ", "--max-instances "}, {"instances ", "--instances "}, {"sleep after ", "--sleep-after "},
-	{"compatibility date ", "--compatibility-date "}, {"variable ", "--var "}, {"output directory ", "--out "},
-	{"node_modules ", "--node-modules "},
+// renderFlag is the render flag that sets a wrangler field; "" for none.
+func renderFlag(f wrangler.Field) string {
+	switch f {
+	case wrangler.FieldMode:
+		return "mode"
+	case wrangler.FieldWorkerName:
+		return "name"
+	case wrangler.FieldImage:
+		return "image"
+	case wrangler.FieldInstanceType:
+		return "instance-type"
+	case wrangler.FieldMaxInstances:
+		return "max-instances"
+	case wrangler.FieldInstances:
+		return "instances"
+	case wrangler.FieldSleepAfter:
+		return "sleep-after"
+	case wrangler.FieldCompatibilityDate:
+		return "compatibility-date"
+	case wrangler.FieldVars:
+		return "var"
+	case wrangler.FieldOutDir:
+		return "out"
+	case wrangler.FieldNodeModules:
+		return "node-modules"
+	}
+	return ""
 }
 
 // renderInputError names the render flag in an error from wrangler.Render's input checks.
-func renderInputError(o *RenderOptions, err error) error {
-	msg := err.Error()
-	if o.config != "" && strings.HasPrefix(msg, o.config) {
-		return &UsageError{Err: fmt.Errorf("--config %w", err)}
-	}
-	for _, p := range renderFlags {
-		if rest, ok := strings.CutPrefix(msg, p[0]); ok {
-			return &UsageError{Err: errors.New(p[1] + rest)}
-		}
+func renderInputError(err error) error {
+	var fe *wrangler.FieldError
+	switch {
+	case !errors.As(err, &fe):
+		return &UsageError{Err: err}
+	case fe.Field == wrangler.FieldUserConfig: // the message starts with the file's name
+		return &UsageError{Err: &FlagError{Flag: "config", detail: " " + fe.Error()}}
+	case renderFlag(fe.Field) != "":
+		return &UsageError{Err: &FlagError{Flag: renderFlag(fe.Field), detail: fe.Detail}}
 	}
 	return &UsageError{Err: err}
 }

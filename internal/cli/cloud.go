@@ -11,7 +11,6 @@ import (
 	gname "github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/org/lean4-cf-action/internal/cloudflare"
-	"github.com/org/lean4-cf-action/internal/retry"
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
@@ -32,7 +31,7 @@ type cloud struct {
 
 // newCloud reads the credentials from the environment only (never from flags) and finds wrangler.
 // A missing credential or wrangler is a usage error: nothing has been contacted yet.
-func newCloud(env Env, wranglerFlag string, policy retry.Policy) (*cloud, error) {
+func newCloud(env Env, wranglerFlag string) (*cloud, error) {
 	c, err := newAPICloud(env)
 	if err != nil {
 		return nil, err
@@ -47,7 +46,7 @@ func newCloud(env Env, wranglerFlag string, policy retry.Policy) (*cloud, error)
 	if w := tool.Warning(); w != "" {
 		fmt.Fprintln(env.Stderr, w)
 	}
-	c.wr = wrangler.Runner{Tool: tool, Env: environ(env), AccountID: c.account, Clock: env.Clock, Retry: policy}
+	c.wr = wrangler.Runner{Tool: tool, Env: environ(env), AccountID: c.account, Clock: env.Clock}
 	return c, nil
 }
 

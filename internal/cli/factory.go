@@ -39,7 +39,13 @@ func NewFactory(env Env) *Factory {
 		env.Environ = os.Environ
 	}
 	f := &Factory{Env: env}
-	f.Cloud = func(wranglerFlag string) (*cloud, error) { return newCloud(f.Env, wranglerFlag, f.Retry) }
+	f.Cloud = func(wranglerFlag string) (*cloud, error) {
+		c, err := newCloud(f.Env, wranglerFlag)
+		if err == nil {
+			c.wr.Retry = f.Retry
+		}
+		return c, err
+	}
 	f.APICloud = func() (*cloud, error) { return newAPICloud(f.Env) }
 	f.VerifyClient = func(rules []verify.ResolveRule) (*http.Client, error) { return newVerifyClient(f.Env, rules) }
 	return f

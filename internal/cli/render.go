@@ -122,7 +122,7 @@ func runRender(ctx context.Context, o *RenderOptions) error {
 	r, err := wrangler.Render(o.out, opts, o.nodeModules)
 	var inputErr *wrangler.InputError
 	if errors.As(err, &inputErr) {
-		return renderInputError(o, err)
+		return renderInputError(err)
 	}
 	if err != nil {
 		return fmt.Errorf("rendering into %s: %w", o.out, err)
