@@ -56,113 +56,173 @@ func NewCmdAction(f *Factory, runF func(*ActionOptions) error) *cobra.Command {
 	}
 }
 
-// runAction is the Action: the gate (event, permissions), the options (the inputs fill the command's
-// flags through internal/action's table), the command, and the report (outputs, summary, comment).
+// runAction is the Action: the gate (event, inputs, permissions), the options (the inputs fill the
+// command's flags through internal/action's table), the command, and the report (outputs, summary,
+// comment, Deployment).
 func runAction(ctx context.Context, o *ActionOptions) error {
-	env := o.f.Env
+	r, err := gate(ctx, o.f)
+	if r == nil || err != nil { // nil, nil: nothing to do, or refused and answered
+		return err
+	}
+	cf := o.f.with(r.commandEnv())
+	if r.in.Command != action.Deploy {
+		return r.runCommand(ctx, cf)
+	}
+	opts, err := r.deployOptions(ctx, cf)
+	if err != nil {
+		return err
+	}
+	ports, err := opts.ports()
+	if err != nil {
+		return inputNamed(action.Deploy, err)
+	}
+	dep := r.startDeployment(ctx)
+	res, runErr := r.deploy(ctx, opts, ports)
+	if res == nil { // nothing ran
+		return inputNamed(action.Deploy, runErr)
+	}
+	if err := r.report(ctx, res, runErr, dep); err != nil {
+		return err
+	}
+	if runErr != nil {
+		return &ExitError{Code: ExitFailure, Err: runErr}
+	}
+	return nil
+}
+
+// actionRun is one run of the Action past its gate.
+type actionRun struct {
+	env     Env // the step's streams and environment
+	gh      *github.Actions
+	trigger *github.Trigger
+	in      action.Options
+	worker  string         // the Worker the run is about, for comments
+	client  *github.Client // nil without a github-token or a repository
+}
+
+// gate reads the event and the inputs the Action reads itself, checks them, and authorizes a run about a
+// pull request. A nil run means there is nothing to do (an ignored event, a refused command).
+func gate(ctx context.Context, f *Factory) (*actionRun, error) {
+	env := f.Env
 	gh := github.NewActions(env.Stdout, env.Getenv)
 	// Secrets are masked before anything else is printed.
 	gh.Mask(gh.Input("cloudflare-api-token"), gh.Input("api-key"), gh.Input("github-token"), env.Getenv("CLOUDFLARE_API_TOKEN"))
 
 	trigger, err := github.ReadEvent(env.Getenv)
 	if err != nil {
-		return usagef("reading the workflow event: %v", err)
+		return nil, usagef("reading the workflow event: %v", err)
 	}
 	in, err := action.Read(gh.Input)
 	if err != nil {
-		return &UsageError{Err: err}
+		return nil, &UsageError{Err: err}
 	}
 	if trigger.Ignore != "" {
 		fmt.Fprintf(env.Stdout, "lean4-cf: nothing to do: %s\n", trigger.Ignore)
-		return nil
+		return nil, nil
 	}
 	if trigger.Command != "" {
 		in.Command = trigger.Command
 	}
 	if err := in.CheckCommand(); err != nil {
-		return &UsageError{Err: err}
+		return nil, &UsageError{Err: err}
 	}
 	if err := validateActionInputs(env, in); err != nil {
-		return err
+		return nil, err
 	}
-	input := func(name string) string { // a slash command's key=value overrides the input
-		if v := trigger.Args[name]; v != "" {
-			return v
-		}
-		return gh.Input(name)
+	r := &actionRun{env: env, gh: gh, trigger: trigger, in: in, worker: wrangler.DefaultWorkerName}
+	if w := r.input("worker-name"); w != "" {
+		r.worker = w
 	}
-	worker := input("worker-name")
-	if worker == "" {
-		worker = wrangler.DefaultWorkerName
-	}
-
-	var client *github.Client
 	if token, repo := in.GitHubToken, env.Getenv("GITHUB_REPOSITORY"); token != "" && repo != "" {
-		if client, err = github.NewClient(github.ClientOptions{Repository: repo, Token: token, APIURL: env.Getenv("GITHUB_API_URL")}); err != nil {
-			return usagef("github-token: %v", err)
+		if r.client, err = github.NewClient(github.ClientOptions{Repository: repo, Token: token, APIURL: env.Getenv("GITHUB_API_URL")}); err != nil {
+			return nil, usagef("github-token: %v", err)
 		}
 	}
-	if trigger.Comment != nil || trigger.Refuse != "" || trigger.Event == "pull_request" {
-		if client == nil {
-			return usagef("github-token is empty: pull-request runs need it to check permissions and comment")
-		}
-		_ = client.Acknowledge(ctx, trigger)
-		if err := client.Authorize(ctx, trigger, github.GateOptions{AllowForks: in.AllowForks}); err != nil {
-			if ref, ok := github.IsRefusal(err); ok {
-				gh.Warning("lean4-cf refused: " + ref.Error())
-				if _, cerr := client.Refuse(ctx, commentOn(trigger, in.Comment), worker, ref.Error()); cerr != nil {
-					gh.Warning("could not answer in the pull request: " + cerr.Error())
-				}
-				return nil
-			}
-			return err
-		}
+	if trigger.Comment == nil && trigger.Refuse == "" && trigger.Event != "pull_request" {
+		return r, nil
 	}
+	if r.client == nil {
+		return nil, usagef("github-token is empty: pull-request runs need it to check permissions and comment")
+	}
+	_ = r.client.Acknowledge(ctx, trigger)
+	if err := r.client.Authorize(ctx, trigger, github.GateOptions{AllowForks: in.AllowForks}); err != nil {
+		ref, ok := github.IsRefusal(err)
+		if !ok {
+			return nil, err
+		}
+		gh.Warning("lean4-cf refused: " + ref.Error())
+		if _, cerr := r.client.Refuse(ctx, commentOn(trigger, in.Comment), r.worker, ref.Error()); cerr != nil {
+			gh.Warning("could not answer in the pull request: " + cerr.Error())
+		}
+		return nil, nil
+	}
+	return r, nil
+}
 
-	// Credentials reach lean4-cf and wrangler through the environment only.
+// input is an Action input, or a slash command's key=value override of it.
+func (r *actionRun) input(name string) string {
+	if v := r.trigger.Args[name]; v != "" {
+		return v
+	}
+	return r.gh.Input(name)
+}
+
+// commandEnv is the environment the command runs in: the credentials inputs reach lean4-cf and wrangler
+// through the environment only, and progress goes to the log (stdout).
+func (r *actionRun) commandEnv() Env {
+	env := r.env
 	overlay := map[string]string{}
-	for envName, v := range map[string]string{"CLOUDFLARE_API_TOKEN": in.APIToken, "CLOUDFLARE_ACCOUNT_ID": in.AccountID, "LEAN_API_KEY": in.APIKey} {
+	for name, v := range map[string]string{"CLOUDFLARE_API_TOKEN": r.in.APIToken, "CLOUDFLARE_ACCOUNT_ID": r.in.AccountID, "LEAN_API_KEY": r.in.APIKey} {
 		if v != "" {
-			overlay[envName] = v
+			overlay[name] = v
 		}
 	}
-	if t := in.GitHubToken; t != "" && env.Getenv("GITHUB_TOKEN") == "" {
+	if t := r.in.GitHubToken; t != "" && env.Getenv("GITHUB_TOKEN") == "" {
 		overlay["GITHUB_TOKEN"] = t
 	}
-	aenv := Env{Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stdout, Environ: env.Environ, Clock: env.Clock, Getenv: func(k string) string {
+	return Env{Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stdout, Environ: env.Environ, Clock: env.Clock, Getenv: func(k string) string {
 		if v, ok := overlay[k]; ok {
 			return v
 		}
 		return env.Getenv(k)
 	}}
+}
 
-	if in.Command != action.Deploy {
-		return runActionCommand(ctx, o.f.with(aenv), gh, client, trigger, in, worker, input)
-	}
+// deployOptions are deploy's options as the inputs set them, validated as on the command line.
+func (r *actionRun) deployOptions(ctx context.Context, f *Factory) (*DeployOptions, error) {
 	var opts *DeployOptions
-	cmd := NewCmdDeploy(o.f.with(aenv), func(o *DeployOptions) error { opts = o; return nil })
-	if err := action.Fill(action.Deploy, input, flagSetter{cmd.Flags(), cmd.CommandPath()}); err != nil {
-		return &UsageError{Err: err}
+	cmd := NewCmdDeploy(f, func(o *DeployOptions) error { opts = o; return nil })
+	if err := action.Fill(action.Deploy, r.input, flagSetter{cmd.Flags(), cmd.CommandPath()}); err != nil {
+		return nil, &UsageError{Err: err}
 	}
 	if err := execute(ctx, cmd); err != nil { // validates the options, then hands them over
-		return inputNamed(action.Deploy, err)
+		return nil, inputNamed(action.Deploy, err)
 	}
-	ports, err := opts.ports()
+	return opts, nil
+}
+
+// startDeployment records a GitHub Deployment when the environment input asks for one; nil otherwise.
+func (r *actionRun) startDeployment(ctx context.Context) *github.Deployment {
+	if r.in.Environment == "" || r.client == nil {
+		return nil
+	}
+	dep, err := r.client.StartDeployment(ctx, github.DeploymentOptions{Environment: r.in.Environment, SHA: r.trigger.SHA,
+		Description: "lean4-cf deploy " + r.worker, LogURL: github.RunURL(r.env.Getenv)})
 	if err != nil {
-		return inputNamed(action.Deploy, err)
+		r.gh.Warning("could not create the GitHub deployment: " + err.Error())
+		return nil
 	}
-	var dep *github.Deployment
-	if envName := in.Environment; envName != "" && client != nil {
-		if dep, err = client.StartDeployment(ctx, github.DeploymentOptions{Environment: envName, SHA: trigger.SHA, Description: "lean4-cf deploy " + worker, LogURL: github.RunURL(env.Getenv)}); err != nil {
-			gh.Warning("could not create the GitHub deployment: " + err.Error())
-		}
-	}
-	// Workflow commands are stopped while a stage runs (wrangler's and the registry's messages pass through
-	// the log) and whenever anything else is printed before the pipeline returns; they are resumed only to
-	// open or close a stage's group and to mask a registry password, issued mid-push.
-	log := gh.NewLog()
+	return dep
+}
+
+// deploy runs the pipeline with each stage in a log group. Workflow commands are stopped while a stage
+// runs (wrangler's and the registry's messages pass through the log) and whenever anything else is
+// printed before the pipeline returns; they are resumed only to open or close a stage's group and to
+// mask a registry password, issued mid-push.
+func (r *actionRun) deploy(ctx context.Context, opts *DeployOptions, ports imagePorts) (*report.Result, error) {
+	log := r.gh.NewLog()
 	ports.push.secret = func(pw string) { log.Mask(pw) }
-	res, runErr := deployResult(ctx, opts, ports, func(e pipeline.Event) {
+	res, err := deployResult(ctx, opts, ports, func(e pipeline.Event) {
 		switch e.Kind {
 		case "start":
 			log.Group("lean4-cf: " + e.Stage)
@@ -173,10 +233,16 @@ func runAction(ctx context.Context, o *ActionOptions) error {
 		}
 	})
 	log.EndGroup()
-	if res == nil { // nothing ran
-		return inputNamed(action.Deploy, runErr)
+	if res != nil {
+		res.Commit = r.trigger.SHA
 	}
-	res.Commit = trigger.SHA
+	return res, err
+}
+
+// report writes a deploy's result: the failed stage's annotation, the report on the log, the outputs,
+// the job summary, the Deployment's status and the sticky comments.
+func (r *actionRun) report(ctx context.Context, res *report.Result, runErr error, dep *github.Deployment) error {
+	gh, env := r.gh, r.env
 	var se *pipeline.StageError
 	if errors.As(runErr, &se) {
 		msg := se.Err.Error()
@@ -185,9 +251,9 @@ func runAction(ctx context.Context, o *ActionOptions) error {
 		}
 		gh.Error("lean4-cf "+se.Stage+" stage failed", msg)
 	}
-	log.Stop()
+	resume := gh.StopCommands() // the report quotes wrangler's and the registry's messages
 	fmt.Fprint(env.Stdout, report.Text(res))
-	log.Resume()
+	resume()
 	if env.Getenv("GITHUB_OUTPUT") != "" {
 		outs, err := report.Outputs(res)
 		if err != nil {
@@ -207,38 +273,37 @@ func runAction(ctx context.Context, o *ActionOptions) error {
 			gh.Warning("could not update the GitHub deployment: " + err.Error())
 		}
 	}
-	if client != nil {
-		body := report.Comment(res, github.RunURL(env.Getenv))
-		if _, err := client.Conclude(ctx, commentOn(trigger, in.Comment), worker, body, runErr == nil); err != nil {
-			gh.Warning("could not update the pull-request comment: " + err.Error())
-		}
-		if in.Comment == action.CommentAlways && trigger.PR == 0 && trigger.SHA != "" {
-			prs, err := client.OpenPullsWithCommit(ctx, trigger.SHA)
-			if err != nil {
-				gh.Warning("could not find the pull requests to comment on: " + err.Error())
-			}
-			for _, pr := range prs {
-				if _, err := client.UpsertComment(ctx, pr, report.Marker(worker), body); err != nil {
-					gh.Warning(fmt.Sprintf("could not update the comment on pull request #%d: %s", pr, err))
-				}
-			}
-		}
+	if r.client == nil {
+		return nil
 	}
-	if runErr != nil {
-		return &ExitError{Code: ExitFailure, Err: runErr}
+	body := report.Comment(res, github.RunURL(env.Getenv))
+	if _, err := r.client.Conclude(ctx, commentOn(r.trigger, r.in.Comment), r.worker, body, runErr == nil); err != nil {
+		gh.Warning("could not update the pull-request comment: " + err.Error())
+	}
+	if r.in.Comment != action.CommentAlways || r.trigger.PR != 0 || r.trigger.SHA == "" {
+		return nil
+	}
+	prs, err := r.client.OpenPullsWithCommit(ctx, r.trigger.SHA)
+	if err != nil {
+		gh.Warning("could not find the pull requests to comment on: " + err.Error())
+	}
+	for _, pr := range prs {
+		if _, err := r.client.UpsertComment(ctx, pr, report.Marker(r.worker), body); err != nil {
+			gh.Warning(fmt.Sprintf("could not update the comment on pull request #%d: %s", pr, err))
+		}
 	}
 	return nil
 }
 
-// runActionCommand runs status, rollback or preflight for the Action: they report on the log, their
-// outcome becomes the status output, and what they print the pull-request comment.
-func runActionCommand(ctx context.Context, f *Factory, gh *github.Actions, client *github.Client, trigger *github.Trigger, in action.Options, worker string, input func(string) string) error {
-	env := f.Env
+// runCommand runs status, rollback or preflight: they report on the log, their outcome becomes the
+// status output, and what they print the pull-request comment.
+func (r *actionRun) runCommand(ctx context.Context, f *Factory) error {
+	gh, command := r.gh, r.in.Command
 	var printed bytes.Buffer // what the command reports, for the sticky comment
-	cenv := env
-	cenv.Stdout = io.MultiWriter(env.Stdout, &printed)
+	cenv := f.Env
+	cenv.Stdout = io.MultiWriter(r.env.Stdout, &printed)
 	var cmd *cobra.Command
-	switch cf := f.with(cenv); in.Command {
+	switch cf := f.with(cenv); command {
 	case action.Status:
 		cmd = NewCmdStatus(cf, nil)
 	case action.Rollback:
@@ -246,32 +311,32 @@ func runActionCommand(ctx context.Context, f *Factory, gh *github.Actions, clien
 	default:
 		cmd = NewCmdPreflight(cf, nil)
 	}
-	err := action.Fill(in.Command, input, flagSetter{cmd.Flags(), cmd.CommandPath()})
+	err := action.Fill(command, r.input, flagSetter{cmd.Flags(), cmd.CommandPath()})
 	if err != nil {
 		err = &UsageError{Err: err}
 	} else {
 		// Their output quotes wrangler and the API: no line of it may act as a workflow command.
 		resume := gh.StopCommands()
-		err = inputNamed(in.Command, execute(ctx, cmd))
+		err = inputNamed(command, execute(ctx, cmd))
 		resume()
 	}
 	status := "ok"
 	if err != nil {
 		status = "failed"
-		gh.Error(in.Command, oneLine(err.Error()))
+		gh.Error(command, oneLine(err.Error()))
 	}
-	if env.Getenv("GITHUB_OUTPUT") != "" {
+	if r.env.Getenv("GITHUB_OUTPUT") != "" {
 		if oerr := gh.SetOutputs([]report.Output{{Name: "status", Value: status}}); oerr != nil {
 			return oerr
 		}
 	}
-	if client != nil {
-		line := "/lean4 " + in.Command
-		if trigger.Comment != nil {
-			line = trigger.Comment.Line
+	if r.client != nil {
+		line := "/lean4 " + command
+		if r.trigger.Comment != nil {
+			line = r.trigger.Comment.Line
 		}
-		body := report.CommandComment(worker, line, err == nil, printed.String(), github.RunURL(env.Getenv))
-		if _, cerr := client.Conclude(ctx, commentOn(trigger, in.Comment), worker, body, err == nil); cerr != nil {
+		body := report.CommandComment(r.worker, line, err == nil, printed.String(), github.RunURL(r.env.Getenv))
+		if _, cerr := r.client.Conclude(ctx, commentOn(r.trigger, r.in.Comment), r.worker, body, err == nil); cerr != nil {
 			gh.Warning("could not update the pull-request comment: " + cerr.Error())
 		}
 	}
