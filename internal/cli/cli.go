@@ -5,6 +5,7 @@ import (
 	"github.com/org/lean4-cf-action/internal/retry"
 
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -134,4 +135,11 @@ Cloudflare's registry, promotes the container Worker, verifies it answers, and r
 	root.AddCommand(NewCmdAction(f, nil))
 	root.AddCommand(NewCmdRender(f, nil))
 	return root
+}
+
+// printJSON writes v as the indented JSON object a command's --json prints.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -398,9 +397,7 @@ func runPreflight(ctx context.Context, o *PreflightOptions) error {
 			out.Plan = &planJSON{TargetRate: plan.Rate, RunSeconds: plan.RunSeconds, BusyVCPU: round4(plan.BusyVCPU), PerInstance: round4(plan.PerInstance),
 				Instances: plan.Instances, MaxInstances: plan.Max, USDPerHour: round4(plan.USDPerHour), Text: plan.Sentence()}
 		}
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
+		if err := printJSON(env.Stdout, out); err != nil {
 			return err
 		}
 	} else {

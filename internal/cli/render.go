@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -128,9 +127,7 @@ func runRender(ctx context.Context, o *RenderOptions) error {
 		return fmt.Errorf("rendering into %s: %w", o.out, err)
 	}
 	if o.json {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(renderResult{Mode: o.mode, Dir: r.Dir, Config: r.Config, Main: r.Main})
+		return printJSON(env.Stdout, renderResult{Mode: o.mode, Dir: r.Dir, Config: r.Config, Main: r.Main})
 	}
 	deploy := "cd " + shellQuote(r.Dir) + " && npm ci && npx wrangler deploy"
 	if o.nodeModules != "" {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"time"
@@ -180,9 +179,7 @@ func runRollback(ctx context.Context, o *RollbackOptions) error {
 		rep.Verified = "stub"
 	}
 	if o.json {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return printJSON(env.Stdout, rep)
 	}
 	fmt.Fprintf(env.Stdout, "%s: rolled back from %s to %s; %s answers (%s)\n", o.name, from, to, url, rep.Verified)
 	return nil

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"runtime/debug"
 
@@ -70,9 +69,7 @@ func runVersion(ctx context.Context, o *VersionOptions) error {
 		}
 	}
 	if o.json {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(info)
+		return printJSON(env.Stdout, info)
 	}
 	fmt.Fprintf(env.Stdout, "lean4-cf %s\n", info.Lean4CF)
 	if info.WranglerPath != "" {
