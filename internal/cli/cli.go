@@ -1,4 +1,7 @@
-// Package cli holds lean4-cf's commands and flags. It is the only place where errors become exit codes.
+// Package cli holds lean4-cf's commands and flags, one file per command in the shape of cli/cli's
+// pkg/cmd/<cmd>/<cmd>.go: XOptions (the flags, with their defaults), NewCmdX(f, runF) building the cobra
+// command from a Factory, and runX(ctx, opts) doing the work; tests pass runF to see the parsed options.
+// It is the only place where errors become exit codes.
 package cli
 
 import (

@@ -120,7 +120,7 @@ func (x *Actions) Warning(msg string) { x.a.Warningf("%s", msg) }
 // StopCommands makes the runner ignore workflow commands in what follows (a tool's output that lean4-cf
 // does not control) until the returned function is called.
 func (x *Actions) StopCommands() (resume func()) {
-	token := rand.Text()
+	token := strings.ToLower(rand.Text()) // at least 128 random bits, lower case like the runner's command names
 	fmt.Fprintf(x.w, "::stop-commands::%s\n", token)
 	return func() { fmt.Fprintf(x.w, "::%s::\n", token) }
 }
@@ -128,7 +128,7 @@ func (x *Actions) StopCommands() (resume func()) {
 // delimiter returns a random heredoc delimiter that does not occur in value.
 func delimiter(value string) string {
 	for {
-		if d := "ghadelimiter_" + rand.Text(); !strings.Contains(value, d) {
+		if d := "ghadelimiter_" + strings.ToLower(rand.Text()); !strings.Contains(value, d) {
 			return d
 		}
 	}
