@@ -30,7 +30,7 @@ func NewCmdAction(f *Factory, runF func(*ActionOptions) error) *cobra.Command {
 		Use:    "action",
 		Short:  "Run as the GitHub Action: read INPUT_* and the event, report to the job summary, outputs and PR",
 		Hidden: true,
-		Args:   cobra.NoArgs,
+		Args:   noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(o)

@@ -112,18 +112,24 @@ func (s flagSetter) Set(name, value string) error {
 	return nil
 }
 
-// describeError gives cobra's own argument errors a fix and keeps huge inputs from flooding the line.
+// noArgs is every command's argument check: they take flags only.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	path := cmd.CommandPath()
+	return usagef("%s takes no arguments, got %q: pass options as flags (run %s --help)", strings.TrimPrefix(path, cmd.Root().Name()+" "), args[0], path)
+}
+
+// describeError gives cobra's unknown-command error (untyped: cobra has no error types) a fix and keeps
+// huge inputs from flooding the line.
 func describeError(msg string) string {
 	if m := unknownCmdRE.FindStringSubmatch(msg); m != nil {
-		if strings.Contains(m[2], " ") { // a subcommand given an argument: they all take flags only
-			msg = fmt.Sprintf("%s takes no arguments, got %s: pass options as flags (run %s --help)", strings.TrimPrefix(m[2], "lean4-cf "), m[1], m[2])
-		} else {
-			hint := strings.TrimSpace(m[3]) // cobra's "Did you mean this? deploy"
-			if hint != "" {
-				hint = " (" + hint + ")"
-			}
-			msg = fmt.Sprintf("unknown command %s: run %s --help for the commands%s", m[1], m[2], hint)
+		hint := strings.TrimSpace(m[3]) // cobra's "Did you mean this? deploy"
+		if hint != "" {
+			hint = " (" + hint + ")"
 		}
+		msg = fmt.Sprintf("unknown command %s: run %s --help for the commands%s", m[1], m[2], hint)
 	}
 	return longTokenRE.ReplaceAllStringFunc(msg, func(s string) string {
 		return s[:48] + fmt.Sprintf("…(%d characters)…", len(s)) + s[len(s)-8:]

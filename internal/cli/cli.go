@@ -106,16 +106,10 @@ func exitCode(err error) int {
 	}
 }
 
-// isFlagError recognises cobra's own argument errors ("unknown command", "accepts 0 arg(s)"), which are
-// plain errors; pflag's reach flagError, typed, and come back as usage errors.
+// isFlagError recognises cobra's unknown-command error, the one usage error that is not typed: pflag's
+// reach flagError and the commands' arguments noArgs, and both return a *UsageError.
 func isFlagError(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "accepts ", "requires "} {
-		if strings.HasPrefix(msg, p) {
-			return true
-		}
-	}
-	return false
+	return strings.HasPrefix(err.Error(), "unknown command ")
 }
 
 func newRootCmd(f *Factory) *cobra.Command {

@@ -47,7 +47,7 @@ CLOUDFLARE_API_BASE_URL and CLOUDFLARE_CONTAINER_REGISTRY point lean4-cf and wra
 		Example: `  lean4-cf deploy
   lean4-cf deploy --stage stub --name lean-staging
   lean4-cf deploy --instance-type standard-2 --max-instances 10 --instances 3 --json`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
 				return err

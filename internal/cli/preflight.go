@@ -259,7 +259,7 @@ Exit status: 0 usable and fits, 1 unusable, does not fit or unreadable, 2 bad fl
   lean4-cf preflight --instance-type custom:vcpu=1,memory=4GiB,disk=8GB
   lean4-cf preflight --image docker-archive:image.tar
   lean4-cf preflight --target-rate 2 --run-seconds 0.5`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
 				return err

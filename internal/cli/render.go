@@ -44,7 +44,7 @@ and migration when missing. Options left unset keep your values there.`,
 		Example: `  lean4-cf render --mode stub --out build/stub
   lean4-cf render --mode container --out build/container \
     --image registry.cloudflare.com/<account>/lean4-server@sha256:<digest> --instances 2 --var MAX_LEAN_TIMEOUT=120`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(o)

@@ -51,7 +51,7 @@ version must keep the stub's contract.
 
 wrangler rolls back the Worker only: the container application keeps its image. Pass --image with
 the earlier digest-pinned image (lean4-cf status shows the current one) to put it back as well.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(o)

@@ -53,7 +53,7 @@ With --deploy it runs "lean4-cf deploy" against itself once, prints the report a
 deploy's exit status: the whole flow, offline, with no account.`,
 		Example: `  lean4-cf sandbox --deploy
   lean4-cf sandbox --env-file /tmp/sandbox.env    # then: . /tmp/sandbox.env && lean4-cf deploy --image "$LEAN4CF_SOURCE_IMAGE"`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(o)

@@ -41,7 +41,7 @@ func NewCmdVersion(f *Factory, runF func(*VersionOptions) error) *cobra.Command 
 wrangler is found the way deploy finds it: --wrangler PATH, else $LEAN4CF_WRANGLER, else the project's
 pinned install (worker/node_modules, put there by "make toolchain"), else wrangler on $PATH.
 Node.js is $LEAN4CF_NODE, else the project's Node 22 (.tools/node), else node on $PATH.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(o)
