@@ -240,25 +240,24 @@ func startEngine(ctx context.Context, o options, dir string) (string, func(), er
 			return "", nil, fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, out)
 		}
 	}
-	cmd := exec.Command("dockerd", "--data-root", filepath.Join(d, "data"), "--exec-root", filepath.Join(d, "exec"),
+	// The engine outlives no run: stopping it cancels engineCtx, and exec.Cmd then interrupts dockerd (a
+	// clean shutdown unmounts its namespaces) and kills it only if it has not exited within 30 s.
+	engineCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	cmd := exec.CommandContext(engineCtx, "dockerd", "--data-root", filepath.Join(d, "data"), "--exec-root", filepath.Join(d, "exec"),
 		"--pidfile", filepath.Join(d, "docker.pid"), "-H", sock, "--bridge="+bridge, "--iptables=false", "--ip-masq=false")
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 30 * time.Second
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
+		cancel()
 		logf.Close()
 		exec.Command("ip", "link", "del", bridge).Run()
 		return "", nil, fmt.Errorf("starting a fresh dockerd: %w", err)
 	}
 	stop := func() {
 		defer exec.Command("ip", "link", "del", bridge).Run()
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
+		cancel()
+		cmd.Wait()
 		logf.Close()
 		// dockerd leaves its network namespace mounted under the exec root; unmounted, the folder can go.
 		syscall.Unmount(filepath.Join(d, "exec", "netns", "default"), 0)

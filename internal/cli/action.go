@@ -6,40 +6,37 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
+	"github.com/org/lean4-cf-action/internal/action"
 	"github.com/org/lean4-cf-action/internal/github"
 	"github.com/org/lean4-cf-action/internal/pipeline"
 	"github.com/org/lean4-cf-action/internal/report"
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
-// input reads an Action input as the runner passes it: INPUT_<NAME upper-cased>, hyphens kept.
-func input(env Env, name string) string {
-	return strings.TrimSpace(env.Getenv("INPUT_" + strings.ToUpper(strings.ReplaceAll(name, " ", "_"))))
+// ActionOptions are what `lean4-cf action` reads: the inputs (INPUT_*) and the workflow event, through
+// f's environment. It has no flags.
+type ActionOptions struct {
+	f *Factory
 }
 
-// inputFlags maps Action inputs to deploy's flags (resolve is handled apart: one rule a line).
-func inputFlags() [][2]string {
-	return [][2]string{
-		{"image", "--image"}, {"worker-name", "--name"}, {"instance-type", "--instance-type"}, {"max-instances", "--max-instances"},
-		{"instances", "--instances"}, {"sleep-after", "--sleep-after"}, {"stage", "--stage"}, {"wrangler-config", "--config"},
-		{"url", "--url"}, {"wrangler", "--wrangler"}, {"timeout", "--timeout"},
-	}
-}
-
-func newActionCmd(env Env) *cobra.Command {
+// NewCmdAction returns `lean4-cf action`, the GitHub Action's entry point; runF, when set, runs instead of
+// runAction (tests).
+func NewCmdAction(f *Factory, runF func(*ActionOptions) error) *cobra.Command {
+	o := &ActionOptions{f: f}
 	return &cobra.Command{
 		Use:    "action",
 		Short:  "Run as the GitHub Action: read INPUT_* and the event, report to the job summary, outputs and PR",
 		Hidden: true,
-		Args:   cobra.NoArgs,
+		Args:   noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			err := runAction(cmd.Context(), env)
+			if runF != nil {
+				return runF(o)
+			}
+			env := f.Env
+			err := runAction(cmd.Context(), o)
 			if err == nil {
 				return nil
 			}
@@ -51,277 +48,201 @@ func newActionCmd(env Env) *cobra.Command {
 			// The error may quote wrangler, a registry or a comment's argument: it is printed with workflow
 			// commands stopped, so nothing in it can act as one; the last line only points at it.
 			code := exitCode(err)
-			gh := github.NewActions(env.Stderr, env.Getenv)
-			if resume, serr := gh.StopCommands(); serr == nil {
-				fmt.Fprintf(env.Stderr, "lean4-cf: %s\n", msg)
-				resume()
-			}
+			resume := github.NewActions(env.Stderr, env.Getenv).StopCommands()
+			fmt.Fprintf(env.Stderr, "lean4-cf: %s\n", msg)
+			resume()
 			return &ExitError{Code: code, Err: fmt.Errorf("the action failed (exit %d); the error is on the line above", code)}
 		},
 	}
 }
 
-// Values of the comment input (see commentMode).
-const (
-	commentAuto   = "auto"   // runs about a pull request (pull_request events and /lean4 commands) comment on it
-	commentAlways = "always" // as auto, and push and workflow_dispatch runs comment on the open pull requests whose head is their commit
-	commentNever  = "never"  // no comment at all; a refused command still gets its reaction and a warning in the log
-)
-
-// commentMode reads and checks the comment input; empty means auto.
-func commentMode(env Env) (string, error) {
-	switch m := strings.ToLower(input(env, "comment")); m {
-	case "":
-		return commentAuto, nil
-	case commentAuto, commentAlways, commentNever:
-		return m, nil
-	default:
-		return "", usagef("input comment %q is not a mode: use auto (pull-request runs), always (also pushes to a pull request's head) or never", m)
+// runAction is the Action: the gate (event, inputs, permissions), the options (the inputs fill the
+// command's flags through internal/action's table), the command, and the report (outputs, summary,
+// comment, Deployment).
+func runAction(ctx context.Context, o *ActionOptions) error {
+	r, err := gate(ctx, o.f)
+	if r == nil || err != nil { // nil, nil: nothing to do, or refused and answered
+		return err
 	}
+	cf := o.f.with(r.commandEnv())
+	if r.in.Command != action.Deploy {
+		return r.runCommand(ctx, cf)
+	}
+	opts, err := r.deployOptions(ctx, cf)
+	if err != nil {
+		return err
+	}
+	ports, err := opts.ports()
+	if err != nil {
+		return inputNamed(action.Deploy, err)
+	}
+	dep := r.startDeployment(ctx)
+	res, runErr := r.deploy(ctx, opts, ports)
+	if res == nil { // nothing ran
+		return inputNamed(action.Deploy, runErr)
+	}
+	if err := r.report(ctx, res, runErr, dep); err != nil {
+		return err
+	}
+	if runErr != nil {
+		return &ExitError{Code: ExitFailure, Err: runErr}
+	}
+	return nil
 }
 
-// boolInput reads a true/false input; empty is false.
-func boolInput(env Env, name string) (bool, error) {
-	switch v := strings.ToLower(input(env, name)); v {
-	case "", "false":
-		return false, nil
-	case "true":
-		return true, nil
-	default:
-		return false, usagef("input %s %q is not true or false: use true or false", name, v)
-	}
+// actionRun is one run of the Action past its gate.
+type actionRun struct {
+	env     Env // the step's streams and environment
+	gh      *github.Actions
+	trigger *github.Trigger
+	in      action.Options
+	worker  string         // the Worker the run is about, for comments
+	client  *github.Client // nil without a github-token or a repository
 }
 
-func runAction(ctx context.Context, env Env) error {
+// gate reads the event and the inputs the Action reads itself, checks them, and authorizes a run about a
+// pull request. A nil run means there is nothing to do (an ignored event, a refused command).
+func gate(ctx context.Context, f *Factory) (*actionRun, error) {
+	env := f.Env
 	gh := github.NewActions(env.Stdout, env.Getenv)
 	// Secrets are masked before anything else is printed.
-	gh.Mask(input(env, "cloudflare-api-token"), input(env, "api-key"), input(env, "github-token"), env.Getenv("CLOUDFLARE_API_TOKEN"))
+	gh.Mask(gh.Input("cloudflare-api-token"), gh.Input("api-key"), gh.Input("github-token"), env.Getenv("CLOUDFLARE_API_TOKEN"))
 
 	trigger, err := github.ReadEvent(env.Getenv)
 	if err != nil {
-		return usagef("reading the workflow event: %v", err)
+		return nil, usagef("reading the workflow event: %v", err)
 	}
-	mode, err := commentMode(env)
+	in, err := action.Read(gh.Input)
 	if err != nil {
-		return err
-	}
-	allowForks, err := boolInput(env, "allow-forks")
-	if err != nil {
-		return err
+		return nil, &UsageError{Err: err}
 	}
 	if trigger.Ignore != "" {
 		fmt.Fprintf(env.Stdout, "lean4-cf: nothing to do: %s\n", trigger.Ignore)
-		return nil
+		return nil, nil
 	}
-	command := trigger.Command
-	if command == "" {
-		command = input(env, "command")
+	if trigger.Command != "" {
+		in.Command = trigger.Command
 	}
-	if command == "" {
-		command = "deploy"
+	if err := in.CheckCommand(); err != nil {
+		return nil, &UsageError{Err: err}
 	}
-	if err := validateActionInputs(env, command); err != nil {
-		return err
+	if err := validateActionInputs(env, in); err != nil {
+		return nil, err
 	}
-	vals := map[string]string{}
-	for _, in := range append(inputFlags(), [2]string{"resolve"}) {
-		vals[in[0]] = input(env, in[0])
+	r := &actionRun{env: env, gh: gh, trigger: trigger, in: in, worker: wrangler.DefaultWorkerName}
+	if w := r.input("worker-name"); w != "" {
+		r.worker = w
 	}
-	for k, v := range trigger.Args { // a slash command's key=value overrides
-		vals[k] = v
+	if token, repo := in.GitHubToken, env.Getenv("GITHUB_REPOSITORY"); token != "" && repo != "" {
+		if r.client, err = github.NewClient(github.ClientOptions{Repository: repo, Token: token, APIURL: env.Getenv("GITHUB_API_URL")}); err != nil {
+			return nil, usagef("github-token: %v", err)
+		}
 	}
-	worker := vals["worker-name"]
-	if worker == "" {
-		worker = wrangler.DefaultWorkerName
+	if trigger.Comment == nil && trigger.Refuse == "" && trigger.Event != "pull_request" {
+		return r, nil
 	}
+	if r.client == nil {
+		return nil, usagef("github-token is empty: pull-request runs need it to check permissions and comment")
+	}
+	_ = r.client.Acknowledge(ctx, trigger)
+	if err := r.client.Authorize(ctx, trigger, github.GateOptions{AllowForks: in.AllowForks}); err != nil {
+		ref, ok := github.IsRefusal(err)
+		if !ok {
+			return nil, err
+		}
+		gh.Warning("lean4-cf refused: " + ref.Error())
+		if _, cerr := r.client.Refuse(ctx, commentOn(trigger, in.Comment), r.worker, ref.Error()); cerr != nil {
+			gh.Warning("could not answer in the pull request: " + cerr.Error())
+		}
+		return nil, nil
+	}
+	return r, nil
+}
 
-	var client *github.Client
-	if token, repo := input(env, "github-token"), env.Getenv("GITHUB_REPOSITORY"); token != "" && repo != "" {
-		if client, err = github.NewClient(github.ClientOptions{Repository: repo, Token: token, APIURL: env.Getenv("GITHUB_API_URL")}); err != nil {
-			return usagef("github-token: %v", err)
-		}
+// input is an Action input, or a slash command's key=value override of it.
+func (r *actionRun) input(name string) string {
+	if v := r.trigger.Args[name]; v != "" {
+		return v
 	}
-	if trigger.Comment != nil || trigger.Refuse != "" || trigger.Event == "pull_request" {
-		if client == nil {
-			return usagef("github-token is empty: pull-request runs need it to check permissions and comment")
-		}
-		_ = client.Acknowledge(ctx, trigger)
-		if err := client.Authorize(ctx, trigger, github.GateOptions{AllowForks: allowForks}); err != nil {
-			if ref, ok := github.IsRefusal(err); ok {
-				gh.Warning("lean4-cf refused: " + ref.Error())
-				if _, cerr := client.Refuse(ctx, commentOn(trigger, mode), worker, ref.Error()); cerr != nil {
-					gh.Warning("could not answer in the pull request: " + cerr.Error())
-				}
-				return nil
-			}
-			return err
-		}
-	}
+	return r.gh.Input(name)
+}
 
-	// Credentials reach lean4-cf and wrangler through the environment only.
+// commandEnv is the environment the command runs in: the credentials inputs reach lean4-cf and wrangler
+// through the environment only, and progress goes to the log (stdout).
+func (r *actionRun) commandEnv() Env {
+	env := r.env
 	overlay := map[string]string{}
-	for in, envName := range map[string]string{"cloudflare-api-token": "CLOUDFLARE_API_TOKEN", "cloudflare-account-id": "CLOUDFLARE_ACCOUNT_ID", "api-key": "LEAN_API_KEY"} {
-		if v := input(env, in); v != "" {
-			overlay[envName] = v
+	for name, v := range map[string]string{"CLOUDFLARE_API_TOKEN": r.in.APIToken, "CLOUDFLARE_ACCOUNT_ID": r.in.AccountID, "LEAN_API_KEY": r.in.APIKey} {
+		if v != "" {
+			overlay[name] = v
 		}
 	}
-	if t := input(env, "github-token"); t != "" && env.Getenv("GITHUB_TOKEN") == "" {
+	if t := r.in.GitHubToken; t != "" && env.Getenv("GITHUB_TOKEN") == "" {
 		overlay["GITHUB_TOKEN"] = t
 	}
-	aenv := Env{Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stdout, Getenv: func(k string) string {
+	return Env{Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stdout, Environ: env.Environ, Clock: env.Clock, Getenv: func(k string) string {
 		if v, ok := overlay[k]; ok {
 			return v
 		}
 		return env.Getenv(k)
 	}}
+}
 
-	args := []string{}
-	allowed := map[string][]string{
-		"deploy":    {"image", "worker-name", "instance-type", "max-instances", "instances", "sleep-after", "stage", "wrangler-config", "url", "wrangler", "timeout"},
-		"preflight": {"image", "instance-type"},
-		"status":    {"worker-name", "wrangler"},
-		"rollback":  {"worker-name", "wrangler", "timeout"},
-	}[command]
-	if allowed == nil {
-		return usagef("input command %q is not a command: use deploy, status, rollback or preflight", command)
+// deployOptions are deploy's options as the inputs set them, validated as on the command line.
+func (r *actionRun) deployOptions(ctx context.Context, f *Factory) (*DeployOptions, error) {
+	var opts *DeployOptions
+	cmd := NewCmdDeploy(f, func(o *DeployOptions) error { opts = o; return nil })
+	if err := action.Fill(action.Deploy, r.input, flagSetter{cmd.Flags(), cmd.CommandPath()}); err != nil {
+		return nil, &UsageError{Err: err}
 	}
-	for _, in := range inputFlags() {
-		if v := vals[in[0]]; v != "" && contains(allowed, in[0]) {
-			args = append(args, in[1], v)
-		}
+	if err := execute(ctx, cmd); err != nil { // validates the options, then hands them over
+		return nil, inputNamed(action.Deploy, err)
 	}
-	if command == "deploy" || command == "rollback" {
-		for _, rule := range strings.Split(vals["resolve"], "\n") {
-			if strings.TrimSpace(rule) != "" {
-				args = append(args, "--resolve", strings.TrimSpace(rule))
-			}
-		}
-	}
-	if command != "deploy" {
-		// The other commands report on the log; their status becomes the status output.
-		var printed bytes.Buffer // what the command reports, for the sticky comment
-		cenv := aenv
-		cenv.Stdout = io.MultiWriter(env.Stdout, &printed)
-		root := newRootCmd(cenv)
-		root.SetArgs(append([]string{command}, args...))
-		var out bytes.Buffer
-		root.SetOut(&out)
-		// Their output quotes wrangler and the API: no line of it may act as a workflow command.
-		resume, err := gh.StopCommands()
-		if err != nil {
-			return err
-		}
-		err = root.ExecuteContext(ctx)
-		resume()
-		status := "ok"
-		if err != nil {
-			status = "failed"
-			gh.Error(command, inputError(oneLine(err.Error())))
-		}
-		if env.Getenv("GITHUB_OUTPUT") != "" {
-			if oerr := gh.SetOutputs([]report.Output{{Name: "status", Value: status}}); oerr != nil {
-				return oerr
-			}
-		}
-		if client != nil {
-			line := "/lean4 " + command
-			if trigger.Comment != nil {
-				line = trigger.Comment.Line
-			}
-			body := report.CommandComment(worker, line, err == nil, printed.String(), github.RunURL(env.Getenv))
-			if _, cerr := client.Conclude(ctx, commentOn(trigger, mode), worker, body, err == nil); cerr != nil {
-				gh.Warning("could not update the pull-request comment: " + cerr.Error())
-			}
-		}
-		if err != nil {
-			return &ExitError{Code: exitCode(err), Err: errors.New(inputError(oneLine(err.Error())))}
-		}
+	return opts, nil
+}
+
+// startDeployment records a GitHub Deployment when the environment input asks for one; nil otherwise.
+func (r *actionRun) startDeployment(ctx context.Context) *github.Deployment {
+	if r.in.Environment == "" || r.client == nil {
 		return nil
 	}
-
-	o := &deployOptions{}
-	fs := pflag.NewFlagSet("deploy", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	o.addFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return usagef("%s", inputError(describeFlagError(fs, "lean4-cf deploy", err).Error()))
-	}
-	if err := o.validate(); err != nil {
-		return &UsageError{Err: errors.New(inputError(err.Error()))}
-	}
-	ports, err := imagePortsFor(aenv, o)
+	dep, err := r.client.StartDeployment(ctx, github.DeploymentOptions{Environment: r.in.Environment, SHA: r.trigger.SHA,
+		Description: "lean4-cf deploy " + r.worker, LogURL: github.RunURL(r.env.Getenv)})
 	if err != nil {
-		return err
+		r.gh.Warning("could not create the GitHub deployment: " + err.Error())
+		return nil
 	}
-	var dep *github.Deployment
-	if envName := input(env, "environment"); envName != "" && client != nil {
-		if dep, err = client.StartDeployment(ctx, github.DeploymentOptions{Environment: envName, SHA: trigger.SHA, Description: "lean4-cf deploy " + worker, LogURL: github.RunURL(env.Getenv)}); err != nil {
-			gh.Warning("could not create the GitHub deployment: " + err.Error())
-		}
-	}
-	// Workflow commands are stopped while a stage runs (wrangler's and the registry's messages pass through
-	// the log) and whenever anything else is printed before the pipeline returns; lean4-cf resumes them
-	// only to open or close a stage's group and to mask a registry password.
-	var resume func()
-	var stopErr error // only a failing random source
-	stopCommands := func() {
-		if resume == nil && stopErr == nil {
-			resume, stopErr = gh.StopCommands()
-		}
-	}
-	resumeCommands := func() {
-		if resume != nil {
-			resume()
-			resume = nil
-		}
-	}
-	// The registry password is issued mid-push, with commands stopped: it is masked in a short resume.
-	var maskMu sync.Mutex // guards resume between the push's goroutines and the pipeline's events
-	ports.push.secret = func(pw string) {
-		maskMu.Lock()
-		defer maskMu.Unlock()
-		stopped := resume != nil
-		resumeCommands()
-		gh.Mask(pw)
-		if stopped {
-			stopCommands()
-		}
-	}
-	open := false
-	res, runErr := deployResult(ctx, aenv, o, ports, func(e pipeline.Event) {
-		maskMu.Lock() // the push may renew its password while the pipeline reports
-		defer maskMu.Unlock()
+	return dep
+}
+
+// deploy runs the pipeline with each stage in a log group. Workflow commands are stopped while a stage
+// runs (wrangler's and the registry's messages pass through the log) and whenever anything else is
+// printed before the pipeline returns; they are resumed only to open or close a stage's group and to
+// mask a registry password, issued mid-push.
+func (r *actionRun) deploy(ctx context.Context, opts *DeployOptions, ports imagePorts) (*report.Result, error) {
+	log := r.gh.NewLog()
+	ports.push.secret = func(pw string) { log.Mask(pw) }
+	res, err := deployResult(ctx, opts, ports, func(e pipeline.Event) {
 		switch e.Kind {
 		case "start":
-			resumeCommands()
-			gh.Group("lean4-cf: " + e.Stage)
-			open = true
-			stopCommands()
+			log.Group("lean4-cf: " + e.Stage)
 		case "done", "failed":
-			resumeCommands()
-			if open {
-				gh.EndGroup()
-				open = false
-			}
+			log.EndGroup()
 		default: // a progress line outside a stage's group
-			stopCommands()
+			log.Stop()
 		}
 	})
-	resumeCommands()
-	if open {
-		gh.EndGroup()
+	log.EndGroup()
+	if res != nil {
+		res.Commit = r.trigger.SHA
 	}
-	if stopErr != nil {
-		return stopErr
-	}
-	if res == nil {
-		var ue *UsageError
-		if errors.As(runErr, &ue) { // nothing ran: name the input, not the flag
-			return &UsageError{Err: errors.New(inputError(runErr.Error()))}
-		}
-		return runErr
-	}
-	res.Commit = trigger.SHA
+	return res, err
+}
+
+// report writes a deploy's result: the failed stage's annotation, the report on the log, the outputs,
+// the job summary, the Deployment's status and the sticky comments.
+func (r *actionRun) report(ctx context.Context, res *report.Result, runErr error, dep *github.Deployment) error {
+	gh, env := r.gh, r.env
 	var se *pipeline.StageError
 	if errors.As(runErr, &se) {
 		msg := se.Err.Error()
@@ -330,9 +251,9 @@ func runAction(ctx context.Context, env Env) error {
 		}
 		gh.Error("lean4-cf "+se.Stage+" stage failed", msg)
 	}
-	stopCommands()
+	resume := gh.StopCommands() // the report quotes wrangler's and the registry's messages
 	fmt.Fprint(env.Stdout, report.Text(res))
-	resumeCommands()
+	resume()
 	if env.Getenv("GITHUB_OUTPUT") != "" {
 		outs, err := report.Outputs(res)
 		if err != nil {
@@ -352,55 +273,113 @@ func runAction(ctx context.Context, env Env) error {
 			gh.Warning("could not update the GitHub deployment: " + err.Error())
 		}
 	}
-	if client != nil {
-		body := report.Comment(res, github.RunURL(env.Getenv))
-		if _, err := client.Conclude(ctx, commentOn(trigger, mode), worker, body, runErr == nil); err != nil {
-			gh.Warning("could not update the pull-request comment: " + err.Error())
-		}
-		if mode == commentAlways && trigger.PR == 0 && trigger.SHA != "" {
-			prs, err := client.OpenPullsWithCommit(ctx, trigger.SHA)
-			if err != nil {
-				gh.Warning("could not find the pull requests to comment on: " + err.Error())
-			}
-			for _, pr := range prs {
-				if _, err := client.UpsertComment(ctx, pr, report.Marker(worker), body); err != nil {
-					gh.Warning(fmt.Sprintf("could not update the comment on pull request #%d: %s", pr, err))
-				}
-			}
-		}
+	if r.client == nil {
+		return nil
 	}
-	if runErr != nil {
-		return &ExitError{Code: ExitFailure, Err: runErr}
+	body := report.Comment(res, github.RunURL(env.Getenv))
+	if _, err := r.client.Conclude(ctx, commentOn(r.trigger, r.in.Comment), r.worker, body, runErr == nil); err != nil {
+		gh.Warning("could not update the pull-request comment: " + err.Error())
+	}
+	if r.in.Comment != action.CommentAlways || r.trigger.PR != 0 || r.trigger.SHA == "" {
+		return nil
+	}
+	prs, err := r.client.OpenPullsWithCommit(ctx, r.trigger.SHA)
+	if err != nil {
+		gh.Warning("could not find the pull requests to comment on: " + err.Error())
+	}
+	for _, pr := range prs {
+		if _, err := r.client.UpsertComment(ctx, pr, report.Marker(r.worker), body); err != nil {
+			gh.Warning(fmt.Sprintf("could not update the comment on pull request #%d: %s", pr, err))
+		}
 	}
 	return nil
+}
+
+// runCommand runs status, rollback or preflight: they report on the log, their outcome becomes the
+// status output, and what they print the pull-request comment.
+func (r *actionRun) runCommand(ctx context.Context, f *Factory) error {
+	gh, command := r.gh, r.in.Command
+	var printed bytes.Buffer // what the command reports, for the sticky comment
+	cenv := f.Env
+	cenv.Stdout = io.MultiWriter(r.env.Stdout, &printed)
+	var cmd *cobra.Command
+	switch cf := f.with(cenv); command {
+	case action.Status:
+		cmd = NewCmdStatus(cf, nil)
+	case action.Rollback:
+		cmd = NewCmdRollback(cf, nil)
+	default:
+		cmd = NewCmdPreflight(cf, nil)
+	}
+	err := action.Fill(command, r.input, flagSetter{cmd.Flags(), cmd.CommandPath()})
+	if err != nil {
+		err = &UsageError{Err: err}
+	} else {
+		// Their output quotes wrangler and the API: no line of it may act as a workflow command.
+		resume := gh.StopCommands()
+		err = inputNamed(command, execute(ctx, cmd))
+		resume()
+	}
+	status := "ok"
+	if err != nil {
+		status = "failed"
+		gh.Error(command, oneLine(err.Error()))
+	}
+	if r.env.Getenv("GITHUB_OUTPUT") != "" {
+		if oerr := gh.SetOutputs([]report.Output{{Name: "status", Value: status}}); oerr != nil {
+			return oerr
+		}
+	}
+	if r.client != nil {
+		line := "/lean4 " + command
+		if r.trigger.Comment != nil {
+			line = r.trigger.Comment.Line
+		}
+		body := report.CommandComment(r.worker, line, err == nil, printed.String(), github.RunURL(r.env.Getenv))
+		if _, cerr := r.client.Conclude(ctx, commentOn(r.trigger, r.in.Comment), r.worker, body, err == nil); cerr != nil {
+			gh.Warning("could not update the pull-request comment: " + cerr.Error())
+		}
+	}
+	if err != nil {
+		return &ExitError{Code: exitCode(err), Err: errors.New(oneLine(err.Error()))}
+	}
+	return nil
+}
+
+// execute runs a command built for the Action, whose flags the inputs have set: no arguments, and
+// nothing of cobra's own printed.
+func execute(ctx context.Context, cmd *cobra.Command) error {
+	cmd.SetArgs([]string{})
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	return cmd.ExecuteContext(ctx)
+}
+
+// inputNamed names the Action input instead of the flag in a flag error of command (*action.InputError).
+func inputNamed(command string, err error) error {
+	var fe *FlagError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	in, ok := action.ForFlag(command, fe.Flag)
+	if !ok {
+		return err
+	}
+	named := &action.InputError{Input: in.Name, Err: fe}
+	if code := exitCode(err); code != ExitUsage {
+		return &ExitError{Code: code, Err: named}
+	}
+	return &UsageError{Err: named}
 }
 
 // commentOn is the trigger as Conclude and Refuse should answer it: with comment never, no pull request to
 // comment on (a command's reactions stay).
 func commentOn(t *github.Trigger, mode string) *github.Trigger {
-	if mode != commentNever {
+	if mode != action.CommentNever {
 		return t
 	}
 	c := *t
 	c.PR = 0
 	return &c
-}
-
-// inputError names the Action input instead of the flag in a usage message.
-func inputError(msg string) string {
-	for _, in := range append(inputFlags(), [2]string{"resolve", "--resolve"}) {
-		msg = strings.ReplaceAll(msg, in[1]+" ", "input "+in[0]+" ")
-		msg = strings.ReplaceAll(msg, in[1]+":", "input "+in[0]+":")
-		msg = strings.ReplaceAll(msg, "("+in[1]+")", "(input "+in[0]+")")
-	}
-	return msg
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

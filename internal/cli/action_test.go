@@ -73,39 +73,3 @@ func TestActionRefusesAReadersCommand(t *testing.T) {
 		t.Fatal("the GitHub token leaked")
 	}
 }
-
-// The comment and allow-forks inputs accept their documented values and refuse others as usage errors.
-func TestActionModeInputs(t *testing.T) {
-	for _, tt := range []struct {
-		comment, forks string
-		wantMode       string
-		wantForks      bool
-		wantErr        string
-	}{
-		{"", "", commentAuto, false, ""},
-		{"always", "true", commentAlways, true, ""},
-		{"NEVER", "False", commentNever, false, ""},
-		{"sometimes", "", "", false, `input comment "sometimes" is not a mode`},
-		{"", "yes", "", false, `input allow-forks "yes" is not true or false`},
-	} {
-		t.Run(tt.comment+"/"+tt.forks, func(t *testing.T) {
-			env := Env{Getenv: func(k string) string {
-				return map[string]string{"INPUT_COMMENT": tt.comment, "INPUT_ALLOW-FORKS": tt.forks}[k]
-			}}
-			mode, err := commentMode(env)
-			forks, ferr := boolInput(env, "allow-forks")
-			if err == nil {
-				err = ferr
-			}
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || exitCode(err) != ExitUsage {
-					t.Fatalf("err = %v, want a usage error containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || mode != tt.wantMode || forks != tt.wantForks {
-				t.Fatalf("mode %q forks %v err %v; want %q %v", mode, forks, err, tt.wantMode, tt.wantForks)
-			}
-		})
-	}
-}

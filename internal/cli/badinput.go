@@ -12,46 +12,67 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/org/lean4-cf-action/internal/action"
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
 // This file turns bad input into one line that names the input and says what to do.
 
 var (
-	invalidArgRE = regexp.MustCompile(`^invalid argument ("(?:[^"\\]|\\.)*") for "(?:-., )?--([^"]+)" flag: (.*)$`)
-	unknownCmdRE = regexp.MustCompile(`^unknown command ("(?:[^"\\]|\\.)*") for "([^"]+)"(.*)$`)
+	unknownCmdRE = regexp.MustCompile(`^unknown command ("(?:[^"\\]|\\.)*") for "([^"]+)"(.*)$`) // cobra's own, untyped
 	longTokenRE  = regexp.MustCompile(`\S{121,}`)
 )
 
-// flagError is the root command's flag error function: pflag's parse errors, rewritten by describeFlagError.
+// FlagError is bad input in one flag's value. Its message names the flag first, "--NAME" and Detail,
+// so that the Action can name its input instead (action.InputError) without rewriting the text.
+type FlagError struct {
+	Flag   string // the flag's name without dashes, e.g. "max-instances"
+	detail string // the words after the name: ` "five" is not a whole number: use one like 5` or `: why`
+}
+
+func (e *FlagError) Error() string { return "--" + e.Flag + e.detail }
+
+// Detail is the message without the flag's name.
+func (e *FlagError) Detail() string { return e.detail }
+
+// flagErrorf returns a usage error about flag, worded to follow its name (format starts with " " or ":").
+func flagErrorf(flag, format string, args ...any) error {
+	return &UsageError{Err: &FlagError{Flag: flag, detail: fmt.Sprintf(format, args...)}}
+}
+
+// flagError is the root command's flag error function: pflag's parse errors, described by describeFlagError.
 func flagError(cmd *cobra.Command, err error) error {
 	return &UsageError{Err: describeFlagError(cmd.Flags(), cmd.CommandPath(), err)}
 }
 
-// describeFlagError rewrites pflag's parse errors ("invalid argument "x" for "--n" flag: strconv...")
-// so that they name the flag first and say which value to give. command is e.g. "lean4-cf deploy".
+// describeFlagError words pflag's parse errors so that they name the flag first and say which value to
+// give. command is e.g. "lean4-cf deploy".
 func describeFlagError(fs *pflag.FlagSet, command string, err error) error {
-	msg := err.Error()
 	help := fmt.Sprintf("run %s --help for the flags", command)
+	var (
+		notExist *pflag.NotExistError
+		syntax   *pflag.InvalidSyntaxError
+		required *pflag.ValueRequiredError
+		invalid  *pflag.InvalidValueError
+	)
 	switch {
-	case strings.HasPrefix(msg, "unknown flag: "), strings.HasPrefix(msg, "unknown shorthand flag: "), strings.HasPrefix(msg, "bad flag syntax: "):
-		return fmt.Errorf("%s: %s", msg, help)
-	case strings.HasPrefix(msg, "flag needs an argument: "):
-		return fmt.Errorf("%s: give it a value (%s)", msg, help)
-	}
-	m := invalidArgRE.FindStringSubmatch(msg)
-	if m == nil {
+	case errors.As(err, &notExist), errors.As(err, &syntax):
+		return fmt.Errorf("%w: %s", err, help)
+	case errors.As(err, &required):
+		return fmt.Errorf("%w: give it a value (%s)", err, help)
+	case !errors.As(err, &invalid):
 		return err
 	}
-	value, uerr := strconv.Unquote(m[1])
-	if uerr != nil {
-		value = m[1]
-	}
-	name, why := m[2], m[3]
-	f := fs.Lookup(name)
-	if f == nil {
+	f := invalid.GetFlag()
+	if f == nil || fs.Lookup(f.Name) == nil {
 		return err
 	}
+	return &FlagError{Flag: f.Name, detail: valueProblem(f, invalid.GetValue(), invalid.Unwrap(), help)}
+}
+
+// valueProblem says why value does not parse as flag f's type and gives a value that does.
+func valueProblem(f *pflag.Flag, value string, cause error, help string) string {
+	name := f.Name
 	example := f.DefValue
 	switch example { // a zero default means "unset": show a value that works
 	case "0":
@@ -66,30 +87,49 @@ func describeFlagError(fs *pflag.FlagSet, command string, err error) error {
 	}
 	switch f.Value.Type() {
 	case "int", "int64", "int32", "uint", "uint64":
-		if strings.Contains(why, "out of range") {
-			return fmt.Errorf("--%s %q is too large: use a small whole number, like %s", name, value, example)
+		if errors.Is(cause, strconv.ErrRange) {
+			return fmt.Sprintf(" %q is too large: use a small whole number, like %s", value, example)
 		}
-		return fmt.Errorf("--%s %q is not a whole number: use one like %s", name, value, example)
+		return fmt.Sprintf(" %q is not a whole number: use one like %s", value, example)
 	case "duration":
-		return fmt.Errorf("--%s %q is not a duration: use a number with a unit (s, m or h), like %s", name, value, example)
+		return fmt.Sprintf(" %q is not a duration: use a number with a unit (s, m or h), like %s", value, example)
 	case "bool":
-		return fmt.Errorf("--%s %q is not true or false: use --%s or --%s=false", name, value, name, name)
+		return fmt.Sprintf(" %q is not true or false: use --%s or --%s=false", value, name, name)
 	}
-	return fmt.Errorf("--%s %q: %s; %s", name, value, why, help)
+	return fmt.Sprintf(" %q: %v; %s", value, cause, help)
 }
 
-// describeError gives cobra's own argument errors a fix and keeps huge inputs from flooding the line.
+// flagSetter sets a command's flags by name for the Action, with errors worded as on the command line.
+type flagSetter struct {
+	fs      *pflag.FlagSet
+	command string // e.g. "lean4-cf deploy"
+}
+
+func (s flagSetter) Set(name, value string) error {
+	if err := s.fs.Set(name, value); err != nil {
+		return describeFlagError(s.fs, s.command, err)
+	}
+	return nil
+}
+
+// noArgs is every command's argument check: they take flags only.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	path := cmd.CommandPath()
+	return usagef("%s takes no arguments, got %q: pass options as flags (run %s --help)", strings.TrimPrefix(path, cmd.Root().Name()+" "), args[0], path)
+}
+
+// describeError gives cobra's unknown-command error (untyped: cobra has no error types) a fix and keeps
+// huge inputs from flooding the line.
 func describeError(msg string) string {
 	if m := unknownCmdRE.FindStringSubmatch(msg); m != nil {
-		if strings.Contains(m[2], " ") { // a subcommand given an argument: they all take flags only
-			msg = fmt.Sprintf("%s takes no arguments, got %s: pass options as flags (run %s --help)", strings.TrimPrefix(m[2], "lean4-cf "), m[1], m[2])
-		} else {
-			hint := strings.TrimSpace(m[3]) // cobra's "Did you mean this? deploy"
-			if hint != "" {
-				hint = " (" + hint + ")"
-			}
-			msg = fmt.Sprintf("unknown command %s: run %s --help for the commands%s", m[1], m[2], hint)
+		hint := strings.TrimSpace(m[3]) // cobra's "Did you mean this? deploy"
+		if hint != "" {
+			hint = " (" + hint + ")"
 		}
+		msg = fmt.Sprintf("unknown command %s: run %s --help for the commands%s", m[1], m[2], hint)
 	}
 	return longTokenRE.ReplaceAllStringFunc(msg, func(s string) string {
 		return s[:48] + fmt.Sprintf("…(%d characters)…", len(s)) + s[len(s)-8:]
@@ -104,10 +144,10 @@ func placeholderImage(name string) string {
 
 // checkUserConfig patches the user's wrangler.jsonc as promote will, so a configuration that cannot be
 // patched fails before anything is contacted, not after the stub and the push.
-func (o *deployOptions) checkUserConfig() error {
+func (o *DeployOptions) checkUserConfig() error {
 	b, err := os.ReadFile(o.config)
 	if err != nil {
-		return usagef("--config %q is not a readable file: give the path of your wrangler.jsonc", o.config)
+		return flagErrorf("config", " %q is not a readable file: give the path of your wrangler.jsonc", o.config)
 	}
 	_, err = wrangler.Config(wrangler.Options{
 		Mode: wrangler.ModeContainer, WorkerName: o.name, Image: placeholderImage(o.name),
@@ -115,14 +155,14 @@ func (o *deployOptions) checkUserConfig() error {
 		UserConfig: b, UserConfigName: o.config,
 	})
 	if err != nil {
-		return usagef("--config %v", err)
+		return flagErrorf("config", " %v", err)
 	}
 	// The type the user's configuration names is kept: fitted and checked against the image like one
 	// given with --instance-type, which overrides it.
 	if o.instanceType == "auto" {
 		spec, ok, err := wrangler.UserInstanceType(b, o.config)
 		if err != nil {
-			return usagef("--config %v", err)
+			return flagErrorf("config", " %v", err)
 		}
 		if ok {
 			o.instanceType = spec
@@ -134,53 +174,72 @@ func (o *deployOptions) checkUserConfig() error {
 // versionIDRE is a Worker version id (a UUID).
 var versionIDRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
-// renderFlags name, for the start of a wrangler option error, the render flag that set it.
-var renderFlags = [][2]string{
-	{"mode ", "--mode "}, {"worker name ", "--name "}, {"image ", "--image "}, {"instance type ", "--instance-type "},
-	{"max instances ", "--max-instances "}, {"instances ", "--instances "}, {"sleep after ", "--sleep-after "},
-	{"compatibility date ", "--compatibility-date "}, {"variable ", "--var "}, {"output directory ", "--out "},
-	{"node_modules ", "--node-modules "},
+// renderFlag is the render flag that sets a wrangler field; "" for none.
+func renderFlag(f wrangler.Field) string {
+	switch f {
+	case wrangler.FieldMode:
+		return "mode"
+	case wrangler.FieldWorkerName:
+		return "name"
+	case wrangler.FieldImage:
+		return "image"
+	case wrangler.FieldInstanceType:
+		return "instance-type"
+	case wrangler.FieldMaxInstances:
+		return "max-instances"
+	case wrangler.FieldInstances:
+		return "instances"
+	case wrangler.FieldSleepAfter:
+		return "sleep-after"
+	case wrangler.FieldCompatibilityDate:
+		return "compatibility-date"
+	case wrangler.FieldVars:
+		return "var"
+	case wrangler.FieldOutDir:
+		return "out"
+	case wrangler.FieldNodeModules:
+		return "node-modules"
+	}
+	return ""
 }
 
 // renderInputError names the render flag in an error from wrangler.Render's input checks.
-func renderInputError(o *renderOptions, err error) error {
-	msg := err.Error()
-	if o.config != "" && strings.HasPrefix(msg, o.config) {
-		return &UsageError{Err: fmt.Errorf("--config %w", err)}
-	}
-	for _, p := range renderFlags {
-		if rest, ok := strings.CutPrefix(msg, p[0]); ok {
-			return &UsageError{Err: errors.New(p[1] + rest)}
-		}
+func renderInputError(err error) error {
+	var fe *wrangler.FieldError
+	switch {
+	case !errors.As(err, &fe):
+		return &UsageError{Err: err}
+	case fe.Field == wrangler.FieldUserConfig: // the message starts with the file's name
+		return &UsageError{Err: &FlagError{Flag: "config", detail: " " + fe.Error()}}
+	case renderFlag(fe.Field) != "":
+		return &UsageError{Err: &FlagError{Flag: renderFlag(fe.Field), detail: fe.Detail}}
 	}
 	return &UsageError{Err: err}
 }
 
-// validateActionInputs checks the Action inputs that are not deploy flags (credentials, secrets,
-// environment), before anything is contacted.
-// command is the command the run will do.
-func validateActionInputs(env Env, command string) error {
-	if command == "deploy" || command == "status" || command == "rollback" {
-		if input(env, "cloudflare-api-token") == "" && env.Getenv("CLOUDFLARE_API_TOKEN") == "" {
-			return usagef("input cloudflare-api-token is empty: pass a token with Workers Scripts edit and Containers write from a secret, like cloudflare-api-token: ${{ secrets.CLOUDFLARE_API_TOKEN }}")
+// validateActionInputs checks the Action inputs that are not a command's flags (credentials, secrets,
+// environment), before anything is contacted. in.Command is the command the run will do.
+func validateActionInputs(env Env, in action.Options) error {
+	if in.Command == action.Deploy || in.Command == action.Status || in.Command == action.Rollback {
+		if in.APIToken == "" && env.Getenv("CLOUDFLARE_API_TOKEN") == "" {
+			return &UsageError{Err: action.Errorf("cloudflare-api-token", " is empty: pass a token with Workers Scripts edit and Containers write from a secret, like cloudflare-api-token: ${{ secrets.CLOUDFLARE_API_TOKEN }}")}
 		}
-		account := input(env, "cloudflare-account-id")
-		if account == "" && env.Getenv("CLOUDFLARE_ACCOUNT_ID") == "" {
-			return usagef("input cloudflare-account-id is empty: set it to your account id (32 hex digits, in the dashboard's Workers overview)")
+		if in.AccountID == "" && env.Getenv("CLOUDFLARE_ACCOUNT_ID") == "" {
+			return &UsageError{Err: action.Errorf("cloudflare-account-id", " is empty: set it to your account id (32 hex digits, in the dashboard's Workers overview)")}
 		}
-		if account != "" && !isHex32(account) {
-			return usagef("input cloudflare-account-id %q is not an account id: set it to the 32 hex digits of your account id (the dashboard's Workers overview)", account)
+		if in.AccountID != "" && !isHex32(in.AccountID) {
+			return &UsageError{Err: action.Errorf("cloudflare-account-id", " %q is not an account id: set it to the 32 hex digits of your account id (the dashboard's Workers overview)", in.AccountID)}
 		}
 	}
-	for _, in := range []string{"cloudflare-api-token", "api-key", "github-token"} {
-		if v := input(env, in); strings.IndexFunc(v, unicode.IsSpace) >= 0 || strings.IndexFunc(v, unicode.IsControl) >= 0 {
-			return usagef("input %s holds spaces or line breaks: pass the secret alone, like %s: ${{ secrets.NAME }}", in, in)
+	for _, secret := range [][2]string{{"cloudflare-api-token", in.APIToken}, {"api-key", in.APIKey}, {"github-token", in.GitHubToken}} {
+		name, v := secret[0], secret[1]
+		if strings.IndexFunc(v, unicode.IsSpace) >= 0 || strings.IndexFunc(v, unicode.IsControl) >= 0 {
+			return &UsageError{Err: action.Errorf(name, " holds spaces or line breaks: pass the secret alone, like %s: ${{ secrets.NAME }}", name)}
 		}
 	}
-	// comment and allow-forks are checked where they are read (commentMode, boolInput).
 	// GitHub environment names: at most 255 characters, one line.
-	if v := input(env, "environment"); len(v) > 255 || strings.IndexFunc(v, unicode.IsControl) >= 0 {
-		return usagef("input environment is not an environment name: use one line of at most 255 characters, like production")
+	if v := in.Environment; len(v) > 255 || strings.IndexFunc(v, unicode.IsControl) >= 0 {
+		return &UsageError{Err: action.Errorf("environment", " is not an environment name: use one line of at most 255 characters, like production")}
 	}
 	return nil
 }

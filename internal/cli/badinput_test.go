@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"io"
+
 	"bytes"
 	"context"
+	"github.com/org/lean4-cf-action/internal/action"
+	"github.com/org/lean4-cf-action/internal/github"
 	"os"
 	"strings"
 	"testing"
@@ -71,7 +75,13 @@ func TestValidateActionInputs(t *testing.T) {
 			for k, v := range tt.set {
 				vals[k] = v
 			}
-			err := validateActionInputs(Env{Getenv: func(k string) string { return vals[k] }}, tt.command)
+			env := Env{Getenv: func(k string) string { return vals[k] }}
+			in, err := action.Read(github.NewActions(io.Discard, env.Getenv).Input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in.Command = tt.command
+			err = validateActionInputs(env, in)
 			if tt.want == "" {
 				if err != nil {
 					t.Fatalf("validateActionInputs = %v, want nil", err)

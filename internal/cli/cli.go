@@ -1,10 +1,14 @@
-// Package cli holds lean4-cf's commands and flags. It is the only place where errors become exit codes.
+// Package cli holds lean4-cf's commands and flags, one file per command in the shape of cli/cli's
+// pkg/cmd/<cmd>/<cmd>.go: XOptions (the flags, with their defaults), NewCmdX(f, runF) building the cobra
+// command from a Factory, and runX(ctx, opts) doing the work; tests pass runF to see the parsed options.
+// It is the only place where errors become exit codes.
 package cli
 
 import (
 	"github.com/org/lean4-cf-action/internal/retry"
 
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +31,9 @@ type Env struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
+	// Environ lists the environment child processes start from (wrangler); Getenv overrides its values.
+	// Default: os.Environ.
+	Environ func() []string
 	// Clock paces every retry and poll (wrangler, push, verification, the wait for the new version). The
 	// shipped binary leaves it zero (real time); only the test binary's entry point speeds it up, so
 	// that the end-to-end drills keep their attempt counts without waiting real pauses.
@@ -56,10 +63,9 @@ func (e *ExitError) Unwrap() error { return e.Err }
 
 // Main runs lean4-cf with args and returns the process exit code.
 func Main(ctx context.Context, args []string, env Env) int {
-	if env.Getenv == nil {
-		env.Getenv = func(string) string { return "" }
-	}
-	root := newRootCmd(env)
+	f := NewFactory(env)
+	env = f.Env
+	root := newRootCmd(f)
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
@@ -100,18 +106,13 @@ func exitCode(err error) int {
 	}
 }
 
-// isFlagError recognises cobra's and pflag's own parse errors, which are plain errors.
+// isFlagError recognises cobra's unknown-command error, the one usage error that is not typed: pflag's
+// reach flagError and the commands' arguments noArgs, and both return a *UsageError.
 func isFlagError(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown flag", "unknown shorthand flag", "unknown command", "invalid argument", "flag needs an argument", "accepts ", "requires "} {
-		if strings.HasPrefix(msg, p) {
-			return true
-		}
-	}
-	return false
+	return strings.HasPrefix(err.Error(), "unknown command ")
 }
 
-func newRootCmd(env Env) *cobra.Command {
+func newRootCmd(f *Factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "lean4-cf",
 		Short: "Deploy the Lean 4 HTTP server to Cloudflare Containers and prove that it works",
@@ -122,13 +123,20 @@ Cloudflare's registry, promotes the container Worker, verifies it answers, and r
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(flagError)
-	root.AddCommand(newPreflightCmd(env))
-	root.AddCommand(newDeployCmd(env, func(o *deployOptions) (imagePorts, error) { return imagePortsFor(env, o) }))
-	root.AddCommand(newVersionCmd(env))
-	root.AddCommand(newStatusCmd(env))
-	root.AddCommand(newRollbackCmd(env))
-	root.AddCommand(newSandboxCmd(env))
-	root.AddCommand(newActionCmd(env))
-	root.AddCommand(newRenderCmd(env))
+	root.AddCommand(NewCmdPreflight(f, nil))
+	root.AddCommand(NewCmdDeploy(f, nil))
+	root.AddCommand(NewCmdVersion(f, nil))
+	root.AddCommand(NewCmdStatus(f, nil))
+	root.AddCommand(NewCmdRollback(f, nil))
+	root.AddCommand(NewCmdSandbox(f, nil))
+	root.AddCommand(NewCmdAction(f, nil))
+	root.AddCommand(NewCmdRender(f, nil))
 	return root
+}
+
+// printJSON writes v as the indented JSON object a command's --json prints.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -37,6 +37,9 @@ func newCloud(env Env, wranglerFlag string) (*cloud, error) {
 		return nil, err
 	}
 	tool, err := wrangler.Locate(wrangler.LocateOptions{Flag: wranglerFlag, Getenv: env.Getenv})
+	if err != nil && wranglerFlag != "" { // the flag's (or the Action input's) wrangler is unusable
+		return nil, flagErrorf("wrangler", ": %v", err)
+	}
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
@@ -84,6 +87,9 @@ func newAPICloud(env Env) (*cloud, error) {
 // matter so tests can inject them.
 func environ(env Env) []string {
 	base := os.Environ()
+	if env.Environ != nil {
+		base = env.Environ()
+	}
 	out := make([]string, 0, len(base))
 	seen := map[string]bool{}
 	for _, kv := range base {

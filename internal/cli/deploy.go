@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"github.com/org/lean4-cf-action/internal/image"
 	"github.com/org/lean4-cf-action/internal/pipeline"
 	"github.com/org/lean4-cf-action/internal/report"
-	"github.com/org/lean4-cf-action/internal/verify"
 )
 
 // defaultRegistry is Cloudflare's managed registry; CLOUDFLARE_CONTAINER_REGISTRY replaces it, as for wrangler.
@@ -28,8 +26,10 @@ type imagePorts struct {
 	push      *registryPusher // open, measure, refit and measured are filled by the image side
 }
 
-func newDeployCmd(env Env, images func(o *deployOptions) (imagePorts, error)) *cobra.Command {
-	o := &deployOptions{}
+// NewCmdDeploy returns `lean4-cf deploy`; runF, when set, runs instead of runDeploy once the flags are
+// valid (tests, and the Action, which reports the result itself).
+func NewCmdDeploy(f *Factory, runF func(*DeployOptions) error) *cobra.Command {
+	o := &DeployOptions{f: f}
 	cmd := &cobra.Command{
 		Use:   "deploy",
 		Short: "Preflight, stub, push, promote and verify the Lean server on Cloudflare Containers",
@@ -47,31 +47,41 @@ CLOUDFLARE_API_BASE_URL and CLOUDFLARE_CONTAINER_REGISTRY point lean4-cf and wra
 		Example: `  lean4-cf deploy
   lean4-cf deploy --stage stub --name lean-staging
   lean4-cf deploy --instance-type standard-2 --max-instances 10 --instances 3 --json`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
 				return err
 			}
-			ports, err := images(o)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(o)
 			}
-			return runDeploy(cmd.Context(), env, o, ports)
+			return runDeploy(cmd.Context(), o)
 		},
 	}
 	o.addFlags(cmd.Flags())
 	return cmd
 }
 
-func runDeploy(ctx context.Context, env Env, o *deployOptions, ports imagePorts) error {
-	res, err := deployResult(ctx, env, o, ports, nil)
+// ports returns the image side of the deploy: o.images, else imagePortsFor.
+func (o *DeployOptions) ports() (imagePorts, error) {
+	if o.images != nil {
+		return o.images(o)
+	}
+	return imagePortsFor(o.f.Env, o)
+}
+
+func runDeploy(ctx context.Context, o *DeployOptions) error {
+	env := o.f.Env
+	ports, err := o.ports()
+	if err != nil {
+		return err
+	}
+	res, err := deployResult(ctx, o, ports, nil)
 	if res == nil {
 		return err
 	}
 	if o.json {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
+		if err := printJSON(env.Stdout, res); err != nil {
 			return err
 		}
 	} else {
@@ -89,30 +99,25 @@ func runDeploy(ctx context.Context, env Env, o *deployOptions, ports imagePorts)
 
 // deployResult runs the pipeline. A nil result means nothing ran (a usage error); otherwise the result
 // is complete and the error, if any, says which stage failed. stage, when set, hears stage events.
-func deployResult(ctx context.Context, env Env, o *deployOptions, ports imagePorts, stage func(pipeline.Event)) (*report.Result, error) {
+func deployResult(ctx context.Context, o *DeployOptions, ports imagePorts, stage func(pipeline.Event)) (*report.Result, error) {
+	env := o.f.Env
 	apiKey, err := leanAPIKey(env)
 	if err != nil {
 		return nil, err
 	}
-	c, err := newCloud(env, o.wrangler)
+	c, err := o.f.Cloud(o.wrangler)
 	if err != nil {
 		return nil, err
 	}
 	var userConfig []byte
 	if o.config != "" {
 		if userConfig, err = os.ReadFile(o.config); err != nil {
-			return nil, usagef("--config %q cannot be read: %v", o.config, err)
+			return nil, flagErrorf("config", " %q cannot be read: %v", o.config, err)
 		}
 	}
-	envRules, err := verify.ParseResolveRules([]string{env.Getenv("LEAN4CF_RESOLVE")})
+	client, err := o.f.VerifyClient(o.rules)
 	if err != nil {
-		return nil, usagef("LEAN4CF_RESOLVE: %v", err)
-	}
-	vopts := verify.ClientOptions{Resolve: append(o.rules, envRules...)} // the flags' rules match first
-	vopts.TrustFromEnv(env.Getenv)
-	client, err := verify.NewClient(vopts)
-	if err != nil {
-		return nil, usagef("%v", err)
+		return nil, err
 	}
 	nm, err := workerModules(c.wr.Tool)
 	if err != nil {

@@ -45,14 +45,17 @@ func localCloudflare(t *testing.T) (*cfapi.Server, map[string]string) {
 func runDeployCLI(t *testing.T, env map[string]string, ports imagePorts, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	e := Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }}
-	root := newRootCmd(e)
+	f := NewFactory(Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }})
+	root := newRootCmd(f)
 	for _, c := range root.Commands() {
 		if c.Name() == "deploy" {
 			root.RemoveCommand(c) // replaced by one with test image ports
 		}
 	}
-	root.AddCommand(newDeployCmd(e, func(*deployOptions) (imagePorts, error) { return ports, nil }))
+	root.AddCommand(NewCmdDeploy(f, func(o *DeployOptions) error {
+		o.images = func(*DeployOptions) (imagePorts, error) { return ports, nil }
+		return runDeploy(context.Background(), o)
+	}))
 	root.SetArgs(append([]string{"deploy"}, args...))
 	root.SetOut(&out)
 	root.SetErr(&errb)

@@ -20,27 +20,31 @@ const (
 	defaultTimeout = 15 * time.Minute
 )
 
-// deployOptions are deploy's flags (and, in Actions, its inputs).
-type deployOptions struct {
-	stage        string   // all|preflight|stub|push|promote
-	image        string   // source image reference
-	name         string   // Worker name
-	instanceType string   // auto, a type name, custom, or custom:vcpu=V,memory=M,disk=D
-	maxInstances int      // container max_instances
-	instances    int      // instances requests spread over
-	sleepAfter   string   // idle time before an instance stops
-	config       string   // the user's own wrangler.jsonc to patch
-	url          string   // a custom domain to verify besides workers.dev
-	resolve      []string // HOST:PORT:ADDR[:ADDRPORT]
-	timeout      time.Duration
-	wrangler     string
-	json         bool
-	maxRatio     float64 // image.Options.MaxRatio for the preflight; zero means its default (no flag: tests lower it)
+// DeployOptions are deploy's flags (and, in Actions, its inputs: internal/action maps them).
+type DeployOptions struct {
+	f            *Factory
+	stage        string        // --stage all|preflight|stub|push|promote; default all
+	image        string        // --image, the source image reference; default defaultImage
+	name         string        // --name, the Worker name; default wrangler.DefaultWorkerName
+	instanceType string        // --instance-type: auto, a type name, custom, or custom:vcpu=V,memory=M,disk=D; default auto
+	maxInstances int           // --max-instances, container max_instances; default wrangler.DefaultMaxInstances
+	instances    int           // --instances requests are spread over; default wrangler.DefaultInstances
+	sleepAfter   string        // --sleep-after, idle time before an instance stops; default wrangler.DefaultSleepAfter
+	config       string        // --config, the user's own wrangler.jsonc to patch; default "" (render one)
+	url          string        // --url, a custom domain to verify besides workers.dev; default ""
+	resolve      []string      // --resolve HOST:PORT:ADDR[:ADDRPORT], repeatable; default none
+	timeout      time.Duration // --timeout on provisioning and the cold start; default defaultTimeout
+	wrangler     string        // --wrangler; default "" (LEAN4CF_WRANGLER, the pinned install, then PATH)
+	json         bool          // --json; default false (text)
+	maxRatio     float64       // image.Options.MaxRatio for the preflight; zero means its default (no flag: tests lower it)
+
+	// images measures and opens the source image for the pipeline. Default: imagePortsFor (tests replace it).
+	images func(*DeployOptions) (imagePorts, error)
 
 	rules []verify.ResolveRule // parsed from resolve by validate
 }
 
-func (o *deployOptions) addFlags(fs *pflag.FlagSet) {
+func (o *DeployOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.stage, "stage", "all", "last stage to run: all, preflight, stub, push or promote")
 	fs.StringVar(&o.image, "image", defaultImage, "source image: a registry reference, oci:DIR or docker-archive:FILE")
 	fs.StringVar(&o.name, "name", wrangler.DefaultWorkerName, "Worker name (also names the workers.dev URL and the container application)")
@@ -59,7 +63,7 @@ func (o *deployOptions) addFlags(fs *pflag.FlagSet) {
 // checkName checks --name as deploy, status and rollback take it: a deployment's name.
 func checkName(name string) error {
 	if err := wrangler.CheckDeploymentName(name); err != nil {
-		return usagef("--name %v", err)
+		return flagErrorf("name", " %v", err)
 	}
 	return nil
 }
@@ -72,7 +76,7 @@ const (
 
 func checkTimeout(d time.Duration) error {
 	if d < minTimeout || d > maxTimeout {
-		return usagef("--timeout %s is out of range: use %s to %s, like 15m", d, minTimeout, "6h")
+		return flagErrorf("timeout", " %s is out of range: use %s to %s, like 15m", d, minTimeout, "6h")
 	}
 	return nil
 }
@@ -87,42 +91,42 @@ func checkCustomDomain(s string) error {
 	u, err := url.Parse(s)
 	switch {
 	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Opaque != "":
-		return usagef("--url %q is not an http(s) URL: use a custom domain's origin, like https://lean.example.com", s)
+		return flagErrorf("url", " %q is not an http(s) URL: use a custom domain's origin, like https://lean.example.com", s)
 	case u.Scheme == "http":
-		return usagef("--url %q is plain http: custom domains serve HTTPS, so use https://%s", s, u.Host)
+		return flagErrorf("url", " %q is plain http: custom domains serve HTTPS, so use https://%s", s, u.Host)
 	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-		return usagef("--url %q has a path or query: give the custom domain's origin only, like https://%s (probes go to its /health and /)", s, u.Host)
+		return flagErrorf("url", " %q has a path or query: give the custom domain's origin only, like https://%s (probes go to its /health and /)", s, u.Host)
 	}
 	return nil
 }
 
 // validate checks every input before anything is contacted; each error names the input and the fix.
-func (o *deployOptions) validate() error {
+func (o *DeployOptions) validate() error {
 	switch o.stage {
 	case "all", "preflight", "stub", "push", "promote":
 	default:
-		return usagef("--stage %q is not a stage: use all, preflight, stub, push or promote", o.stage)
+		return flagErrorf("stage", " %q is not a stage: use all, preflight, stub, push or promote", o.stage)
 	}
 	if strings.TrimSpace(o.image) == "" {
-		return usagef("--image is empty: give a registry reference like %s", defaultImage)
+		return flagErrorf("image", " is empty: give a registry reference like %s", defaultImage)
 	}
 	if _, err := image.ParseRef(o.image); err != nil {
-		return usagef("--image: %v", err)
+		return flagErrorf("image", ": %v", err)
 	}
 	if err := instance.Check(o.instanceType); err != nil {
-		return usagef("--instance-type: %v", err)
+		return flagErrorf("instance-type", ": %v", err)
 	}
 	if err := checkName(o.name); err != nil {
 		return err
 	}
 	if err := wrangler.CheckMaxInstances(o.maxInstances); err != nil {
-		return usagef("--max-instances %v", err)
+		return flagErrorf("max-instances", " %v", err)
 	}
 	if err := wrangler.CheckInstances(o.instances, o.maxInstances); err != nil {
-		return usagef("--instances %v", err)
+		return flagErrorf("instances", " %v", err)
 	}
 	if _, err := wrangler.ParseSleepAfter(o.sleepAfter); err != nil {
-		return usagef("--sleep-after %v", err)
+		return flagErrorf("sleep-after", " %v", err)
 	}
 	if err := checkTimeout(o.timeout); err != nil {
 		return err
@@ -133,7 +137,7 @@ func (o *deployOptions) validate() error {
 	if o.config != "" {
 		info, err := os.Stat(o.config)
 		if err != nil || info.IsDir() {
-			return usagef("--config %q is not a readable file: give the path of your wrangler.jsonc", o.config)
+			return flagErrorf("config", " %q is not a readable file: give the path of your wrangler.jsonc", o.config)
 		}
 		if err := o.checkUserConfig(); err != nil {
 			return err
@@ -141,7 +145,7 @@ func (o *deployOptions) validate() error {
 	}
 	rules, err := verify.ParseResolveRules(o.resolve)
 	if err != nil {
-		return usagef("--resolve: %v", err)
+		return flagErrorf("resolve", ": %v", err)
 	}
 	o.rules = rules
 	return nil

@@ -12,9 +12,9 @@ import (
 )
 
 // validateDeploy parses deploy's flags from args and validates them, as deploy does before any write.
-func validateDeploy(t *testing.T, args ...string) (deployOptions, error) {
+func validateDeploy(t *testing.T, args ...string) (DeployOptions, error) {
 	t.Helper()
-	var o deployOptions
+	var o DeployOptions
 	fs := pflag.NewFlagSet("deploy", pflag.ContinueOnError)
 	o.addFlags(fs)
 	if err := fs.Parse(args); err != nil {

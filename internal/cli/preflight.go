@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,15 +20,17 @@ import (
 	"github.com/org/lean4-cf-action/internal/report"
 )
 
-type preflightOptions struct {
-	image        string
-	exact        bool
-	instanceType string
-	concurrency  int
-	memoryPerRun string
-	json         bool
-	targetRate   float64 // evaluations per second to plan for; 0: no plan
-	runSeconds   float64 // one evaluation's CPU time alone, with targetRate
+// PreflightOptions are the flags of `lean4-cf preflight`.
+type PreflightOptions struct {
+	f            *Factory
+	image        string  // --image; default defaultImage
+	exact        bool    // --exact; default false (estimate from gzip trailers and zstd headers)
+	instanceType string  // --instance-type; default auto
+	concurrency  int     // --concurrency; default instance.DefaultConcurrency
+	memoryPerRun string  // --memory-per-run; default 256MiB
+	json         bool    // --json; default false (text)
+	targetRate   float64 // --target-rate: evaluations per second to plan for; default 0 (no plan)
+	runSeconds   float64 // --run-seconds: one evaluation's CPU time alone, with targetRate; default 0
 	// maxRatio is the compression ratio above which a gzip trailer is not trusted (image.Options.MaxRatio;
 	// zero means its default). No flag sets it: tests lower it to make small bounded layers.
 	maxRatio float64
@@ -38,23 +39,23 @@ type preflightOptions struct {
 	memRun int64
 }
 
-func (o *preflightOptions) validate() error {
+func (o *PreflightOptions) validate() error {
 	ref, err := image.ParseRef(o.image)
 	if err != nil {
-		return usagef("--image: %v", err)
+		return flagErrorf("image", ": %v", err)
 	}
 	o.ref = ref
 	if err := instance.Check(o.instanceType); err != nil {
-		return usagef("--instance-type: %v", err)
+		return flagErrorf("instance-type", ": %v", err)
 	}
 	if o.concurrency < 1 || o.concurrency > 64 {
-		return usagef("--concurrency %d is out of range: use 1 to 64 Lean runs at once", o.concurrency)
+		return flagErrorf("concurrency", " %d is out of range: use 1 to 64 Lean runs at once", o.concurrency)
 	}
 	if o.memRun, err = instance.ParseSize(o.memoryPerRun); err != nil {
-		return usagef("--memory-per-run: %v", err)
+		return flagErrorf("memory-per-run", ": %v", err)
 	}
 	if (o.targetRate != 0) != (o.runSeconds != 0) {
-		return usagef("--target-rate and --run-seconds go together: give both (e.g. --target-rate 2 --run-seconds 0.5) or neither")
+		return flagErrorf("target-rate", " and --run-seconds go together: give both (e.g. --target-rate 2 --run-seconds 0.5) or neither")
 	}
 	if o.targetRate != 0 {
 		if err := instance.CheckLoad(o.targetRate, o.runSeconds); err != nil {
@@ -220,8 +221,10 @@ func fitRow(f instance.Fit) report.FitRow {
 	return r
 }
 
-func newPreflightCmd(env Env) *cobra.Command {
-	o := &preflightOptions{}
+// NewCmdPreflight returns `lean4-cf preflight`; runF, when set, runs instead of runPreflight once the
+// flags are valid (tests).
+func NewCmdPreflight(f *Factory, runF func(*PreflightOptions) error) *cobra.Command {
+	o := &PreflightOptions{f: f}
 	cmd := &cobra.Command{
 		Use:   "preflight",
 		Short: "Measure an image and fit it to Cloudflare's instance types (no Docker, nothing deployed)",
@@ -256,23 +259,26 @@ Exit status: 0 usable and fits, 1 unusable, does not fit or unreadable, 2 bad fl
   lean4-cf preflight --instance-type custom:vcpu=1,memory=4GiB,disk=8GB
   lean4-cf preflight --image docker-archive:image.tar
   lean4-cf preflight --target-rate 2 --run-seconds 0.5`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
 				return err
 			}
-			return runPreflight(cmd.Context(), env, o)
+			if runF != nil {
+				return runF(o)
+			}
+			return runPreflight(cmd.Context(), o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.image, "image", defaultImage, "image: a registry reference, oci:DIR or docker-archive:FILE")
-	f.BoolVar(&o.exact, "exact", false, "stream every layer for exact figures (and the content size)")
-	f.StringVar(&o.instanceType, "instance-type", "auto", instance.Choices())
-	f.IntVar(&o.concurrency, "concurrency", instance.DefaultConcurrency, "Lean runs at once, for the memory rule")
-	f.StringVar(&o.memoryPerRun, "memory-per-run", "256MiB", "memory one Lean run needs (units B, KB, MB, GB, KiB, MiB, GiB)")
-	f.BoolVar(&o.json, "json", false, "print one JSON object and no progress")
-	f.Float64Var(&o.targetRate, "target-rate", 0, "evaluations per second to plan for (with --run-seconds): recommends instances and max_instances")
-	f.Float64Var(&o.runSeconds, "run-seconds", 0, "one evaluation's CPU time in seconds on one vCPU alone (with --target-rate)")
+	fl := cmd.Flags()
+	fl.StringVar(&o.image, "image", defaultImage, "image: a registry reference, oci:DIR or docker-archive:FILE")
+	fl.BoolVar(&o.exact, "exact", false, "stream every layer for exact figures (and the content size)")
+	fl.StringVar(&o.instanceType, "instance-type", "auto", instance.Choices())
+	fl.IntVar(&o.concurrency, "concurrency", instance.DefaultConcurrency, "Lean runs at once, for the memory rule")
+	fl.StringVar(&o.memoryPerRun, "memory-per-run", "256MiB", "memory one Lean run needs (units B, KB, MB, GB, KiB, MiB, GiB)")
+	fl.BoolVar(&o.json, "json", false, "print one JSON object and no progress")
+	fl.Float64Var(&o.targetRate, "target-rate", 0, "evaluations per second to plan for (with --run-seconds): recommends instances and max_instances")
+	fl.Float64Var(&o.runSeconds, "run-seconds", 0, "one evaluation's CPU time in seconds on one vCPU alone (with --target-rate)")
 	return cmd
 }
 
@@ -334,7 +340,8 @@ func unwrapAll(err error) error {
 	return errors.New(strings.Join(strings.Fields(err.Error()), " "))
 }
 
-func runPreflight(ctx context.Context, env Env, o *preflightOptions) error {
+func runPreflight(ctx context.Context, o *PreflightOptions) error {
+	env := o.f.Env
 	src, err := imageSource(env)
 	if err != nil {
 		return err
@@ -346,7 +353,7 @@ func runPreflight(ctx context.Context, env Env, o *preflightOptions) error {
 	}
 	fr, err := fitImage(rep, o.instanceType, o.concurrency, o.memRun)
 	if err != nil {
-		return usagef("--instance-type: %v", err)
+		return flagErrorf("instance-type", ": %v", err)
 	}
 	if err := fr.customMisfit(o.instanceType); err != nil && o.json {
 		return err // nothing printed: the explicit configuration was the mistake
@@ -390,9 +397,7 @@ func runPreflight(ctx context.Context, env Env, o *preflightOptions) error {
 			out.Plan = &planJSON{TargetRate: plan.Rate, RunSeconds: plan.RunSeconds, BusyVCPU: round4(plan.BusyVCPU), PerInstance: round4(plan.PerInstance),
 				Instances: plan.Instances, MaxInstances: plan.Max, USDPerHour: round4(plan.USDPerHour), Text: plan.Sentence()}
 		}
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
+		if err := printJSON(env.Stdout, out); err != nil {
 			return err
 		}
 	} else {
@@ -431,7 +436,7 @@ func (fr fitResult) customMisfit(want string) error {
 	if fr.ok || !fr.chosen.Type.IsCustom() || want == instance.CustomName {
 		return nil
 	}
-	return usagef("--instance-type %s does not fit image %s: %s; give more, or use custom for the cheapest that fits (%s)",
+	return flagErrorf("instance-type", " %s does not fit image %s: %s; give more, or use custom for the cheapest that fits (%s)",
 		want, fr.rep.Image, strings.Join(fr.chosen.Reasons, "; "), fr.custom.Type.Spec())
 }
 
@@ -531,17 +536,17 @@ func saving(d, base float64) string {
 }
 
 // imagePortsFor measures once and serves both the preflight and the push from the same opened image.
-func imagePortsFor(env Env, o *deployOptions) (imagePorts, error) {
+func imagePortsFor(env Env, o *DeployOptions) (imagePorts, error) {
 	ref, err := image.ParseRef(o.image)
 	if err != nil {
-		return imagePorts{}, usagef("--image: %v", err)
+		return imagePorts{}, flagErrorf("image", ": %v", err)
 	}
 	src, err := imageSource(env)
 	if err != nil {
 		return imagePorts{}, err
 	}
 	if err := instance.Check(o.instanceType); err != nil {
-		return imagePorts{}, usagef("--instance-type: %v", err)
+		return imagePorts{}, flagErrorf("instance-type", ": %v", err)
 	}
 	var (
 		mu       sync.Mutex

@@ -147,12 +147,12 @@ func TestPreflightReportsBoundsAndStreamsNothing(t *testing.T) {
 	run := func(repo string, concurrency int, asJSON bool) (string, string, error) {
 		var out, errb bytes.Buffer
 		env := Env{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
-		o := &preflightOptions{image: host + "/" + repo + ":v1", instanceType: "auto", concurrency: concurrency, memoryPerRun: "256MiB", json: asJSON}
+		o := &PreflightOptions{f: NewFactory(env), image: host + "/" + repo + ":v1", instanceType: "auto", concurrency: concurrency, memoryPerRun: "256MiB", json: asJSON}
 		if err := o.validate(); err != nil {
 			t.Fatal(err)
 		}
 		o.maxRatio = ratio
-		err := runPreflight(context.Background(), env, o)
+		err := runPreflight(context.Background(), o)
 		return out.String(), errb.String(), err
 	}
 
@@ -229,7 +229,7 @@ func TestDeployPreflightUsesBounds(t *testing.T) {
 	})
 	env := Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
 
-	ports, err := imagePortsFor(env, &deployOptions{image: host + "/huge:v1", instanceType: "auto", json: true, maxRatio: ratio})
+	ports, err := imagePortsFor(env, &DeployOptions{image: host + "/huge:v1", instanceType: "auto", json: true, maxRatio: ratio})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestDeployPreflightUsesBounds(t *testing.T) {
 		}
 	}
 
-	ports, err = imagePortsFor(env, &deployOptions{image: host + "/lean:v1", instanceType: "auto", json: true, maxRatio: ratio})
+	ports, err = imagePortsFor(env, &DeployOptions{image: host + "/lean:v1", instanceType: "auto", json: true, maxRatio: ratio})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -16,16 +15,22 @@ import (
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
-// renderOptions are the flags of `lean4-cf render`.
-type renderOptions struct {
-	mode, out, config, nodeModules string
-	vars                           []string
-	json                           bool
-	opts                           wrangler.Options
+// RenderOptions are the flags of `lean4-cf render`. Options left zero in opts take wrangler's defaults
+// (or, with --config, keep the user's values).
+type RenderOptions struct {
+	f           *Factory
+	mode        string           // --mode stub|container; required
+	out         string           // --out DIR; required
+	config      string           // --config; default "" (render a configuration)
+	nodeModules string           // --node-modules; default "" (npm ci in the rendered directory)
+	vars        []string         // --var KEY=VALUE, repeatable; default none
+	json        bool             // --json; default false (text)
+	opts        wrangler.Options // --name, --image, --instance-type, --max-instances, --instances, --sleep-after, --compatibility-date
 }
 
-func newRenderCmd(env Env) *cobra.Command {
-	o := &renderOptions{}
+// NewCmdRender returns `lean4-cf render`; runF, when set, runs instead of runRender (tests).
+func NewCmdRender(f *Factory, runF func(*RenderOptions) error) *cobra.Command {
+	o := &RenderOptions{f: f}
 	cmd := &cobra.Command{
 		Use:   "render --mode stub|container --out DIR [flags]",
 		Short: "Write the Worker project (wrangler.jsonc and sources) for the stub or the container",
@@ -39,25 +44,28 @@ and migration when missing. Options left unset keep your values there.`,
 		Example: `  lean4-cf render --mode stub --out build/stub
   lean4-cf render --mode container --out build/container \
     --image registry.cloudflare.com/<account>/lean4-server@sha256:<digest> --instances 2 --var MAX_LEAN_TIMEOUT=120`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runRender(cmd.Context(), env, o)
+			if runF != nil {
+				return runF(o)
+			}
+			return runRender(cmd.Context(), o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.mode, "mode", "", "stub (no containers) or container (required)")
-	f.StringVar(&o.out, "out", "", "directory to write; it must be empty, new, or a previous rendering (required)")
-	f.StringVar(&o.opts.WorkerName, "name", "", `Worker name (default "`+wrangler.DefaultWorkerName+`")`)
-	f.StringVar(&o.opts.Image, "image", "", "digest-pinned image reference the container runs (container mode)")
-	f.StringVar(&o.opts.InstanceType, "instance-type", "", strings.Join(instance.Names(), ", ")+`, custom (measures --image for the cheapest custom configuration that fits) or custom:vcpu=V,memory=M,disk=D (default "`+wrangler.DefaultInstanceType+`")`)
-	f.IntVar(&o.opts.MaxInstances, "max-instances", 0, fmt.Sprintf("most instances running at once (default %d)", wrangler.DefaultMaxInstances))
-	f.IntVar(&o.opts.Instances, "instances", 0, fmt.Sprintf("1 = one named instance; N > 1 spreads requests over N (default %d)", wrangler.DefaultInstances))
-	f.StringVar(&o.opts.SleepAfter, "sleep-after", "", `idle time before an instance is stopped, e.g. 30s, 2m, 1h (default "`+wrangler.DefaultSleepAfter+`")`)
-	f.StringVar(&o.opts.CompatibilityDate, "compatibility-date", "", `Worker compatibility date (default "`+wrangler.DefaultCompatibilityDate+`")`)
-	f.StringArrayVar(&o.vars, "var", nil, "Worker setting KEY=VALUE, repeatable (e.g. MAX_LEAN_TIMEOUT=120, CORS_ORIGINS=https://app.example)")
-	f.StringVar(&o.config, "config", "", "your own wrangler.jsonc to patch instead of rendering one")
-	f.StringVar(&o.nodeModules, "node-modules", "", "an installed worker/node_modules to link into DIR, so no npm ci is needed")
-	f.BoolVar(&o.json, "json", false, "print the result as JSON")
+	fl := cmd.Flags()
+	fl.StringVar(&o.mode, "mode", "", "stub (no containers) or container (required)")
+	fl.StringVar(&o.out, "out", "", "directory to write; it must be empty, new, or a previous rendering (required)")
+	fl.StringVar(&o.opts.WorkerName, "name", "", `Worker name (default "`+wrangler.DefaultWorkerName+`")`)
+	fl.StringVar(&o.opts.Image, "image", "", "digest-pinned image reference the container runs (container mode)")
+	fl.StringVar(&o.opts.InstanceType, "instance-type", "", strings.Join(instance.Names(), ", ")+`, custom (measures --image for the cheapest custom configuration that fits) or custom:vcpu=V,memory=M,disk=D (default "`+wrangler.DefaultInstanceType+`")`)
+	fl.IntVar(&o.opts.MaxInstances, "max-instances", 0, fmt.Sprintf("most instances running at once (default %d)", wrangler.DefaultMaxInstances))
+	fl.IntVar(&o.opts.Instances, "instances", 0, fmt.Sprintf("1 = one named instance; N > 1 spreads requests over N (default %d)", wrangler.DefaultInstances))
+	fl.StringVar(&o.opts.SleepAfter, "sleep-after", "", `idle time before an instance is stopped, e.g. 30s, 2m, 1h (default "`+wrangler.DefaultSleepAfter+`")`)
+	fl.StringVar(&o.opts.CompatibilityDate, "compatibility-date", "", `Worker compatibility date (default "`+wrangler.DefaultCompatibilityDate+`")`)
+	fl.StringArrayVar(&o.vars, "var", nil, "Worker setting KEY=VALUE, repeatable (e.g. MAX_LEAN_TIMEOUT=120, CORS_ORIGINS=https://app.example)")
+	fl.StringVar(&o.config, "config", "", "your own wrangler.jsonc to patch instead of rendering one")
+	fl.StringVar(&o.nodeModules, "node-modules", "", "an installed worker/node_modules to link into DIR, so no npm ci is needed")
+	fl.BoolVar(&o.json, "json", false, "print the result as JSON")
 	return cmd
 }
 
@@ -69,7 +77,8 @@ type renderResult struct {
 	Main   string `json:"main"`
 }
 
-func runRender(ctx context.Context, env Env, o *renderOptions) error {
+func runRender(ctx context.Context, o *RenderOptions) error {
+	env := o.f.Env
 	if o.mode == "" {
 		return &UsageError{Err: errors.New("--mode is required: use --mode stub or --mode container")}
 	}
@@ -93,7 +102,7 @@ func runRender(ctx context.Context, env Env, o *renderOptions) error {
 	if o.config != "" {
 		b, err := os.ReadFile(o.config)
 		if err != nil {
-			return usagef("--config %q is not a readable file: give the path of your wrangler.jsonc", o.config)
+			return flagErrorf("config", " %q is not a readable file: give the path of your wrangler.jsonc", o.config)
 		}
 		opts.UserConfig, opts.UserConfigName = b, o.config
 	}
@@ -112,15 +121,13 @@ func runRender(ctx context.Context, env Env, o *renderOptions) error {
 	r, err := wrangler.Render(o.out, opts, o.nodeModules)
 	var inputErr *wrangler.InputError
 	if errors.As(err, &inputErr) {
-		return renderInputError(o, err)
+		return renderInputError(err)
 	}
 	if err != nil {
 		return fmt.Errorf("rendering into %s: %w", o.out, err)
 	}
 	if o.json {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(renderResult{Mode: o.mode, Dir: r.Dir, Config: r.Config, Main: r.Main})
+		return printJSON(env.Stdout, renderResult{Mode: o.mode, Dir: r.Dir, Config: r.Config, Main: r.Main})
 	}
 	deploy := "cd " + shellQuote(r.Dir) + " && npm ci && npx wrangler deploy"
 	if o.nodeModules != "" {
@@ -134,11 +141,11 @@ func runRender(ctx context.Context, env Env, o *renderOptions) error {
 // the cheapest custom configuration that holds it with the default workload.
 func cheapestCustomFor(ctx context.Context, env Env, img string) (string, error) {
 	if img == "" {
-		return "", usagef("--instance-type custom measures the image: give --image, or an explicit custom:vcpu=V,memory=M,disk=D from lean4-cf preflight")
+		return "", flagErrorf("instance-type", " custom measures the image: give --image, or an explicit custom:vcpu=V,memory=M,disk=D from lean4-cf preflight")
 	}
 	ref, err := image.ParseRef(img)
 	if err != nil {
-		return "", usagef("--image: %v", err)
+		return "", flagErrorf("image", ": %v", err)
 	}
 	src, err := imageSource(env)
 	if err != nil {

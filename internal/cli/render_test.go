@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
 const renderImage = "registry.cloudflare.com/0123456789abcdef0123456789abcdef/lean4-server@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"
@@ -198,5 +201,26 @@ func TestRenderDeprecatedAlias(t *testing.T) {
 	}
 	if !bytes.Contains(cfg, []byte(`"instance_type": "lite"`)) {
 		t.Fatalf("wrangler.jsonc does not name lite:\n%s", cfg)
+	}
+}
+
+// Render's input errors name the render flag through wrangler's typed field errors.
+func TestRenderInputErrorNamesTheFlag(t *testing.T) {
+	for _, tt := range []struct {
+		opts       wrangler.Options
+		flag, want string
+	}{
+		{wrangler.Options{Mode: "x"}, "mode", `--mode "x": use stub or container`},
+		{wrangler.Options{Mode: wrangler.ModeStub, WorkerName: "Bad_Name"}, "name", "--name "},
+		{wrangler.Options{Mode: wrangler.ModeStub, MaxInstances: -1}, "max-instances", "--max-instances "},
+		{wrangler.Options{Mode: wrangler.ModeStub, Vars: map[string]string{"NOPE": "1"}}, "var", `--var "NOPE" is not a Worker setting`},
+		{wrangler.Options{Mode: wrangler.ModeStub, UserConfig: []byte("{"), UserConfigName: "my.jsonc"}, "config", "--config my.jsonc is not JSONC"},
+	} {
+		_, err := wrangler.Render(t.TempDir(), tt.opts, "")
+		err = renderInputError(err)
+		var fe *FlagError
+		if !errors.As(err, &fe) || fe.Flag != tt.flag || !strings.HasPrefix(err.Error(), tt.want) || exitCode(err) != ExitUsage {
+			t.Errorf("%+v: %v, want a usage error for --%s starting %q", tt.opts, err, tt.flag, tt.want)
+		}
 	}
 }

@@ -16,16 +16,19 @@ import (
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
-type sandboxOptions struct {
-	provisionDelay time.Duration
-	startDelay     time.Duration
-	envFile        string
-	deploy         bool
-	wrangler       string
+// SandboxOptions are the flags of `lean4-cf sandbox`.
+type SandboxOptions struct {
+	f              *Factory
+	provisionDelay time.Duration // --provision-delay; default 3s
+	startDelay     time.Duration // --start-delay; default 1s
+	envFile        string        // --env-file; default "" (print only)
+	deploy         bool          // --deploy; default false (serve until interrupted)
+	wrangler       string        // --wrangler; default "" (LEAN4CF_WRANGLER, the pinned install, then PATH)
 }
 
-func newSandboxCmd(env Env) *cobra.Command {
-	var o sandboxOptions
+// NewCmdSandbox returns `lean4-cf sandbox`; runF, when set, runs instead of runSandbox (tests).
+func NewCmdSandbox(f *Factory, runF func(*SandboxOptions) error) *cobra.Command {
+	o := &SandboxOptions{f: f}
 	cmd := &cobra.Command{
 		Use:   "sandbox",
 		Short: "Run a local Cloudflare (API, registry, workers.dev edge) to try lean4-cf with no account",
@@ -43,17 +46,20 @@ With --deploy it runs "lean4-cf deploy" against itself once, prints the report a
 deploy's exit status: the whole flow, offline, with no account.`,
 		Example: `  lean4-cf sandbox --deploy
   lean4-cf sandbox --env-file /tmp/sandbox.env    # then: . /tmp/sandbox.env && lean4-cf deploy --image "$LEAN4CF_SOURCE_IMAGE"`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runSandbox(cmd.Context(), env, o)
+			if runF != nil {
+				return runF(o)
+			}
+			return runSandbox(cmd.Context(), o)
 		},
 	}
-	f := cmd.Flags()
-	f.DurationVar(&o.provisionDelay, "provision-delay", 3*time.Second, "how long a new container application takes to provision")
-	f.DurationVar(&o.startDelay, "start-delay", time.Second, "how long a container instance takes to cold start")
-	f.StringVar(&o.envFile, "env-file", "", "also write the exports to this file")
-	f.BoolVar(&o.deploy, "deploy", false, "run lean4-cf deploy against the sandbox once, then stop")
-	f.StringVar(&o.wrangler, "wrangler", "", "wrangler to run (default: $LEAN4CF_WRANGLER, the project's pinned install, then PATH)")
+	fl := cmd.Flags()
+	fl.DurationVar(&o.provisionDelay, "provision-delay", 3*time.Second, "how long a new container application takes to provision")
+	fl.DurationVar(&o.startDelay, "start-delay", time.Second, "how long a container instance takes to cold start")
+	fl.StringVar(&o.envFile, "env-file", "", "also write the exports to this file")
+	fl.BoolVar(&o.deploy, "deploy", false, "run lean4-cf deploy against the sandbox once, then stop")
+	fl.StringVar(&o.wrangler, "wrangler", "", "wrangler to run (default: $LEAN4CF_WRANGLER, the project's pinned install, then PATH)")
 	return cmd
 }
 
@@ -61,7 +67,7 @@ deploy's exit status: the whole flow, offline, with no account.`,
 const maxSandboxDelay = 10 * time.Minute
 
 // validate checks the flags before anything starts, so a bad one does not surface after the servers are up.
-func (o sandboxOptions) validate() error {
+func (o *SandboxOptions) validate() error {
 	for _, d := range []struct {
 		flag string
 		v    time.Duration
@@ -72,16 +78,17 @@ func (o sandboxOptions) validate() error {
 	}
 	if o.envFile != "" {
 		if info, err := os.Stat(o.envFile); err == nil && info.IsDir() {
-			return usagef("--env-file %q is a folder: give a file path, like /tmp/sandbox.env", o.envFile)
+			return flagErrorf("env-file", " %q is a folder: give a file path, like /tmp/sandbox.env", o.envFile)
 		}
 		if info, err := os.Stat(filepath.Dir(o.envFile)); err != nil || !info.IsDir() {
-			return usagef("--env-file %q is in a folder that does not exist: create it, or give a path like /tmp/sandbox.env", o.envFile)
+			return flagErrorf("env-file", " %q is in a folder that does not exist: create it, or give a path like /tmp/sandbox.env", o.envFile)
 		}
 	}
 	return nil
 }
 
-func runSandbox(ctx context.Context, env Env, o sandboxOptions) error {
+func runSandbox(ctx context.Context, o *SandboxOptions) error {
+	env := o.f.Env
 	if err := o.validate(); err != nil {
 		return err
 	}
@@ -125,17 +132,13 @@ func runSandbox(ctx context.Context, env Env, o sandboxOptions) error {
 			}
 			return env.Getenv(k)
 		}
-		denv := Env{Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr, Getenv: overlay}
-		d := &deployOptions{stage: "all", image: image, name: wrangler.DefaultWorkerName, instanceType: "auto", maxInstances: wrangler.DefaultMaxInstances,
+		denv := Env{Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr, Getenv: overlay, Environ: env.Environ}
+		d := &DeployOptions{f: o.f.with(denv), stage: "all", image: image, name: wrangler.DefaultWorkerName, instanceType: "auto", maxInstances: wrangler.DefaultMaxInstances,
 			instances: wrangler.DefaultInstances, sleepAfter: wrangler.DefaultSleepAfter, timeout: 5 * time.Minute, wrangler: o.wrangler}
 		if err := d.validate(); err != nil {
 			return err
 		}
-		ports, err := imagePortsFor(denv, d)
-		if err != nil {
-			return err
-		}
-		return runDeploy(ctx, denv, d, ports)
+		return runDeploy(ctx, d)
 	}
 	fmt.Fprintf(env.Stdout, "# lean4-cf sandbox: a local Cloudflare on loopback. In another shell:\n%s", b.String())
 	fmt.Fprintf(env.Stdout, "# then: lean4-cf deploy --image \"$LEAN4CF_SOURCE_IMAGE\"   (and curl --cacert \"$SSL_CERT_FILE\" --resolve ...)\n# serving until interrupted\n")

@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -10,10 +10,12 @@ import (
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
-type statusOptions struct {
-	name     string
-	wrangler string
-	json     bool
+// StatusOptions are the flags of `lean4-cf status`.
+type StatusOptions struct {
+	f        *Factory
+	name     string // --name; default wrangler.DefaultWorkerName
+	wrangler string // --wrangler; accepted and ignored (status runs no wrangler)
+	json     bool   // --json; default false (text)
 }
 
 // statusReport is what `lean4-cf status --json` prints.
@@ -25,8 +27,9 @@ type statusReport struct {
 	Application *cloudflare.Application `json:"application,omitempty"`
 }
 
-func newStatusCmd(env Env) *cobra.Command {
-	var o statusOptions
+// NewCmdStatus returns `lean4-cf status`; runF, when set, runs instead of runStatus (tests).
+func NewCmdStatus(f *Factory, runF func(*StatusOptions) error) *cobra.Command {
+	o := &StatusOptions{f: f}
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show a deployed Worker's URL, live version and container application state",
@@ -37,53 +40,12 @@ through the API, without running wrangler.
 
 Credentials come from the environment only: CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID
 (CLOUDFLARE_API_BASE_URL points both lean4-cf and wrangler at another API, e.g. lean4-cf sandbox).`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkName(o.name); err != nil {
-				return err
+			if runF != nil {
+				return runF(o)
 			}
-			c, err := newAPICloud(env)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			if err := c.api.VerifyToken(ctx); err != nil { // status reads the container application too
-				return err
-			}
-			rep := statusReport{Name: o.name}
-			version, exists, err := c.api.Worker(ctx, o.name)
-			if err != nil {
-				return err
-			}
-			rep.Exists, rep.VersionID = exists, version
-			if exists {
-				if rep.URL, err = c.api.WorkersDevURL(ctx, o.name); err != nil {
-					return err
-				}
-				app, ok, err := c.api.Application(ctx, wrangler.ApplicationName(o.name, wrangler.ClassName))
-				if err != nil {
-					return err
-				}
-				if ok {
-					if err := c.api.FillInstanceType(ctx, &app); err != nil { // the configured instance type
-						return err
-					}
-					rep.Application = &app
-				}
-			}
-			if o.json {
-				enc := json.NewEncoder(env.Stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
-					return err
-				}
-			} else {
-				printStatus(env, rep)
-			}
-			if !exists {
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("no Worker %q on this account: deploy it with lean4-cf deploy --name %s", o.name, o.name)}
-			}
-			return nil
+			return runStatus(cmd.Context(), o)
 		},
 	}
 	cmd.Flags().StringVar(&o.name, "name", wrangler.DefaultWorkerName, "Worker name")
@@ -93,6 +55,52 @@ Credentials come from the environment only: CLOUDFLARE_API_TOKEN and CLOUDFLARE_
 	_ = cmd.Flags().MarkHidden("wrangler")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print one JSON object")
 	return cmd
+}
+
+func runStatus(ctx context.Context, o *StatusOptions) error {
+	env := o.f.Env
+	if err := checkName(o.name); err != nil {
+		return err
+	}
+	c, err := o.f.APICloud()
+	if err != nil {
+		return err
+	}
+	if err := c.api.VerifyToken(ctx); err != nil { // status reads the container application too
+		return err
+	}
+	rep := statusReport{Name: o.name}
+	version, exists, err := c.api.Worker(ctx, o.name)
+	if err != nil {
+		return err
+	}
+	rep.Exists, rep.VersionID = exists, version
+	if exists {
+		if rep.URL, err = c.api.WorkersDevURL(ctx, o.name); err != nil {
+			return err
+		}
+		app, ok, err := c.api.Application(ctx, wrangler.ApplicationName(o.name, wrangler.ClassName))
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := c.api.FillInstanceType(ctx, &app); err != nil { // the configured instance type
+				return err
+			}
+			rep.Application = &app
+		}
+	}
+	if o.json {
+		if err := printJSON(env.Stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		printStatus(env, rep)
+	}
+	if !exists {
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("no Worker %q on this account: deploy it with lean4-cf deploy --name %s", o.name, o.name)}
+	}
+	return nil
 }
 
 func printStatus(env Env, r statusReport) {

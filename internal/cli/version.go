@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"runtime/debug"
 
@@ -10,9 +10,11 @@ import (
 	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
-type versionOptions struct {
-	wrangler string // --wrangler PATH
-	json     bool
+// VersionOptions are the flags of `lean4-cf version`.
+type VersionOptions struct {
+	f        *Factory
+	wrangler string // --wrangler PATH; default "" (LEAN4CF_WRANGLER, the pinned install, then PATH)
+	json     bool   // --json; default false (text)
 }
 
 // versionInfo is what `lean4-cf version --json` prints.
@@ -28,8 +30,9 @@ type versionInfo struct {
 	WranglerWarning string `json:"wranglerWarning,omitempty"`
 }
 
-func newVersionCmd(env Env) *cobra.Command {
-	var o versionOptions
+// NewCmdVersion returns `lean4-cf version`; runF, when set, runs instead of runVersion (tests).
+func NewCmdVersion(f *Factory, runF func(*VersionOptions) error) *cobra.Command {
+	o := &VersionOptions{f: f}
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the versions of lean4-cf, the wrangler it runs, and the Node.js that runs wrangler",
@@ -38,48 +41,54 @@ func newVersionCmd(env Env) *cobra.Command {
 wrangler is found the way deploy finds it: --wrangler PATH, else $LEAN4CF_WRANGLER, else the project's
 pinned install (worker/node_modules, put there by "make toolchain"), else wrangler on $PATH.
 Node.js is $LEAN4CF_NODE, else the project's Node 22 (.tools/node), else node on $PATH.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			info := versionInfo{Lean4CF: buildVersion(), WranglerPinned: wrangler.PinnedVersion}
-			tool, err := wrangler.Locate(wrangler.LocateOptions{Flag: o.wrangler, Getenv: env.Getenv})
-			if err != nil {
-				info.Problem = err.Error()
-			} else {
-				info.Wrangler, info.WranglerPath, info.WranglerSource = tool.Version, tool.Path, tool.Source
-				info.WranglerWarning = tool.Warning()
-				info.NodePath = tool.Node
-				if info.Node, err = tool.NodeVersion(cmd.Context()); err != nil {
-					info.Problem = err.Error()
-				}
+			if runF != nil {
+				return runF(o)
 			}
-			if o.json {
-				enc := json.NewEncoder(env.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(info)
-			}
-			fmt.Fprintf(env.Stdout, "lean4-cf %s\n", info.Lean4CF)
-			if info.WranglerPath != "" {
-				v := info.Wrangler
-				if v == "" {
-					v = "(unknown version)"
-				}
-				fmt.Fprintf(env.Stdout, "wrangler %s (%s, found via %s; pinned %s)\n", v, info.WranglerPath, info.WranglerSource, info.WranglerPinned)
-			}
-			if info.NodePath != "" {
-				fmt.Fprintf(env.Stdout, "node %s (%s)\n", info.Node, info.NodePath)
-			}
-			if info.WranglerWarning != "" {
-				fmt.Fprintln(env.Stderr, info.WranglerWarning)
-			}
-			if info.Problem != "" {
-				fmt.Fprintf(env.Stderr, "warning: %s\n", info.Problem)
-			}
-			return nil
+			return runVersion(cmd.Context(), o)
 		},
 	}
 	cmd.Flags().StringVar(&o.wrangler, "wrangler", "", "wrangler to run (a .bin/wrangler link, wrangler.js, or an executable)")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print one JSON object")
 	return cmd
+}
+
+func runVersion(ctx context.Context, o *VersionOptions) error {
+	env := o.f.Env
+	info := versionInfo{Lean4CF: buildVersion(), WranglerPinned: wrangler.PinnedVersion}
+	tool, err := wrangler.Locate(wrangler.LocateOptions{Flag: o.wrangler, Getenv: env.Getenv})
+	if err != nil {
+		info.Problem = err.Error()
+	} else {
+		info.Wrangler, info.WranglerPath, info.WranglerSource = tool.Version, tool.Path, tool.Source
+		info.WranglerWarning = tool.Warning()
+		info.NodePath = tool.Node
+		if info.Node, err = tool.NodeVersion(ctx); err != nil {
+			info.Problem = err.Error()
+		}
+	}
+	if o.json {
+		return printJSON(env.Stdout, info)
+	}
+	fmt.Fprintf(env.Stdout, "lean4-cf %s\n", info.Lean4CF)
+	if info.WranglerPath != "" {
+		v := info.Wrangler
+		if v == "" {
+			v = "(unknown version)"
+		}
+		fmt.Fprintf(env.Stdout, "wrangler %s (%s, found via %s; pinned %s)\n", v, info.WranglerPath, info.WranglerSource, info.WranglerPinned)
+	}
+	if info.NodePath != "" {
+		fmt.Fprintf(env.Stdout, "node %s (%s)\n", info.Node, info.NodePath)
+	}
+	if info.WranglerWarning != "" {
+		fmt.Fprintln(env.Stderr, info.WranglerWarning)
+	}
+	if info.Problem != "" {
+		fmt.Fprintf(env.Stderr, "warning: %s\n", info.Problem)
+	}
+	return nil
 }
 
 // buildVersion reports the module version, or the VCS revision for a development build.

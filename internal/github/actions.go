@@ -4,18 +4,18 @@ package github
 
 import (
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/org/lean4-cf-action/internal/report"
 )
 
-// Actions writes workflow commands to the log and file commands to the runner's files.
-// It wraps go-githubactions v1.0.0 and avoids its deprecated ::set-output (see SetOutputs).
+// Actions writes workflow commands to the log and file commands to the runner's files, through
+// go-githubactions; multi-line outputs get a random heredoc delimiter (see SetOutputs).
 type Actions struct {
 	a      *githubactions.Action
 	getenv func(string) string
@@ -31,6 +31,9 @@ func NewActions(w io.Writer, getenv func(string) string) *Actions {
 		w:      w,
 	}
 }
+
+// Input returns an Action input as the runner passes it (INPUT_<NAME>), trimmed like @actions/core's getInput.
+func (x *Actions) Input(name string) string { return x.a.GetInput(name) }
 
 // InActions reports whether the process runs as a GitHub Actions step.
 func InActions(getenv func(string) string) bool { return getenv("GITHUB_ACTIONS") == "true" }
@@ -50,20 +53,27 @@ func (x *Actions) Mask(secrets ...string) {
 	}
 }
 
-// SetOutputs appends each output to $GITHUB_OUTPUT as a heredoc block with a fresh random delimiter, so a
-// value can never end the block early and inject another output. go-githubactions v1.0.0's SetOutput prints
-// the deprecated ::set-output command, so the block goes through its file-command API instead.
+// libraryDelimiter is the fixed heredoc delimiter go-githubactions' SetOutput writes.
+const libraryDelimiter = "_GitHubActionsFileCommandDelimeter_"
+
+// SetOutputs appends each output to $GITHUB_OUTPUT. A one-line value goes through the library's SetOutput;
+// a multi-line value (or one holding the library's fixed delimiter) gets a heredoc block with a fresh
+// random delimiter, so that no value can end its block early and inject another output.
 func (x *Actions) SetOutputs(outs []report.Output) error {
 	if x.getenv("GITHUB_OUTPUT") == "" {
 		return fmt.Errorf("writing outputs: GITHUB_OUTPUT is not set (not running as an Actions step?)")
 	}
 	for _, o := range outs {
-		delim, err := delimiter(o.Value)
-		if err != nil {
-			return err
+		var err error
+		if strings.ContainsAny(o.Value, "\r\n") || strings.Contains(o.Value, libraryDelimiter) {
+			delim := delimiter(o.Value)
+			err = x.fileCommand("output", func() {
+				x.a.IssueFileCommand(&githubactions.Command{Name: "output", Message: o.Name + "<<" + delim + "\n" + o.Value + "\n" + delim})
+			})
+		} else {
+			err = x.fileCommand("output", func() { x.a.SetOutput(o.Name, o.Value) })
 		}
-		msg := o.Name + "<<" + delim + "\n" + o.Value + "\n" + delim
-		if err := x.fileCommand("output", msg); err != nil {
+		if err != nil {
 			return fmt.Errorf("writing output %q: %w", o.Name, err)
 		}
 	}
@@ -75,20 +85,21 @@ func (x *Actions) AddSummary(markdown string) error {
 	if x.getenv("GITHUB_STEP_SUMMARY") == "" {
 		return fmt.Errorf("writing the job summary: GITHUB_STEP_SUMMARY is not set")
 	}
-	if err := x.fileCommand("step-summary", markdown); err != nil {
+	if err := x.fileCommand("step-summary", func() { x.a.AddStepSummary(markdown) }); err != nil {
 		return fmt.Errorf("writing the job summary: %w", err)
 	}
 	return nil
 }
 
-// fileCommand calls the library's IssueFileCommand, which panics on a write failure, and returns the failure.
-func (x *Actions) fileCommand(name, msg string) (err error) {
+// fileCommand runs one of the library's file commands, which panic on a write failure, and returns the
+// failure. name is the command, for the error.
+func (x *Actions) fileCommand(name string, issue func()) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%v", r)
+			err = fmt.Errorf("%s file command: %v", name, r)
 		}
 	}()
-	x.a.IssueFileCommand(&githubactions.Command{Name: name, Message: msg})
+	issue()
 	return nil
 }
 
@@ -108,33 +119,94 @@ func (x *Actions) Warning(msg string) { x.a.Warningf("%s", msg) }
 
 // StopCommands makes the runner ignore workflow commands in what follows (a tool's output that lean4-cf
 // does not control) until the returned function is called.
-func (x *Actions) StopCommands() (resume func(), err error) {
-	token, err := randomToken()
-	if err != nil {
-		return nil, err
-	}
+func (x *Actions) StopCommands() (resume func()) {
+	token := strings.ToLower(rand.Text()) // at least 128 random bits, lower case like the runner's command names
 	fmt.Fprintf(x.w, "::stop-commands::%s\n", token)
-	return func() { fmt.Fprintf(x.w, "::%s::\n", token) }, nil
+	return func() { fmt.Fprintf(x.w, "::%s::\n", token) }
 }
 
 // delimiter returns a random heredoc delimiter that does not occur in value.
-func delimiter(value string) (string, error) {
+func delimiter(value string) string {
 	for {
-		t, err := randomToken()
-		if err != nil {
-			return "", err
-		}
-		d := "ghadelimiter_" + t
-		if !strings.Contains(value, d) {
-			return d, nil
+		if d := "ghadelimiter_" + strings.ToLower(rand.Text()); !strings.Contains(value, d) {
+			return d
 		}
 	}
 }
 
-func randomToken() (string, error) {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("making a random delimiter: %w", err)
+// Log is a step's log while tools' output passes through it. Workflow commands stay stopped whenever
+// lean4-cf does not control what is printed; Log resumes them only to issue its own (a group, a mask)
+// and stops them again. Its methods may be called from several goroutines (the push masks a registry
+// password while the pipeline reports its stages).
+type Log struct {
+	x      *Actions
+	mu     sync.Mutex
+	resume func() // set while commands are stopped
+	group  bool   // a group is open
+}
+
+// NewLog returns the Log of the step x writes to; commands are live until Stop.
+func (x *Actions) NewLog() *Log { return &Log{x: x} }
+
+// Stop stops workflow commands; Resume resumes them. Either does nothing when already so.
+func (l *Log) Stop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stop()
+}
+
+// Resume resumes workflow commands.
+func (l *Log) Resume() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.live()
+}
+
+func (l *Log) stop() {
+	if l.resume == nil {
+		l.resume = l.x.StopCommands()
 	}
-	return hex.EncodeToString(b), nil
+}
+
+func (l *Log) live() {
+	if l.resume != nil {
+		l.resume()
+		l.resume = nil
+	}
+}
+
+// Mask masks secrets in every later line, resuming commands for the mask when they are stopped.
+func (l *Log) Mask(secrets ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	stopped := l.resume != nil
+	l.live()
+	l.x.Mask(secrets...)
+	if stopped {
+		l.stop()
+	}
+}
+
+// Group opens a group titled title (closing an open one) and stops commands for what the group holds.
+func (l *Log) Group(title string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.live()
+	if l.group {
+		l.x.EndGroup()
+	}
+	l.x.Group(title)
+	l.group = true
+	l.stop()
+}
+
+// EndGroup resumes commands and closes the open group, if any.
+func (l *Log) EndGroup() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.live()
+	if l.group {
+		l.x.EndGroup()
+		l.group = false
+	}
 }

@@ -57,7 +57,9 @@ func setup(t *testing.T) (*Actions, *bytes.Buffer, map[string]string) {
 func TestSetOutputsUsesRandomHeredocs(t *testing.T) {
 	x, log, env := setup(t)
 	evil := "line1\nghadelimiter_x\ninjected=1\nEOF"
-	if err := x.SetOutputs([]report.Output{{Name: "url", Value: "https://a.workers.dev"}, {Name: "result-json", Value: evil}, {Name: "empty", Value: ""}}); err != nil {
+	fixed := libraryDelimiter // a one-line value that is the library's delimiter would end its block early
+	if err := x.SetOutputs([]report.Output{{Name: "url", Value: "https://a.workers.dev"}, {Name: "result-json", Value: evil}, {Name: "empty", Value: ""},
+		{Name: "fixed", Value: fixed}, {Name: "two", Value: "a\nb"}}); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(env["GITHUB_OUTPUT"])
@@ -65,16 +67,21 @@ func TestSetOutputsUsesRandomHeredocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := parseOutputs(t, string(data))
-	if got["url"] != "https://a.workers.dev" || got["result-json"] != evil || got["empty"] != "" || len(got) != 3 {
+	if got["url"] != "https://a.workers.dev" || got["result-json"] != evil || got["empty"] != "" || got["fixed"] != fixed || got["two"] != "a\nb" || len(got) != 5 {
 		t.Fatalf("outputs = %#v\nfile:\n%s", got, data)
 	}
 	if strings.Contains(log.String(), "set-output") {
 		t.Fatalf("deprecated ::set-output printed: %q", log.String())
 	}
-	// Two writes never share a delimiter.
-	lines := strings.Split(string(data), "\n")
-	if lines[0] == lines[3] {
-		t.Fatalf("delimiter reused: %q", lines[0])
+	// Multi-line values get random delimiters, never the same twice.
+	var random []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if _, d, ok := strings.Cut(l, "<<"); ok && strings.HasPrefix(d, "ghadelimiter_") {
+			random = append(random, d)
+		}
+	}
+	if len(random) != 3 || random[0] == random[1] || random[1] == random[2] || random[0] == random[2] {
+		t.Fatalf("random delimiters %q, want 3 distinct:\n%s", random, data)
 	}
 }
 
@@ -98,10 +105,7 @@ func TestSummaryMaskGroupsAnnotations(t *testing.T) {
 	x.Group("stage: push")
 	x.EndGroup()
 	x.Error("promote", "verification failed: 50% of\nrequests")
-	resume, err := x.StopCommands()
-	if err != nil {
-		t.Fatal(err)
-	}
+	resume := x.StopCommands()
 	log.WriteString("::add-mask::from-a-tool\n")
 	resume()
 	if err := x.AddSummary("## hello\n"); err != nil {
@@ -120,11 +124,46 @@ func TestSummaryMaskGroupsAnnotations(t *testing.T) {
 	i := strings.Index(s, "::stop-commands::")
 	token := strings.TrimSpace(s[i+len("::stop-commands::"):])
 	token = token[:strings.IndexByte(token, '\n')]
-	if len(token) < 32 || !strings.Contains(s, "::"+token+"::\n") {
+	if len(token) < 26 || !strings.Contains(s, "::"+token+"::\n") {
 		t.Fatalf("stop-commands token %q not resumed:\n%s", token, s)
 	}
 	sum, _ := os.ReadFile(env["GITHUB_STEP_SUMMARY"])
 	if string(sum) != "## hello\n\n" {
 		t.Fatalf("summary = %q", sum)
+	}
+}
+
+// Log keeps commands stopped except to issue its own: a mask while stopped resumes, masks and stops
+// again under a new token; a group opens with commands live and its lines run stopped.
+func TestLog(t *testing.T) {
+	x, buf, _ := setup(t)
+	l := x.NewLog()
+	l.Group("lean4-cf: push")
+	l.Mask("pw-1")
+	l.EndGroup()
+	l.EndGroup() // nothing open: nothing written
+	l.Stop()
+	l.Stop() // already stopped
+	l.Resume()
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	kinds := make([]string, len(lines))
+	var tokens []string
+	for i, ln := range lines {
+		switch {
+		case strings.HasPrefix(ln, "::stop-commands::"):
+			kinds[i] = "stop"
+			tokens = append(tokens, strings.TrimPrefix(ln, "::stop-commands::"))
+		case len(tokens) > 0 && ln == "::"+tokens[len(tokens)-1]+"::":
+			kinds[i] = "resume"
+		default:
+			kinds[i] = ln
+		}
+	}
+	want := []string{"::group::lean4-cf: push", "stop", "resume", "::add-mask::pw-1", "stop", "resume", "::endgroup::", "stop", "resume"}
+	if strings.Join(kinds, "|") != strings.Join(want, "|") {
+		t.Fatalf("log:\n%s\nwant %q", buf.String(), want)
+	}
+	if tokens[0] == tokens[1] || tokens[1] == tokens[2] {
+		t.Fatalf("stop-commands token reused: %q", tokens)
 	}
 }

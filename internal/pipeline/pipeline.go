@@ -12,6 +12,7 @@ import (
 
 	"github.com/org/lean4-cf-action/internal/report"
 	"github.com/org/lean4-cf-action/internal/retry"
+	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
 // Stage names, in the order they run.
@@ -224,7 +225,7 @@ func (p *Pipeline) Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := r.stage(ctx, StageStub, func(ctx context.Context) (string, error) {
 		name := opts.Name
 		if exists {
-			name = opts.Name + "-stub"
+			name = opts.Name + wrangler.StubSuffix
 		}
 		d, err := p.Deployer.DeployStub(ctx, name)
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -26,17 +25,17 @@ type customInstanceType struct {
 // (see instance.Type.Spec) within Cloudflare's limits.
 func checkInstanceType(spec string) error {
 	if canonical, ok := instance.Aliases()[spec]; ok {
-		return fmt.Errorf("instance type %q is a deprecated alias: use %q", spec, canonical)
+		return fieldErrorf(FieldInstanceType, " %q is a deprecated alias: use %q", spec, canonical)
 	}
 	if spec == instance.CustomName {
-		return fmt.Errorf("instance type %q must be fitted to an image first: give custom:vcpu=V,memory=M,disk=D (lean4-cf preflight prints the cheapest)", spec)
+		return fieldErrorf(FieldInstanceType, " %q must be fitted to an image first: give custom:vcpu=V,memory=M,disk=D (lean4-cf preflight prints the cheapest)", spec)
 	}
 	if _, _, err := instance.Lookup(spec); err != nil {
 		var le *instance.LimitError
 		if errors.As(err, &le) {
-			return fmt.Errorf("instance type %q: %w", spec, err)
+			return fieldErrorf(FieldInstanceType, " %q: %w", spec, err)
 		}
-		return fmt.Errorf("instance type %q: use one of %s, or custom:vcpu=V,memory=M,disk=D", spec, strings.Join(instance.Names(), ", "))
+		return fieldErrorf(FieldInstanceType, " %q: use one of %s, or custom:vcpu=V,memory=M,disk=D", spec, strings.Join(instance.Names(), ", "))
 	}
 	return nil
 }
@@ -59,7 +58,7 @@ func userInstanceType(src string, v any) (string, error) {
 			return canonical, nil // wrangler still takes the old name, with a warning
 		}
 		if err := checkInstanceType(it); err != nil {
-			return "", fmt.Errorf("%s: %w", src, err)
+			return "", subjectErrorf(FieldUserConfig, src, ": %w", err)
 		}
 		return it, nil
 	case map[string]any:
@@ -67,25 +66,25 @@ func userInstanceType(src string, v any) (string, error) {
 		vals := map[string]float64{"vcpu": instance.DefaultCustomVCPU, "memory_mib": instance.DefaultCustomMemoryMiB, "disk_mb": instance.DefaultCustomDiskMB}
 		for k, x := range it {
 			if _, known := vals[k]; !known {
-				return "", fmt.Errorf("%s: instance_type has %q; the object form takes vcpu, memory_mib and disk_mb", src, k)
+				return "", subjectErrorf(FieldUserConfig, src, ": instance_type has %q; the object form takes vcpu, memory_mib and disk_mb", k)
 			}
 			n, ok := x.(float64)
 			if !ok {
-				return "", fmt.Errorf("%s: instance_type.%s is %v; give a number", src, k, x)
+				return "", subjectErrorf(FieldUserConfig, src, ": instance_type.%s is %v; give a number", k, x)
 			}
 			vals[k] = n
 		}
 		mem, disk := vals["memory_mib"], vals["disk_mb"]
 		if mem != float64(int64(mem)) || disk != float64(int64(disk)) {
-			return "", fmt.Errorf("%s: instance_type memory_mib %v and disk_mb %v must be whole numbers", src, mem, disk)
+			return "", subjectErrorf(FieldUserConfig, src, ": instance_type memory_mib %v and disk_mb %v must be whole numbers", mem, disk)
 		}
 		t, err := instance.Custom(vals["vcpu"], int64(mem), int64(disk))
 		if err != nil {
-			return "", fmt.Errorf("%s: %w", src, err)
+			return "", subjectErrorf(FieldUserConfig, src, ": %w", err)
 		}
 		return t.Spec(), nil
 	}
-	return "", fmt.Errorf("%s: instance_type is %v; give a name like %q or an object {vcpu, memory_mib, disk_mb}", src, v, DefaultInstanceType)
+	return "", subjectErrorf(FieldUserConfig, src, ": instance_type is %v; give a name like %q or an object {vcpu, memory_mib, disk_mb}", v, DefaultInstanceType)
 }
 
 // UserInstanceType returns the instance type a user's wrangler.jsonc gives lean4-cf's container class, as
@@ -94,7 +93,7 @@ func userInstanceType(src string, v any) (string, error) {
 func UserInstanceType(cfg []byte, src string) (string, bool, error) {
 	v, err := hujson.Parse(bytes.Clone(cfg))
 	if err != nil {
-		return "", false, fmt.Errorf("%s is not JSONC (JSON with comments): %w; fix the syntax there", src, oneLine{err})
+		return "", false, subjectErrorf(FieldUserConfig, src, " is not JSONC (JSON with comments): %w; fix the syntax there", oneLine{err})
 	}
 	v.Standardize()
 	var u struct {

@@ -1,7 +1,6 @@
 package wrangler
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -134,13 +133,13 @@ func (o Options) validate() error {
 	switch o.Mode {
 	case ModeStub, ModeContainer:
 	case "":
-		return errors.New("mode is not set: use stub or container")
+		return fieldErrorf(FieldMode, " is not set: use stub or container")
 	default:
-		return fmt.Errorf("mode %q: use stub or container", o.Mode)
+		return fieldErrorf(FieldMode, " %q: use stub or container", o.Mode)
 	}
 	if o.WorkerName != "" {
 		if err := CheckWorkerName(o.WorkerName); err != nil {
-			return fmt.Errorf("worker name %w", err)
+			return fieldErrorf(FieldWorkerName, " %w", err)
 		}
 	}
 	if o.Mode == ModeContainer {
@@ -155,21 +154,21 @@ func (o Options) validate() error {
 	}
 	if o.MaxInstances != 0 {
 		if err := CheckMaxInstances(o.MaxInstances); err != nil {
-			return fmt.Errorf("max instances %w", err)
+			return fieldErrorf(FieldMaxInstances, " %w", err)
 		}
 	}
 	if o.Instances != 0 {
 		if err := CheckInstances(o.Instances, o.MaxInstances); err != nil {
-			return fmt.Errorf("instances %w", err)
+			return fieldErrorf(FieldInstances, " %w", err)
 		}
 	}
 	if o.SleepAfter != "" {
 		if _, err := ParseSleepAfter(o.SleepAfter); err != nil {
-			return fmt.Errorf("sleep after %w", err)
+			return fieldErrorf(FieldSleepAfter, " %w", err)
 		}
 	}
 	if o.CompatibilityDate != "" && !compatDateRE.MatchString(o.CompatibilityDate) {
-		return fmt.Errorf("compatibility date %q: use YYYY-MM-DD", o.CompatibilityDate)
+		return fieldErrorf(FieldCompatibilityDate, " %q: use YYYY-MM-DD", o.CompatibilityDate)
 	}
 	for _, k := range slices.Sorted(maps.Keys(o.Vars)) {
 		if err := checkVar(k, o.Vars[k]); err != nil {
@@ -182,21 +181,21 @@ func (o Options) validate() error {
 func checkVar(k, v string) error {
 	switch k {
 	case "LEAN_API_KEY":
-		return errors.New("variable LEAN_API_KEY: the API key is a secret; set it with `wrangler secret put LEAN_API_KEY`, never as a plain variable")
+		return fieldErrorf(FieldVars, " LEAN_API_KEY: the API key is a secret; set it with `wrangler secret put LEAN_API_KEY`, never as a plain variable")
 	case "LEAN_ORIGIN":
-		return errors.New("variable LEAN_ORIGIN: it is a development setting that bypasses the container; use it with `wrangler dev --var`, not in a deployed configuration")
+		return fieldErrorf(FieldVars, " LEAN_ORIGIN: it is a development setting that bypasses the container; use it with `wrangler dev --var`, not in a deployed configuration")
 	case "INSTANCES":
-		return errors.New("variable INSTANCES: set it with the instances option")
+		return fieldErrorf(FieldVars, " INSTANCES: set it with the instances option")
 	case "SLEEP_AFTER":
-		return errors.New("variable SLEEP_AFTER: set it with the sleep-after option")
+		return fieldErrorf(FieldVars, " SLEEP_AFTER: set it with the sleep-after option")
 	}
 	rules := varRules()
 	rule, ok := rules[k]
 	if !ok {
-		return fmt.Errorf("variable %q is not a Worker setting: use one of %s", k, strings.Join(slices.Sorted(maps.Keys(rules)), ", "))
+		return fieldErrorf(FieldVars, " %q is not a Worker setting: use one of %s", k, strings.Join(slices.Sorted(maps.Keys(rules)), ", "))
 	}
 	if err := rule(v); err != nil {
-		return fmt.Errorf("variable %s=%q: %w", k, v, err)
+		return fieldErrorf(FieldVars, " %s=%q: %w", k, v, err)
 	}
 	return nil
 }
@@ -248,11 +247,11 @@ var pullableRegistries = []*regexp.Regexp{
 
 func checkImage(ref, managed string) error {
 	if ref == "" {
-		return errors.New("image is not set: container mode needs a digest-pinned reference like registry.cloudflare.com/<account>/lean4-server@sha256:<digest>")
+		return fieldErrorf(FieldImage, " is not set: container mode needs a digest-pinned reference like registry.cloudflare.com/<account>/lean4-server@sha256:<digest>")
 	}
 	d, err := name.NewDigest(ref, name.StrictValidation)
 	if err != nil {
-		return fmt.Errorf("image %q: pin it by digest, like registry.cloudflare.com/<account>/lean4-server@sha256:<digest> (a reused tag never rolls out): %w", ref, err)
+		return fieldErrorf(FieldImage, " %q: pin it by digest, like registry.cloudflare.com/<account>/lean4-server@sha256:<digest> (a reused tag never rolls out): %w", ref, err)
 	}
 	host := d.RegistryStr()
 	if host == name.DefaultRegistry {
@@ -266,7 +265,7 @@ func checkImage(ref, managed string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("image %q: Cloudflare cannot pull from %s; copy the image to registry.cloudflare.com first (lean4-cf does this when it deploys)", ref, host)
+	return fieldErrorf(FieldImage, " %q: Cloudflare cannot pull from %s; copy the image to registry.cloudflare.com first (lean4-cf does this when it deploys)", ref, host)
 }
 
 // MaxSleepAfter is the longest sleep-after accepted: a year. An idle time longer than that keeps an

@@ -59,20 +59,20 @@ func patch(o Options) ([]byte, error) {
 	// Parse keeps slices of its input and Standardize blanks comments in place: parse two copies.
 	tree, err := hujson.Parse(bytes.Clone(o.UserConfig))
 	if err != nil {
-		return nil, fmt.Errorf("%s is not JSONC (JSON with comments): %w; fix the syntax there", src, oneLine{err})
+		return nil, subjectErrorf(FieldUserConfig, src, " is not JSONC (JSON with comments): %w; fix the syntax there", oneLine{err})
 	}
 	std, _ := hujson.Parse(bytes.Clone(o.UserConfig))
 	std.Standardize()
 	var u userConfig
 	if _, isObject := tree.Value.(*hujson.Object); !isObject {
-		return nil, fmt.Errorf("%s is not a JSON object: write the wrangler configuration as one object, starting with {", src)
+		return nil, subjectErrorf(FieldUserConfig, src, " is not a JSON object: write the wrangler configuration as one object, starting with {")
 	}
 	if err := json.Unmarshal(std.Pack(), &u); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
-			return nil, fmt.Errorf("%s does not look like a wrangler configuration: %q is %s where wrangler expects %s; correct it", src, te.Field, article(te.Value), kindOf(te.Type))
+			return nil, subjectErrorf(FieldUserConfig, src, " does not look like a wrangler configuration: %q is %s where wrangler expects %s; correct it", te.Field, article(te.Value), kindOf(te.Type))
 		}
-		return nil, fmt.Errorf("%s does not look like a wrangler configuration: %w; correct it", src, oneLine{err})
+		return nil, subjectErrorf(FieldUserConfig, src, " does not look like a wrangler configuration: %w; correct it", oneLine{err})
 	}
 
 	var ops []op
@@ -141,7 +141,7 @@ func patch(o Options) ([]byte, error) {
 
 func containerOps(src string, o Options, u userConfig) ([]op, error) {
 	if u.Containers == nil || len(*u.Containers) == 0 {
-		return nil, fmt.Errorf("%s has no containers: add a \"containers\" entry with \"class_name\": %q, or leave out the user configuration to render one", src, ClassName)
+		return nil, subjectErrorf(FieldUserConfig, src, " has no containers: add a \"containers\" entry with \"class_name\": %q, or leave out the user configuration to render one", ClassName)
 	}
 	i := slices.IndexFunc(*u.Containers, func(c map[string]any) bool { return c["class_name"] == ClassName })
 	if i < 0 {
@@ -149,13 +149,13 @@ func containerOps(src string, o Options, u userConfig) ([]op, error) {
 		for _, c := range *u.Containers {
 			names = append(names, fmt.Sprintf("%q", c["class_name"]))
 		}
-		return nil, fmt.Errorf("%s: containers name class %s, but lean4-cf's Worker exports %q: set \"class_name\": %q", src, strings.Join(names, ", "), ClassName, ClassName)
+		return nil, subjectErrorf(FieldUserConfig, src, ": containers name class %s, but lean4-cf's Worker exports %q: set \"class_name\": %q", strings.Join(names, ", "), ClassName, ClassName)
 	}
 	// Another container class cannot deploy with lean4-cf's Worker, which exports only LeanContainer:
 	// wrangler would fail on it at promote, after the stub and the push, whatever its image.
 	for j, c := range *u.Containers {
 		if j != i {
-			return nil, fmt.Errorf("%s: containers also name class %q (image %q), but lean4-cf's Worker exports only %q: remove that entry, or deploy it from a Worker of your own", src, c["class_name"], c["image"], ClassName)
+			return nil, subjectErrorf(FieldUserConfig, src, ": containers also name class %q (image %q), but lean4-cf's Worker exports only %q: remove that entry, or deploy it from a Worker of your own", c["class_name"], c["image"], ClassName)
 		}
 	}
 	var ops []op
@@ -175,7 +175,7 @@ func containerOps(src string, o Options, u userConfig) ([]op, error) {
 		set(at+"/max_instances", DefaultMaxInstances)
 	}
 	if mi, ok := (*u.Containers)[i]["max_instances"].(float64); ok && o.MaxInstances == 0 && o.Instances > int(mi) {
-		return nil, fmt.Errorf("instances %d is more than max_instances %d in %s: lower instances or raise max_instances", o.Instances, int(mi), src)
+		return nil, fieldErrorf(FieldInstances, " %d is more than max_instances %d in %s: lower instances or raise max_instances", o.Instances, int(mi), src)
 	}
 
 	want := binding{Name: BindingName, ClassName: ClassName}
@@ -189,7 +189,7 @@ func containerOps(src string, o Options, u userConfig) ([]op, error) {
 		if j < 0 {
 			set("/durable_objects/bindings/-", want)
 		} else if got := (*u.DurableObjects.Bindings)[j].Name; got != BindingName {
-			return nil, fmt.Errorf("%s binds %s as %q, but lean4-cf's Worker reads env.%s: rename the binding to %q", src, ClassName, got, BindingName, BindingName)
+			return nil, subjectErrorf(FieldUserConfig, src, " binds %s as %q, but lean4-cf's Worker reads env.%s: rename the binding to %q", ClassName, got, BindingName, BindingName)
 		}
 	}
 
@@ -205,7 +205,7 @@ func containerOps(src string, o Options, u userConfig) ([]op, error) {
 			return ops, nil
 		}
 		if slices.Contains(mg.NewClasses, ClassName) {
-			return nil, fmt.Errorf("%s migration %q declares %s in new_classes: a container class must be SQLite-backed; use new_sqlite_classes", src, mg.Tag, ClassName)
+			return nil, subjectErrorf(FieldUserConfig, src, " migration %q declares %s in new_classes: a container class must be SQLite-backed; use new_sqlite_classes", mg.Tag, ClassName)
 		}
 	}
 	for n := 1; tags[m.Tag]; n++ {

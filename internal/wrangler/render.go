@@ -149,7 +149,7 @@ func Render(dir string, o Options, nodeModules string) (Rendered, error) {
 			return Rendered{}, fmt.Errorf("resolving node_modules: %w", err)
 		}
 		if _, err := os.Stat(filepath.Join(nodeModules, "@cloudflare", "containers", "package.json")); err != nil {
-			return Rendered{}, &InputError{Err: fmt.Errorf("node_modules %s has no @cloudflare/containers: run `make toolchain` first, or leave it out and run npm ci in the rendered directory", nodeModules)}
+			return Rendered{}, &InputError{Err: fieldErrorf(FieldNodeModules, " %s has no @cloudflare/containers: run `make toolchain` first, or leave it out and run npm ci in the rendered directory", nodeModules)}
 		}
 	}
 	files := map[string][]byte{ConfigFile: cfg}
@@ -199,7 +199,7 @@ func checkOutDir(dir string) error {
 	}
 	for _, e := range entries {
 		if !rendered[e.Name()] {
-			return &InputError{Err: fmt.Errorf("output directory %s holds %s, which lean4-cf did not render: use an empty or new directory", dir, e.Name())}
+			return &InputError{Err: fieldErrorf(FieldOutDir, " %s holds %s, which lean4-cf did not render: use an empty or new directory", dir, e.Name())}
 		}
 	}
 	return nil

@@ -337,7 +337,18 @@ func (e *Edge) gate(app string, w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target, _ := url.Parse(lean.URL())
-	(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }}).ServeHTTP(w, r)
+	(&httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
+		// A container that dies under a request loses its connection, and the Worker's container class
+		// answers 502 container_disconnected (worker/src/failures.ts); the proxy's default would be an
+		// empty 502 that no production client ever sees.
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			e.logf("edge: gate %s: 502: %s: %v", app, inst.Image, err)
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(http.StatusBadGateway)
+			fmt.Fprint(w, `{"ok":false,"error":"container_disconnected","message":"The container closed the connection without an answer (it may have restarted or run out of memory)."}`)
+		},
+	}).ServeHTTP(w, r)
 }
 
 // lean returns the Lean double that runs an image, starting it when needed.

@@ -200,6 +200,18 @@ func TestEdgeContainerThatNeverListens(t *testing.T) {
 	}
 }
 
+// A container that dies under a request: the client gets the Worker's JSON 502 that says so, not an
+// empty body.
+func TestEdgeContainerThatCrashes(t *testing.T) {
+	r := newRig(t, cfapi.Options{}, func(string) leandouble.Options { return leandouble.Options{Fail: leandouble.FailCrash} })
+	image := r.push(t, "lean")
+	r.deploy(t, wrangler.Options{Mode: wrangler.ModeContainer, WorkerName: "lean", Image: image})
+	code, body := r.do(t, "POST", "https://lean."+r.api.Subdomain()+".workers.dev/", "#eval 1 + 1")
+	if code != http.StatusBadGateway || !strings.Contains(body, `"error":"container_disconnected"`) {
+		t.Fatalf("POST / = %d %q; want 502 with error container_disconnected", code, body)
+	}
+}
+
 func TestEdgeCloseLeavesNoProcess(t *testing.T) {
 	r := newRig(t, cfapi.Options{}, nil)
 	r.deploy(t, wrangler.Options{Mode: wrangler.ModeStub, WorkerName: "lean"})
