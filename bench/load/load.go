@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -151,10 +150,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		return Report{}, err
 	}
 	defer remove()
-	key, err := newKey()
-	if err != nil {
-		return Report{}, err
-	}
+	key := rand.Text()
 	fmt.Fprintln(o.Progress, "bundling the Worker (container entry point) with the pinned wrangler ...")
 	v, err := bundle(ctx, o.Root, filepath.Join(dir, "bundle"), key)
 	if err != nil {
@@ -221,14 +217,6 @@ func runBundle(ctx context.Context, o Options, v cfapi.Version, key, dir string)
 		rep.Pass = rep.Pass && p.clean()
 	}
 	return rep, nil
-}
-
-func newKey() (string, error) {
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("making an API key: %w", err)
-	}
-	return hex.EncodeToString(b), nil
 }
 
 // newClient keeps one connection per client open to workerd (the double closes each one, as the real
