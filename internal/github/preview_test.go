@@ -106,3 +106,97 @@ func TestGatePreview(t *testing.T) {
 		})
 	}
 }
+
+// TestPreviewDeployments follows one pull request's preview through GitHub's Deployments: a deploy, a
+// re-run of the same commit, a new commit, the close and a second close. Other environments stay as they were.
+func TestPreviewDeployments(t *testing.T) {
+	ctx := context.Background()
+	s, c := newDouble(t)
+	const shaA, shaB = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	const url = "https://lean4-server-pr-7.acct.workers.dev"
+	prod := s.AddDeployment(ghtest.Deployment{Ref: shaA, Environment: "production", ProductionEnvironment: true,
+		Statuses: []ghtest.DeploymentStatus{{State: "success"}}})
+	other := s.AddDeployment(ghtest.Deployment{Ref: shaA, Environment: github.PreviewEnvironment(8), TransientEnvironment: true,
+		Statuses: []ghtest.DeploymentStatus{{State: "success"}}})
+	deploy := func(sha string, ok bool) int64 {
+		t.Helper()
+		d, err := c.StartPreviewDeployment(ctx, github.PreviewDeploymentOptions{PR: 7, SHA: sha, Description: "preview of #7", LogURL: "https://github.com/octo/lean/actions/runs/1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Finish(ctx, ok, url, "verified"); err != nil {
+			t.Fatal(err)
+		}
+		return d.ID
+	}
+	latest := func() map[int64]string {
+		out := map[int64]string{}
+		for _, d := range s.Deployments() {
+			out[d.ID] = d.Statuses[len(d.Statuses)-1].State
+		}
+		return out
+	}
+
+	first := deploy(shaA, true)
+	if again := deploy(shaA, true); again != first {
+		t.Errorf("a re-run of the same commit created deployment %d beside %d", again, first)
+	}
+	failed := deploy(shaB, false)
+	if got := latest(); got[first] != "success" || got[failed] != "failure" {
+		t.Errorf("after a failed deploy of a new commit: %v; the earlier success must stay live", got)
+	}
+	second := deploy(shaB, true)
+	if second != failed {
+		t.Errorf("the retry of commit B created %d beside %d", second, failed)
+	}
+	if got := latest(); got[first] != "inactive" || got[second] != "success" || got[prod] != "success" || got[other] != "success" {
+		t.Errorf("after commit B: %v; want only the earlier preview deployment inactive", got)
+	}
+	for _, d := range s.Deployments() {
+		if d.ID == first || d.ID == second {
+			if d.Environment != "preview/pr-7" || !d.TransientEnvironment || d.ProductionEnvironment || d.AutoMerge || d.Task != "deploy" {
+				t.Errorf("deployment %+v: want transient, not production, in preview/pr-7", d)
+			}
+			for _, st := range d.Statuses {
+				if (st.State == "success") != (st.EnvironmentURL == url) {
+					t.Errorf("deployment %d: status %s with environment URL %q; want the URL on success only", d.ID, st.State, st.EnvironmentURL)
+				}
+			}
+		}
+	}
+
+	n, err := c.DeactivatePreview(ctx, 7, "pull request #7 was closed", "")
+	if err != nil || n != 1 {
+		t.Fatalf("DeactivatePreview = %d, %v; want 1 deployment changed", n, err)
+	}
+	if got := latest(); got[second] != "inactive" || got[prod] != "success" || got[other] != "success" {
+		t.Errorf("after the close: %v", got)
+	}
+	s.ResetLog()
+	if n, err := c.DeactivatePreview(ctx, 7, "again", ""); err != nil || n != 0 {
+		t.Fatalf("second DeactivatePreview = %d, %v; want 0", n, err)
+	}
+	if w := s.Writes(); len(w) != 0 {
+		t.Errorf("a second delete wrote %v", w)
+	}
+}
+
+// TestDeactivatePreviewPages deactivates an environment with more deployments than one page holds.
+func TestDeactivatePreviewPages(t *testing.T) {
+	s, c := newDouble(t)
+	for range 130 {
+		s.AddDeployment(ghtest.Deployment{Ref: headSHA, Environment: "preview/pr-7", TransientEnvironment: true,
+			Statuses: []ghtest.DeploymentStatus{{State: "success"}}})
+	}
+	n, err := c.DeactivatePreview(context.Background(), 7, "closed", "")
+	if err != nil || n != 130 {
+		t.Fatalf("DeactivatePreview = %d, %v; want 130", n, err)
+	}
+	if _, err := c.DeactivatePreview(context.Background(), 0, "closed", ""); err == nil {
+		t.Error("pull request 0 was accepted")
+	}
+	s.FailNext("GET", "/repos/octo/lean/deployments", 403)
+	if _, err := c.DeactivatePreview(context.Background(), 7, "closed", ""); err == nil || !strings.Contains(err.Error(), "deployments: write") {
+		t.Errorf("err = %v, want the missing permission named", err)
+	}
+}
