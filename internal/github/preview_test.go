@@ -2,6 +2,7 @@ package github_test
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"testing"
 
@@ -198,5 +199,45 @@ func TestDeactivatePreviewPages(t *testing.T) {
 	s.FailNext("GET", "/repos/octo/lean/deployments", 403)
 	if _, err := c.DeactivatePreview(context.Background(), 7, "closed", ""); err == nil || !strings.Contains(err.Error(), "deployments: write") {
 		t.Errorf("err = %v, want the missing permission named", err)
+	}
+}
+
+func TestClosed(t *testing.T) {
+	tests := []struct {
+		name    string
+		prs     []int
+		want    map[int]bool
+		fail    int // status of GET /pulls/3
+		errHas  string
+		request int // GET requests expected
+	}{
+		{name: "open, closed and merged", prs: []int{7, 3, 4}, want: map[int]bool{7: false, 3: true, 4: true}, request: 3},
+		{name: "duplicates read once", prs: []int{3, 3, 8}, want: map[int]bool{3: true, 8: false}, request: 2},
+		{name: "none", prs: nil, want: map[int]bool{}, request: 0},
+		{name: "no such pull request is an error, not closed", prs: []int{99}, errHas: "octo/lean has none, or the token may not read it (404)", request: 1},
+		{name: "a token without the permission", prs: []int{3}, fail: 403, errHas: "add `pull-requests: read`", request: 1},
+		{name: "a bad number", prs: []int{0}, errHas: "not a pull request number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := newDouble(t)
+			s.AddPull(ghtest.Pull{Number: 3, HeadSHA: strings.Repeat("3", 40), HeadRepo: repo, State: "closed"})
+			s.AddPull(ghtest.Pull{Number: 4, HeadSHA: strings.Repeat("4", 40), HeadRepo: "mallory/lean", State: "closed"})
+			if tt.fail != 0 {
+				s.FailNext("GET", "/repos/octo/lean/pulls/3", tt.fail)
+			}
+			var cp github.ClosedPRs = c
+			got, err := cp.Closed(context.Background(), tt.prs)
+			if tt.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.errHas) {
+					t.Fatalf("err = %v, want %q", err, tt.errHas)
+				}
+			} else if err != nil || !maps.Equal(got, tt.want) {
+				t.Fatalf("Closed = %v, %v; want %v", got, err, tt.want)
+			}
+			if n := len(s.Requests()); n != tt.request {
+				t.Errorf("%d requests, want %d", n, tt.request)
+			}
+		})
 	}
 }
