@@ -3,11 +3,13 @@ package github_test
 import (
 	"context"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/org/lean4-cf-action/internal/ghtest"
 	"github.com/org/lean4-cf-action/internal/github"
+	"github.com/org/lean4-cf-action/internal/report"
 )
 
 func TestDecidePreview(t *testing.T) {
@@ -239,5 +241,107 @@ func TestClosed(t *testing.T) {
 				t.Errorf("%d requests, want %d", n, tt.request)
 			}
 		})
+	}
+}
+
+// TestPreviewAnswers runs preview triggers through what the Action does (gate, then the preview comment
+// and reactions) beside an existing production deploy comment, which must stay as it was.
+func TestPreviewAnswers(t *testing.T) {
+	info := report.PreviewInfo{Production: "lean", PR: 7}
+	deployed := report.PreviewComment(info, &report.Result{Name: "lean-pr-7", Outcome: "deployed", URL: "https://lean-pr-7.acct.workers.dev"}, "")
+	tests := []struct {
+		name      string
+		fixtures  []string
+		body      string // the run's comment body when allowed
+		reaction  github.Reaction
+		reactions []string // on the last fixture's comment
+		comment   string   // the preview comment contains this
+	}{
+		{name: "preview deployed, then updated", fixtures: []string{"issue_comment_preview", "pull_request"}, body: deployed,
+			reaction: github.ReactDone, reactions: []string{"eyes", "rocket"}, comment: "deployed and verified"},
+		{name: "deleted by comment", fixtures: []string{"pull_request_opened", "issue_comment_preview_delete"}, reaction: github.ReactDone,
+			body:      report.PreviewDeletedComment(info, report.PreviewRemoval{Worker: "lean-pr-7", Why: "`/lean4 preview delete` by @alice"}, ""),
+			reactions: []string{"eyes", "rocket"}, comment: "deleted"},
+		{name: "reader refused", fixtures: []string{"issue_comment_preview_reader"}, reactions: []string{"eyes", "confused"},
+			comment: "`/lean4 preview` was not run: @bob has the read role"},
+		{name: "cap reached", fixtures: []string{"issue_comment_preview"}, body: report.PreviewCapComment(info, 1, []int{3}, ""),
+			reaction: github.ReactRefused, reactions: []string{"eyes", "confused"}, comment: "1 of 1 previews in use"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, c := newDouble(t)
+			prod := s.AddComment(7, github.ActionsBot, report.Marker("lean")+"\nproduction")
+			var last int64
+			for _, f := range tt.fixtures {
+				tr := trigger(t, f)
+				if tr.Comment != nil {
+					tr.Comment.ID = s.AddComment(tr.PR, tr.Comment.Author, tr.Comment.Line)
+					last = tr.Comment.ID
+					if err := c.Acknowledge(ctx, tr); err != nil {
+						t.Fatal(err)
+					}
+				}
+				_, err := c.GatePreview(ctx, tr, github.GateOptions{})
+				if r, ok := github.IsRefusal(err); ok {
+					if _, err := c.RefusePreview(ctx, tr, "lean", r.Reason); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				body, reaction := deployed, github.ReactDone
+				if tt.body != "" {
+					body, reaction = tt.body, tt.reaction
+				}
+				if _, err := c.ConcludePreview(ctx, tr, "lean", body, reaction); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var previews []ghtest.Comment
+			for _, cm := range s.Comments(7) {
+				switch {
+				case cm.ID == prod:
+					if cm.Body != report.Marker("lean")+"\nproduction" {
+						t.Errorf("the production comment changed: %q", cm.Body)
+					}
+				case cm.User == github.ActionsBot:
+					previews = append(previews, cm)
+				}
+			}
+			if len(previews) != 1 || !strings.Contains(previews[0].Body, tt.comment) {
+				t.Fatalf("want one preview comment containing %q, got %+v", tt.comment, previews)
+			}
+			var got []string
+			for _, r := range s.Reactions() {
+				if r.CommentID == last {
+					got = append(got, r.Content)
+				}
+			}
+			if !slices.Equal(got, tt.reactions) {
+				t.Errorf("reactions %v, want %v", got, tt.reactions)
+			}
+		})
+	}
+}
+
+// A fork's pull_request run has a read-only token: its refusal and its close write nothing.
+func TestPreviewForkWritesNothing(t *testing.T) {
+	for _, f := range []string{"pull_request_fork", "pull_request_fork_closed"} {
+		s, c := newDouble(t)
+		tr := trigger(t, f)
+		_, err := c.GatePreview(context.Background(), tr, github.GateOptions{})
+		if r, ok := github.IsRefusal(err); ok {
+			_, err = c.RefusePreview(context.Background(), tr, "lean", r.Reason)
+		} else if err == nil {
+			_, err = c.ConcludePreview(context.Background(), tr, "lean", report.PreviewMarker("lean"), github.ReactDone)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(s.Requests()); n != 0 {
+			t.Errorf("%s: %d requests with a fork's read-only token", f, n)
+		}
 	}
 }
