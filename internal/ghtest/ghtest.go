@@ -425,40 +425,15 @@ func (s *Server) comment(id int64) *Comment {
 	return nil
 }
 
-// listComments serves one page and a Link header with next, last, first and prev as GitHub does.
+// listComments serves one page of an issue's comments, oldest first.
 func (s *Server) listComments(w http.ResponseWriter, r *http.Request, issue int) {
-	perPage, page := s.DefaultPerPage, 1
-	if v := r.URL.Query().Get("per_page"); v != "" {
-		perPage = min(max(atoi(v), 1), 100)
-	}
-	if v := r.URL.Query().Get("page"); v != "" {
-		page = max(atoi(v), 1)
-	}
-	var all []*Comment
+	var all []any
 	for _, c := range s.comments {
 		if c.Issue == issue {
-			all = append(all, c)
+			all = append(all, s.commentJSON(c))
 		}
 	}
-	last := max((len(all)+perPage-1)/perPage, 1)
-	out := []any{}
-	for i := (page - 1) * perPage; i < min(page*perPage, len(all)); i++ {
-		out = append(out, s.commentJSON(all[i]))
-	}
-	link := func(p int, rel string) string {
-		return fmt.Sprintf(`<%s/repos/%s/issues/%d/comments?per_page=%d&page=%d>; rel="%s"`, s.URL, s.Repo, issue, perPage, p, rel)
-	}
-	var links []string
-	if page < last {
-		links = append(links, link(page+1, "next"), link(last, "last"))
-	}
-	if page > 1 {
-		links = append(links, link(1, "first"), link(page-1, "prev"))
-	}
-	if len(links) > 0 {
-		w.Header().Set("Link", strings.Join(links, ", "))
-	}
-	writeJSON(w, http.StatusOK, out)
+	s.page(w, r, all)
 }
 
 // permission answers like GET /repos/{o}/{r}/collaborators/{user}/permission: permission is admin, write,
@@ -629,10 +604,14 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, items []any) {
 	for i := (page - 1) * perPage; i < min(page*perPage, len(items)); i++ {
 		out = append(out, items[i])
 	}
+	q.Del("per_page")
+	q.Del("page")
+	filters := q.Encode()
+	if filters != "" {
+		filters += "&"
+	}
 	link := func(p int, rel string) string {
-		q.Set("per_page", strconv.Itoa(perPage))
-		q.Set("page", strconv.Itoa(p))
-		return fmt.Sprintf(`<%s%s?%s>; rel="%s"`, s.URL, r.URL.Path, q.Encode(), rel)
+		return fmt.Sprintf(`<%s%s?%sper_page=%d&page=%d>; rel="%s"`, s.URL, r.URL.Path, filters, perPage, p, rel)
 	}
 	var links []string
 	if page < last {

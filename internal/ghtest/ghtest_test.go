@@ -208,7 +208,7 @@ func TestDeploymentLists(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &got); err != nil || len(got) != 1 || got[0].ID != preview2 {
 		t.Fatalf("first page %s: want the newest preview deployment %d", body, preview2)
 	}
-	if link := resp.Header.Get("Link"); !strings.Contains(link, "environment=preview%2Fpr-7") || !strings.Contains(link, `page=2&per_page=1>; rel="next"`) {
+	if link := resp.Header.Get("Link"); !strings.Contains(link, "environment=preview%2Fpr-7") || !strings.Contains(link, `per_page=1&page=2>; rel="next"`) {
 		t.Errorf("Link %q does not keep the filter or point at page 2", link)
 	}
 	_, body = do(t, s, "GET", fmt.Sprintf("/repos/octo/lean/deployments/%d/statuses", staging1), "")
