@@ -69,6 +69,7 @@ var wantInputs = map[string]string{
 	"comment":               "auto",
 	"environment":           "",
 	"allow-forks":           "false",
+	"max-previews":          "5",
 }
 
 func readAction(t *testing.T) actionMetadata {
@@ -228,7 +229,7 @@ func workflowFiles(t *testing.T) []string {
 		files = append(files, m...)
 	}
 	if len(files) < 5 {
-		t.Fatalf("found only %v: want ci, release and three examples", files)
+		t.Fatalf("found only %v: want ci, release and the examples", files)
 	}
 	return files
 }
@@ -269,7 +270,7 @@ func TestBrokenWorkflowIsReported(t *testing.T) {
 // for what the workflow uses, and a concurrency group.
 func TestExamples(t *testing.T) {
 	files, err := filepath.Glob("examples/workflows/*.yml")
-	if err != nil || len(files) != 3 {
+	if err != nil || len(files) != 4 {
 		t.Fatalf("examples: %v %v", files, err)
 	}
 	for _, f := range files {
@@ -286,6 +287,10 @@ func TestExamples(t *testing.T) {
 					CancelInProgress bool   `yaml:"cancel-in-progress"`
 				} `yaml:"concurrency"`
 				Jobs map[string]struct {
+					Concurrency struct {
+						Group            string `yaml:"group"`
+						CancelInProgress bool   `yaml:"cancel-in-progress"`
+					} `yaml:"concurrency"`
 					Steps []struct {
 						Uses string            `yaml:"uses"`
 						With map[string]string `yaml:"with"`
@@ -295,15 +300,23 @@ func TestExamples(t *testing.T) {
 			if err := yaml.Unmarshal(b, &wf); err != nil {
 				t.Fatal(err)
 			}
-			if wf.Concurrency.Group == "" || wf.Concurrency.CancelInProgress {
-				t.Errorf("concurrency %+v: want a group that queues deploys instead of cancelling them", wf.Concurrency)
+			// A group for the workflow, or one on every job (after its `if`, so skipped runs never enter it).
+			for name, j := range wf.Jobs {
+				c := wf.Concurrency
+				if c.Group == "" {
+					c = j.Concurrency
+				}
+				if c.Group == "" || c.CancelInProgress {
+					t.Errorf("job %s: concurrency %+v: want a group that queues deploys instead of cancelling them", name, c)
+				}
 			}
 			uses, environment := false, false
 			for _, j := range wf.Jobs {
 				for _, s := range j.Steps {
 					if s.Uses == "org/lean4-cf-action@v1" {
 						uses = true
-						environment = environment || s.With["environment"] != ""
+						// A preview records its own Deployment, as the environment input does.
+						environment = environment || s.With["environment"] != "" || s.With["command"] == "preview"
 					}
 				}
 			}

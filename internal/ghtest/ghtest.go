@@ -1,7 +1,9 @@
 // Package ghtest is a local double of the GitHub REST API for tests, following its documentation
 // (https://docs.github.com/en/rest, see docs/platform-facts.md) field by field: issue comments (list with Link
 // pagination, create, update, delete), reactions on issue comments, the collaborator permission endpoint, pull
-// requests, commits (GET, for the committer date; GET .../pulls, the pull requests whose head it is), deployments and deployment statuses, and GET /user. Every request is logged. A request for a
+// requests, commits (GET, for the committer date; GET .../pulls, the
+// pull requests whose head it is), deployments and deployment statuses (create; list newest first with
+// filters and Link pagination; auto_inactive on success), and GET /user. Every request is logged. A request for a
 // route the double does not know fails the test, in the style of cli/cli's HTTP registry.
 package ghtest
 
@@ -165,6 +167,25 @@ func (s *Server) AddPull(p Pull) {
 	}
 	s.pulls[p.Number] = p
 	s.commits[p.HeadSHA] = p.HeadCommitted
+}
+
+// AddDeployment records a deployment with its statuses (oldest first), as earlier runs would have left
+// it, and returns its id; the statuses get ids too.
+func (s *Server) AddDeployment(d Deployment) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	d.ID = s.nextID
+	d.Statuses = slices.Clone(d.Statuses)
+	for i := range d.Statuses {
+		s.nextID++
+		d.Statuses[i].ID = s.nextID
+		if d.Statuses[i].Environment == "" {
+			d.Statuses[i].Environment = d.Environment
+		}
+	}
+	s.deployments = append(s.deployments, &d)
+	return d.ID
 }
 
 // AddComment posts a comment on an issue or pull request as user and returns its id.
@@ -374,8 +395,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		writeJSON(w, http.StatusOK, out)
+	case match(http.MethodGet, reDeployments):
+		s.listDeployments(w, r)
 	case match(http.MethodPost, reDeployments):
 		s.createDeployment(w, body)
+	case match(http.MethodGet, reStatuses):
+		s.listStatuses(w, r, atoi64(m[1]))
 	case match(http.MethodPost, reStatuses):
 		s.createStatus(w, atoi64(m[1]), body)
 	default:
@@ -400,40 +425,15 @@ func (s *Server) comment(id int64) *Comment {
 	return nil
 }
 
-// listComments serves one page and a Link header with next, last, first and prev as GitHub does.
+// listComments serves one page of an issue's comments, oldest first.
 func (s *Server) listComments(w http.ResponseWriter, r *http.Request, issue int) {
-	perPage, page := s.DefaultPerPage, 1
-	if v := r.URL.Query().Get("per_page"); v != "" {
-		perPage = min(max(atoi(v), 1), 100)
-	}
-	if v := r.URL.Query().Get("page"); v != "" {
-		page = max(atoi(v), 1)
-	}
-	var all []*Comment
+	var all []any
 	for _, c := range s.comments {
 		if c.Issue == issue {
-			all = append(all, c)
+			all = append(all, s.commentJSON(c))
 		}
 	}
-	last := max((len(all)+perPage-1)/perPage, 1)
-	out := []any{}
-	for i := (page - 1) * perPage; i < min(page*perPage, len(all)); i++ {
-		out = append(out, s.commentJSON(all[i]))
-	}
-	link := func(p int, rel string) string {
-		return fmt.Sprintf(`<%s/repos/%s/issues/%d/comments?per_page=%d&page=%d>; rel="%s"`, s.URL, s.Repo, issue, perPage, p, rel)
-	}
-	var links []string
-	if page < last {
-		links = append(links, link(page+1, "next"), link(last, "last"))
-	}
-	if page > 1 {
-		links = append(links, link(1, "first"), link(page-1, "prev"))
-	}
-	if len(links) > 0 {
-		w.Header().Set("Link", strings.Join(links, ", "))
-	}
-	writeJSON(w, http.StatusOK, out)
+	s.page(w, r, all)
 }
 
 // permission answers like GET /repos/{o}/{r}/collaborators/{user}/permission: permission is admin, write,
@@ -496,20 +496,11 @@ func (s *Server) createDeployment(w http.ResponseWriter, body []byte) {
 	s.nextID++
 	d.ID = s.nextID
 	s.deployments = append(s.deployments, d)
-	writeJSON(w, http.StatusCreated, map[string]any{
-		"id": d.ID, "sha": d.Ref, "ref": d.Ref, "task": d.Task, "environment": d.Environment, "description": d.Description,
-		"transient_environment": d.TransientEnvironment, "production_environment": d.ProductionEnvironment,
-		"creator": userJSON(s.Login), "url": fmt.Sprintf("%s/repos/%s/deployments/%d", s.URL, s.Repo, d.ID),
-	})
+	writeJSON(w, http.StatusCreated, s.deploymentJSON(d))
 }
 
 func (s *Server) createStatus(w http.ResponseWriter, id int64, body []byte) {
-	var d *Deployment
-	for _, x := range s.deployments {
-		if x.ID == id {
-			d = x
-		}
-	}
+	d := s.deployment(id)
 	if d == nil {
 		writeJSON(w, http.StatusNotFound, apiError("Not Found"))
 		return
@@ -520,6 +511,7 @@ func (s *Server) createStatus(w http.ResponseWriter, id int64, body []byte) {
 		EnvironmentURL string `json:"environment_url"`
 		Description    string `json:"description"`
 		Environment    string `json:"environment"`
+		AutoInactive   *bool  `json:"auto_inactive"`
 	}
 	_ = json.Unmarshal(body, &in)
 	if !slices.Contains([]string{"error", "failure", "inactive", "in_progress", "queued", "pending", "success"}, in.State) {
@@ -536,11 +528,126 @@ func (s *Server) createStatus(w http.ResponseWriter, id int64, body []byte) {
 	if st.Environment == "" {
 		st.Environment = d.Environment
 	}
+	if st.State == "success" && (in.AutoInactive == nil || *in.AutoInactive) {
+		s.autoInactive(d)
+	}
 	d.Statuses = append(d.Statuses, st)
-	writeJSON(w, http.StatusCreated, map[string]any{
+	writeJSON(w, http.StatusCreated, statusJSON(st, s.Login))
+}
+
+// autoInactive does what a success status does by default (auto_inactive): every earlier deployment to the
+// same environment that is neither transient nor production, and whose latest status is success, gets an
+// inactive status. Transient (preview) environments are left alone, so their owner deactivates them.
+func (s *Server) autoInactive(d *Deployment) {
+	for _, x := range s.deployments {
+		if x == d || x.ID > d.ID || x.Environment != d.Environment || x.TransientEnvironment || x.ProductionEnvironment {
+			continue
+		}
+		if n := len(x.Statuses); n > 0 && x.Statuses[n-1].State == "success" {
+			s.nextID++
+			x.Statuses = append(x.Statuses, DeploymentStatus{ID: s.nextID, State: "inactive", Environment: x.Environment,
+				Description: "auto-inactivated", LogURL: x.Statuses[n-1].LogURL})
+		}
+	}
+}
+
+// listDeployments serves GET /deployments, newest first, filtered by sha, ref, task and environment.
+func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var out []any
+	for i := len(s.deployments) - 1; i >= 0; i-- {
+		d := s.deployments[i]
+		if v := q.Get("sha"); v != "" && v != d.Ref {
+			continue
+		}
+		if v := q.Get("ref"); v != "" && v != d.Ref {
+			continue
+		}
+		if v := q.Get("task"); v != "" && v != d.Task {
+			continue
+		}
+		if v := q.Get("environment"); v != "" && v != d.Environment {
+			continue
+		}
+		out = append(out, s.deploymentJSON(d))
+	}
+	s.page(w, r, out)
+}
+
+// listStatuses serves GET /deployments/{id}/statuses, newest first.
+func (s *Server) listStatuses(w http.ResponseWriter, r *http.Request, id int64) {
+	d := s.deployment(id)
+	if d == nil {
+		writeJSON(w, http.StatusNotFound, apiError("Not Found"))
+		return
+	}
+	var out []any
+	for i := len(d.Statuses) - 1; i >= 0; i-- {
+		out = append(out, statusJSON(d.Statuses[i], s.Login))
+	}
+	s.page(w, r, out)
+}
+
+// page serves one page of items (per_page, default DefaultPerPage, at most 100; page from 1) with a Link
+// header of next, last, first and prev that keeps the request's other query parameters, as GitHub does.
+func (s *Server) page(w http.ResponseWriter, r *http.Request, items []any) {
+	q := r.URL.Query()
+	perPage, page := s.DefaultPerPage, 1
+	if v := q.Get("per_page"); v != "" {
+		perPage = min(max(atoi(v), 1), 100)
+	}
+	if v := q.Get("page"); v != "" {
+		page = max(atoi(v), 1)
+	}
+	last := max((len(items)+perPage-1)/perPage, 1)
+	out := []any{}
+	for i := (page - 1) * perPage; i < min(page*perPage, len(items)); i++ {
+		out = append(out, items[i])
+	}
+	q.Del("per_page")
+	q.Del("page")
+	filters := q.Encode()
+	if filters != "" {
+		filters += "&"
+	}
+	link := func(p int, rel string) string {
+		return fmt.Sprintf(`<%s%s?%sper_page=%d&page=%d>; rel="%s"`, s.URL, r.URL.Path, filters, perPage, p, rel)
+	}
+	var links []string
+	if page < last {
+		links = append(links, link(page+1, "next"), link(last, "last"))
+	}
+	if page > 1 {
+		links = append(links, link(1, "first"), link(page-1, "prev"))
+	}
+	if len(links) > 0 {
+		w.Header().Set("Link", strings.Join(links, ", "))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) deployment(id int64) *Deployment {
+	for _, x := range s.deployments {
+		if x.ID == id {
+			return x
+		}
+	}
+	return nil
+}
+
+func (s *Server) deploymentJSON(d *Deployment) map[string]any {
+	return map[string]any{
+		"id": d.ID, "sha": d.Ref, "ref": d.Ref, "task": d.Task, "environment": d.Environment, "description": d.Description,
+		"transient_environment": d.TransientEnvironment, "production_environment": d.ProductionEnvironment,
+		"creator": userJSON(s.Login), "url": fmt.Sprintf("%s/repos/%s/deployments/%d", s.URL, s.Repo, d.ID),
+	}
+}
+
+func statusJSON(st DeploymentStatus, login string) map[string]any {
+	return map[string]any{
 		"id": st.ID, "state": st.State, "log_url": st.LogURL, "environment_url": st.EnvironmentURL,
-		"description": st.Description, "environment": st.Environment, "creator": userJSON(s.Login),
-	})
+		"description": st.Description, "environment": st.Environment, "creator": userJSON(login),
+	}
 }
 
 func (s *Server) commentJSON(c *Comment) map[string]any {

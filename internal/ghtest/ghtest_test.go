@@ -165,3 +165,60 @@ func TestValidation(t *testing.T) {
 		t.Errorf("no token: status %d, want 401", resp.StatusCode)
 	}
 }
+
+// TestDeploymentLists checks the list routes: newest first, filters, Link pagination keeping the filters,
+// statuses newest first, and auto_inactive touching only earlier successful, non-transient, non-production
+// deployments of the same environment.
+func TestDeploymentLists(t *testing.T) {
+	s := New(t, "octo/lean")
+	create := func(env string, transient bool) int64 {
+		_, body := do(t, s, "POST", "/repos/octo/lean/deployments",
+			fmt.Sprintf(`{"ref":"abc","auto_merge":false,"environment":%q,"transient_environment":%v}`, env, transient))
+		var d struct {
+			ID int64 `json:"id"`
+		}
+		if err := json.Unmarshal([]byte(body), &d); err != nil || d.ID == 0 {
+			t.Fatalf("create: %s", body)
+		}
+		return d.ID
+	}
+	status := func(id int64, state string) {
+		if resp, body := do(t, s, "POST", fmt.Sprintf("/repos/octo/lean/deployments/%d/statuses", id), `{"state":"`+state+`"}`); resp.StatusCode != 201 {
+			t.Fatalf("status: %s", body)
+		}
+	}
+	staging1, preview1 := create("staging", false), create("preview/pr-7", true)
+	status(staging1, "success")
+	status(preview1, "success")
+	staging2, preview2 := create("staging", false), create("preview/pr-7", true)
+	status(staging2, "success")
+	status(preview2, "success")
+	states := map[int64]string{}
+	for _, d := range s.Deployments() {
+		states[d.ID] = d.Statuses[len(d.Statuses)-1].State
+	}
+	if states[staging1] != "inactive" || states[staging2] != "success" || states[preview1] != "success" || states[preview2] != "success" {
+		t.Errorf("latest states %v: want only the earlier staging deployment inactivated", states)
+	}
+
+	resp, body := do(t, s, "GET", "/repos/octo/lean/deployments?environment=preview%2Fpr-7&per_page=1", "")
+	var got []struct {
+		ID int64 `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil || len(got) != 1 || got[0].ID != preview2 {
+		t.Fatalf("first page %s: want the newest preview deployment %d", body, preview2)
+	}
+	if link := resp.Header.Get("Link"); !strings.Contains(link, "environment=preview%2Fpr-7") || !strings.Contains(link, `per_page=1&page=2>; rel="next"`) {
+		t.Errorf("Link %q does not keep the filter or point at page 2", link)
+	}
+	_, body = do(t, s, "GET", fmt.Sprintf("/repos/octo/lean/deployments/%d/statuses", staging1), "")
+	var sts []struct {
+		State string `json:"state"`
+	}
+	if err := json.Unmarshal([]byte(body), &sts); err != nil || len(sts) != 2 || sts[0].State != "inactive" || sts[1].State != "success" {
+		t.Errorf("statuses %s: want inactive then success, newest first", body)
+	}
+	if resp, _ := do(t, s, "GET", "/repos/octo/lean/deployments/1/statuses", ""); resp.StatusCode != 404 {
+		t.Errorf("statuses of a missing deployment: %d, want 404", resp.StatusCode)
+	}
+}

@@ -75,3 +75,34 @@ func (c *Client) OpenPullsWithCommit(ctx context.Context, sha string) ([]int, er
 	}
 	return out, nil
 }
+
+// ConcludePreview writes body (from report.PreviewComment, PreviewDeletedComment or PreviewCapComment)
+// in the preview's sticky comment on t's pull request, for the production Worker named production (the
+// comment's marker, apart from the deploy comment's), then reacts r on the command's comment, if there is
+// one: ReactDone, ReactFailed, or ReactRefused for a refusal such as the cap. A pull_request run from a
+// fork has a read-only token, so there it writes nothing.
+func (c *Client) ConcludePreview(ctx context.Context, t *Trigger, production, body string, r Reaction) (Sticky, error) {
+	if (t.Event == "pull_request" && t.Fork) || t.PR == 0 {
+		return Sticky{}, nil
+	}
+	st, err := c.UpsertComment(ctx, t.PR, report.PreviewMarker(production), body)
+	if err != nil {
+		return Sticky{}, err
+	}
+	if t.Comment != nil {
+		if err := c.React(ctx, t.Comment.ID, r); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// RefusePreview answers a refused preview trigger (a *Refusal from GatePreview): the refusal, quoting the
+// command line, in the preview's sticky comment, and ReactRefused on the command's comment.
+func (c *Client) RefusePreview(ctx context.Context, t *Trigger, production, why string) (Sticky, error) {
+	line := "this run"
+	if t.Comment != nil {
+		line = t.Comment.Line
+	}
+	return c.ConcludePreview(ctx, t, production, report.PreviewRefusal(report.PreviewInfo{Production: production, PR: t.PR}, line, why), ReactRefused)
+}

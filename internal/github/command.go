@@ -15,20 +15,32 @@ var commandArgs = map[string][]string{
 	"preflight": {"image", "instance-type"},
 	"status":    {"worker-name", "url"},
 	"rollback":  {"worker-name", "url", "timeout"},
+	// preview takes no worker-name: a preview's Worker is named from the production name and the PR.
+	CommandPreview:       {"image", "instance-type", "timeout"},
+	CommandPreviewDelete: {},
 }
+
+// The preview commands: `/lean4 preview` deploys the pull request's preview, `/lean4 preview delete`
+// removes it. CommandPreviewDelete is the parsed name of the two-word form.
+const (
+	CommandPreview       = "preview"
+	CommandPreviewDelete = "preview-delete"
+)
 
 // secretArgs are inputs that hold secrets; a comment is public, so they are refused with a pointer to secrets.
 var secretArgs = []string{"cloudflare-api-token", "api-key", "github-token", "registry-password", "token", "password"}
 
 // workflowOnlyArgs are inputs only the workflow file may set, never a comment.
-var workflowOnlyArgs = []string{"cloudflare-account-id", "wrangler-config", "comment", "environment", "allow-forks", "wrangler", "resolve"}
+var workflowOnlyArgs = []string{"cloudflare-account-id", "wrangler-config", "comment", "environment", "allow-forks", "wrangler", "resolve", "max-previews"}
 
 // CommandNames lists the slash commands in the order the help text shows them.
-func CommandNames() []string { return []string{"deploy", "status", "rollback", "preflight"} }
+func CommandNames() []string {
+	return []string{"deploy", "status", "rollback", "preflight", CommandPreview, "preview delete"}
+}
 
 // Command is a parsed slash command.
 type Command struct {
-	// Name is deploy, status, rollback or preflight.
+	// Name is deploy, status, rollback, preflight, preview or preview-delete (written `preview delete`).
 	Name string
 	// Args are the key=value overrides, keyed by the Action input they mirror.
 	Args map[string]string
@@ -64,12 +76,16 @@ func ParseCommand(body string) (cmd Command, found bool, err error) {
 		return cmd, true, fmt.Errorf("no command given; %s", usage)
 	}
 	name := fields[1]
+	args := fields[2:]
+	if name == CommandPreview && len(args) > 0 && args[0] == "delete" {
+		name, args = CommandPreviewDelete, args[1:]
+	}
 	allowed, ok := commandArgs[name]
-	if !ok {
+	if !ok || name == CommandPreviewDelete && fields[1] != CommandPreview {
 		return cmd, true, fmt.Errorf("unknown command %q; %s", clip(name, 40), usage)
 	}
 	cmd.Name = name
-	for _, f := range fields[2:] {
+	for _, f := range args {
 		k, v, ok := strings.Cut(f, "=")
 		k = strings.ToLower(k)
 		switch {
@@ -79,8 +95,10 @@ func ParseCommand(body string) (cmd Command, found bool, err error) {
 			return cmd, true, fmt.Errorf("%q is a secret and is never taken from a comment, which anyone can read; store it as a repository secret, delete this comment and rotate the secret", clip(k, 40))
 		case slices.Contains(workflowOnlyArgs, k):
 			return cmd, true, fmt.Errorf("%q can only be set in the workflow file, not in a comment", k)
+		case !slices.Contains(allowed, k) && len(allowed) == 0:
+			return cmd, true, fmt.Errorf("unknown argument %q for `/lean4 %s`; it takes none", clip(k, 40), spoken(name))
 		case !slices.Contains(allowed, k):
-			return cmd, true, fmt.Errorf("unknown argument %q for `/lean4 %s`; it takes %s", clip(k, 40), name, strings.Join(allowed, ", "))
+			return cmd, true, fmt.Errorf("unknown argument %q for `/lean4 %s`; it takes %s", clip(k, 40), spoken(name), strings.Join(allowed, ", "))
 		case v == "":
 			return cmd, true, fmt.Errorf("argument %q has no value; write %s=VALUE", k, k)
 		case cmd.Args[k] != "":
@@ -96,6 +114,9 @@ func ParseCommand(body string) (cmd Command, found bool, err error) {
 	}
 	return cmd, true, nil
 }
+
+// spoken is a command's name as a comment writes it: preview-delete is `preview delete`.
+func spoken(name string) string { return strings.Replace(name, "-", " ", 1) }
 
 // valueRune reports whether r may appear in an argument value: what image references, URLs, numbers and
 // durations need, and nothing that could open markup or shell syntax.

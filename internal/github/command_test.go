@@ -129,3 +129,36 @@ func FuzzParseCommand(f *testing.F) {
 		}
 	})
 }
+
+func TestParsePreviewCommand(t *testing.T) {
+	tests := []struct {
+		body, name, errHas string
+		args               map[string]string
+	}{
+		{body: "/lean4 preview", name: CommandPreview},
+		{body: "/lean4 preview image=ghcr.io/ldct/lean4-server:v4.25.0 instance-type=basic", name: CommandPreview,
+			args: map[string]string{"image": "ghcr.io/ldct/lean4-server:v4.25.0", "instance-type": "basic"}},
+		{body: "/lean4 preview delete", name: CommandPreviewDelete},
+		{body: "/lean4 preview delete image=x", errHas: "for `/lean4 preview delete`; it takes none"},
+		{body: "/lean4 preview worker-name=x", errHas: `unknown argument "worker-name" for ` + "`/lean4 preview`"},
+		{body: "/lean4 preview-delete", errHas: `unknown command "preview-delete"`},
+		{body: "/lean4 preview max-previews=9", errHas: `"max-previews" can only be set in the workflow file`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			cmd, found, err := ParseCommand(tt.body)
+			if !found {
+				t.Fatal("not found")
+			}
+			if tt.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.errHas) {
+					t.Fatalf("err = %v, want %q", err, tt.errHas)
+				}
+				return
+			}
+			if err != nil || cmd.Name != tt.name || !maps.Equal(cmd.Args, tt.args) || cmd.Line != tt.body {
+				t.Fatalf("got %+v, %v; want %s %v", cmd, err, tt.name, tt.args)
+			}
+		})
+	}
+}

@@ -37,6 +37,8 @@ type Trigger struct {
 	HeadRepo string
 	// Fork is true when the pull request comes from another repository.
 	Fork bool
+	// Merged is true when a closed pull request was merged (pull_request closed events only).
+	Merged bool
 	// Comment is the triggering comment on issue_comment events.
 	Comment *TriggerComment
 	// Ignore, when set, says why the event asks nothing of lean4-cf: do nothing, exit 0, comment nothing.
@@ -65,7 +67,8 @@ type payload struct {
 	} `json:"repository"`
 	Inputs      map[string]any `json:"inputs"`
 	PullRequest *struct {
-		Number int `json:"number"`
+		Number int  `json:"number"`
+		Merged bool `json:"merged"`
 		Head   struct {
 			SHA  string    `json:"sha"`
 			Ref  string    `json:"ref"`
@@ -152,6 +155,7 @@ func ParseEvent(name string, data []byte) (*Trigger, error) {
 			t.HeadRepo = pr.Head.Repo.FullName
 		}
 		t.Fork = t.HeadRepo != t.Repo
+		t.Merged = pr.Merged
 		if p.Action == "closed" {
 			t.Ignore = fmt.Sprintf("pull request #%d was closed", t.PR)
 		}

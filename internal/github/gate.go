@@ -41,7 +41,8 @@ var DeployRoles = []string{"admin", "maintain", "write"}
 //     learn nothing but that they may not run commands);
 //   - the pull request is read when the comment is handled: it must be open, its head SHA becomes
 //     t.SHA, and it must not come from a fork unless opts.AllowForks;
-//   - for deploy, a head commit committed after the comment was written is refused;
+//   - for deploy and preview, a head commit committed after the comment was written is refused;
+//   - preview-delete needs only the permission: it runs none of the pull request's code;
 //   - a pull_request event from a fork is refused unless opts.AllowForks, without calling the API.
 //
 // Triggers of other events, or already ignored, pass unchanged. A *Refusal error means: do not run,
@@ -84,6 +85,11 @@ func (c *Client) Authorize(ctx context.Context, t *Trigger, opts GateOptions) er
 	if t.Refuse != "" {
 		return &Refusal{Reason: t.Refuse}
 	}
+	if t.Command == CommandPreviewDelete {
+		// Removing a preview runs none of the pull request's code, so neither its state nor its origin matters:
+		// a closed pull request's or a fork's preview may always be removed by someone allowed to.
+		return nil
+	}
 	pr, _, err := c.gh.PullRequests.Get(ctx, c.owner, c.repo, t.PR)
 	if err != nil {
 		return fmt.Errorf("reading pull request #%d: %w", t.PR, err)
@@ -100,7 +106,7 @@ func (c *Client) Authorize(ctx context.Context, t *Trigger, opts GateOptions) er
 	if err := forkCheck(t, opts); err != nil {
 		return err
 	}
-	if t.Command == "deploy" && !t.Comment.CreatedAt.IsZero() {
+	if (t.Command == "deploy" || t.Command == CommandPreview) && !t.Comment.CreatedAt.IsZero() {
 		return c.commitBefore(ctx, t)
 	}
 	return nil

@@ -36,9 +36,7 @@ func Comment(r *Result, runURL string) string {
 	b.WriteString(Marker(r.Name) + "\n")
 	fmt.Fprintf(&b, "### lean4-cf: `%s` %s\n\n", r.Name, outcomeText(r))
 	writeEssentials(&b, r)
-	if runURL != "" {
-		fmt.Fprintf(&b, "\n[Workflow run](%s)\n", runURL)
-	}
+	writeRunLink(&b, runURL)
 	tail := "\n\n_(comment truncated; see the workflow run's summary)_\n"
 	return capChars(b.String(), MaxCommentChars, tail)
 }
@@ -76,7 +74,12 @@ func CommandComment(worker, command string, ok bool, output, runURL string) stri
 
 // Refusal renders the sticky comment that answers a refused slash command.
 func Refusal(worker, command, why string) string {
-	return fmt.Sprintf("%s\n### lean4-cf: `%s` refused\n\n`%s` was not run: %s\n", Marker(worker), worker, mdInline(command), mdInline(why))
+	return refusal(Marker(worker), ": `"+worker+"`", command, why)
+}
+
+// refusal is a refused command's comment: marker, the title of what was refused, the command and why.
+func refusal(marker, what, command, why string) string {
+	return fmt.Sprintf("%s\n### lean4-cf%s refused\n\n`%s` was not run: %s\n", marker, what, mdInline(command), mdInline(why))
 }
 
 func outcomeText(r *Result) string {
