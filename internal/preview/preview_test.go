@@ -175,7 +175,7 @@ func TestDelete(t *testing.T) {
 	cloud.add("lean", t0, "sha256:0001")
 	cloud.add("lean-pr-7", t0, "sha256:0007")
 	cloud.repos["lean-pr-7"]["lean4cf-old"] = "sha256:0006" // an earlier push of the preview
-	cloud.workers["lean-pr-7-stub"] = t0                      // a side stub an interrupted update left
+	cloud.workers["lean-pr-7-stub"] = t0                    // a side stub an interrupted update left
 	// another application runs one of the preview's manifests: it stays
 	cloud.apps["pinned"] = Application{ID: "id-pinned", Name: "pinned", Image: "registry.example/acct/lean-pr-7@sha256:0006"}
 	m := manager(cloud, nil)
@@ -221,7 +221,7 @@ func TestList(t *testing.T) {
 	cloud.add("lean-pr-12", t0.Add(time.Hour), "sha256:0012")
 	cloud.add("lean-pr-3", t0, "sha256:0003")
 	cloud.add("other-pr-5", t0, "sha256:0005") // another deployment's preview
-	cloud.workers["lean-pr-4"] = t0           // never finished: no application
+	cloud.workers["lean-pr-4"] = t0            // never finished: no application
 	got, err := manager(cloud, nil).List(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -267,7 +267,7 @@ func TestPrune(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cloud := newFakeCloud()
 			cloud.add("lean", t0.Add(-48*time.Hour), "sha256:0001") // production is never a preview, however old
-			cloud.add("lean-pr-1", t0, "sha256:0011")              // 3 h old
+			cloud.add("lean-pr-1", t0, "sha256:0011")               // 3 h old
 			cloud.add("lean-pr-2", t0.Add(2*time.Hour), "sha256:0012")
 			tds, err := manager(cloud, nil).Prune(context.Background(), tc.opts)
 			if err != nil {
