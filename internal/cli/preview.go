@@ -332,7 +332,9 @@ func newCmdPreviewPrune(f *Factory) *cobra.Command {
 // deployFunc adapts a function to preview.Deployer.
 type deployFunc func(ctx context.Context, worker string) (*report.Result, error)
 
-func (f deployFunc) Deploy(ctx context.Context, worker string) (*report.Result, error) { return f(ctx, worker) }
+func (f deployFunc) Deploy(ctx context.Context, worker string) (*report.Result, error) {
+	return f(ctx, worker)
+}
 
 // previewAccount is the API client as preview.Account.
 type previewAccount struct{ api *cloudflare.Client }
@@ -392,5 +394,3 @@ func (r previewRegistry) DeleteRepository(ctx context.Context, repo string, keep
 	res, err := image.DeleteRepository(ctx, ref, image.DeleteOptions{Auth: authn.FromConfig(authn.AuthConfig{Username: cr.Username, Password: cr.Password}), Keep: keep})
 	return res.Deleted, res.Kept, err
 }
-
-
