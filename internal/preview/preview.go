@@ -240,7 +240,7 @@ func (t *Teardown) Summary() string {
 // and says what it found.
 func (m *Manager) Delete(ctx context.Context, pr int) (*Teardown, error) {
 	worker := m.Worker(pr)
-	td := &Teardown{PR: pr, Worker: worker}
+	td := &Teardown{PR: pr, Worker: worker, Workers: []string{}, Images: []string{}, Kept: []string{}} // JSON lists, never null
 	workers, err := m.Account.Workers(ctx)
 	if err != nil {
 		return td, fmt.Errorf("listing Workers: %w", err)
@@ -276,7 +276,7 @@ func (m *Manager) Delete(ctx context.Context, pr int) (*Teardown, error) {
 		}
 	}
 	deleted, kept, err := m.Registry.DeleteRepository(ctx, worker, func(d string) bool { return inUse[d] })
-	td.Images, td.Kept = deleted, kept
+	td.Images, td.Kept = append(td.Images, deleted...), append(td.Kept, kept...)
 	if err != nil {
 		return td, fmt.Errorf("deleting the images of %s: %w", worker, err)
 	}
