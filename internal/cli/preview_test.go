@@ -35,15 +35,8 @@ func TestPreviewDeployOptionsFromFlags(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var got *PreviewDeployOptions
 			err := parse(t, NewCmdPreview(f, func(o *PreviewDeployOptions) error { got = o; return nil }, nil), append([]string{"deploy"}, tt.args...)...)
-			if tt.wantErr != "" {
-				var fe *FlagError
-				if !errors.As(err, &fe) || fe.Flag != tt.wantErr || exitCode(err) != ExitUsage || got != nil {
-					t.Fatalf("err = %v (options %v), want a usage *FlagError for %s and no run", err, got, tt.wantErr)
-				}
+			if wantFlagError(t, err, tt.wantErr, got != nil) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			g := want{got.name, got.deploy.instanceType, got.deploy.sleepAfter, got.pr, got.deploy.maxInstances, got.maxPreviews, got.json}
 			if g != tt.want {
@@ -64,8 +57,22 @@ func TestPreviewDeleteOptionsFromFlags(t *testing.T) {
 	}
 	got = nil
 	err := parse(t, NewCmdPreview(f, nil, func(o *PreviewDeleteOptions) error { got = o; return nil }), "delete")
-	var fe *FlagError
-	if !errors.As(err, &fe) || fe.Flag != "pr" || got != nil {
-		t.Fatalf("delete without --pr: err = %v, options %v", err, got)
+	wantFlagError(t, err, "pr", got != nil)
+}
+
+// wantFlagError checks err against flag: a usage *FlagError naming flag and no run when flag is set,
+// else no error. It reports whether an error was expected.
+func wantFlagError(t *testing.T, err error, flag string, ran bool) bool {
+	t.Helper()
+	if flag == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return false
 	}
+	var fe *FlagError
+	if !errors.As(err, &fe) || fe.Flag != flag || exitCode(err) != ExitUsage || ran {
+		t.Fatalf("err = %v (ran %v), want a usage *FlagError for --%s and no run", err, ran, flag)
+	}
+	return true
 }
