@@ -25,6 +25,7 @@ import (
 	"github.com/org/lean4-cf-action/internal/sandbox/edge"
 	"github.com/org/lean4-cf-action/internal/sandbox/leandouble"
 	"github.com/org/lean4-cf-action/internal/sandbox/sampleimage"
+	"github.com/org/lean4-cf-action/internal/wrangler"
 )
 
 // TestMain lets scripts run this very binary as `exec lean4-cf ...` (its logs also kept for the secret scan).
@@ -136,6 +137,12 @@ func scriptParams(t *testing.T, dir string, env map[string]string) testscript.Pa
 			}
 			e.Defer(func() {
 				w.edge.Close()
+				// No script leaves a preview behind (each one deletes what it deploys): its Workers,
+				// applications and images. Unreferenced blobs and untagged manifests are not attributable
+				// to a prefix; the preview scripts assert them with cf-leftovers.
+				if l := srv.Leftovers(previewPrefix); len(l.Workers)+len(l.Applications)+len(l.Images) > 0 {
+					e.T().Fatal(fmt.Sprintf("preview resources left behind: %v", l))
+				}
 				if u := srv.Control().Unknown(); len(u) > 0 {
 					e.T().Fatal(fmt.Sprintf("unknown API calls (the double drifted from what was called): %v", u))
 				}
@@ -186,6 +193,7 @@ func scriptParams(t *testing.T, dir string, env map[string]string) testscript.Pa
 			"cf-endpoints":    cfEndpoints,
 			"cf-faults-fired": cfFaultsFired,
 			"cf-worker":       cfWorker,
+			"cf-leftovers":    cfLeftovers,
 			"registry-fired":  registryFired,
 			"cf-provision-delay": func(ts *testscript.TestScript, _ bool, args []string) {
 				d, err := time.ParseDuration(args[0])
@@ -416,6 +424,20 @@ func cfEndpoints(ts *testscript.TestScript, _ bool, args []string) {
 	}
 	eps := slices.Sorted(maps.Keys(seen))
 	ts.Check(os.WriteFile(args[0], []byte(strings.Join(eps, "\n")+"\n"), 0o644))
+}
+
+// previewPrefix starts the name of every preview of the scripts' default deployment.
+var previewPrefix = wrangler.DefaultWorkerName + wrangler.PreviewInfix
+
+// cf-leftovers PREFIX: nothing is left under PREFIX (Workers, applications, images), and no untagged
+// manifest or unreferenced blob anywhere; negated, something is.
+func cfLeftovers(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: cf-leftovers PREFIX")
+	}
+	if l := the(ts).api.Leftovers(args[0]); l.Empty() == neg {
+		ts.Fatalf("left under %s: %v (negated %v)", args[0], l, neg)
+	}
 }
 
 // cf-worker NAME: the Worker exists; negated, it does not.

@@ -1,0 +1,396 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	gname "github.com/google/go-containerregistry/pkg/name"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/org/lean4-cf-action/internal/cloudflare"
+	"github.com/org/lean4-cf-action/internal/image"
+	"github.com/org/lean4-cf-action/internal/preview"
+	"github.com/org/lean4-cf-action/internal/report"
+	"github.com/org/lean4-cf-action/internal/wrangler"
+)
+
+// PreviewOptions are the flags every `lean4-cf preview` command shares.
+type PreviewOptions struct {
+	f    *Factory
+	name string // --name, the production deployment the previews belong to; default wrangler.DefaultWorkerName
+	json bool   // --json; default false (text)
+}
+
+// PreviewDeployOptions are the flags of `lean4-cf preview deploy`: deploy's, with the preview's defaults.
+type PreviewDeployOptions struct {
+	PreviewOptions
+	pr          int // --pr, required
+	maxPreviews int // --max-previews; default preview.DefaultMaxPreviews
+	deploy      *DeployOptions
+}
+
+// PreviewDeleteOptions are the flags of `lean4-cf preview delete`.
+type PreviewDeleteOptions struct {
+	PreviewOptions
+	pr int // --pr, required
+}
+
+// PreviewListOptions are the flags of `lean4-cf preview list`.
+type PreviewListOptions struct{ PreviewOptions }
+
+// PreviewPruneOptions are the flags of `lean4-cf preview prune`.
+type PreviewPruneOptions struct {
+	PreviewOptions
+	olderThan time.Duration // --older-than, required (> 0)
+	// closed says which pull requests are closed; the Action sets it from GitHub (--closed). Default nil.
+	closed preview.ClosedPRs
+}
+
+// NewCmdPreview returns `lean4-cf preview` and its commands. The run functions, when set, run instead of
+// the commands' own once the flags are valid (tests).
+func NewCmdPreview(f *Factory, runDeployF func(*PreviewDeployOptions) error, runDeleteF func(*PreviewDeleteOptions) error) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "preview",
+		Short: "One Lean endpoint per pull request: deploy, delete, list and prune previews",
+		Long: `A preview is a Worker of its own, <name>-pr-<N> (cut and hashed when long), with its own container
+application and image repository, deployed by the whole deploy pipeline with low-cost defaults
+(--max-instances 1, --sleep-after 1m, the smallest instance type the image fits). delete removes the
+Worker, its application and the images no other application runs; production is never touched.`,
+		Args: noArgs,
+	}
+	cmd.AddCommand(newCmdPreviewDeploy(f, runDeployF), newCmdPreviewDelete(f, runDeleteF), newCmdPreviewList(f), newCmdPreviewPrune(f))
+	return cmd
+}
+
+func (o *PreviewOptions) addFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.name, "name", wrangler.DefaultWorkerName, "the production deployment's name; previews are <name>-pr-<N>")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print JSON on stdout")
+}
+
+func (o *PreviewOptions) validate() error { return checkName(o.name) }
+
+func checkPR(pr int) error {
+	if pr < 1 {
+		return flagErrorf("pr", " %d is not a pull request number: give the number of the pull request, like --pr 42", pr)
+	}
+	return nil
+}
+
+func newCmdPreviewDeploy(f *Factory, runF func(*PreviewDeployOptions) error) *cobra.Command {
+	o := &PreviewDeployOptions{PreviewOptions: PreviewOptions{f: f}, deploy: &DeployOptions{f: f}}
+	cmd := &cobra.Command{
+		Use:   "deploy --pr N",
+		Short: "Deploy or update pull request N's preview through the whole pipeline",
+		Example: `  lean4-cf preview deploy --pr 42
+  lean4-cf preview deploy --pr 42 --image ghcr.io/ldct/lean4-server:v4.25.0 --json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkPR(o.pr); err != nil {
+				return err
+			}
+			if o.maxPreviews < 1 {
+				return flagErrorf("max-previews", " %d is out of range: use 1 or more", o.maxPreviews)
+			}
+			o.name, o.json = o.deploy.name, o.deploy.json // deploy's --name and --json are the preview's
+			if err := o.deploy.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			return runPreviewDeploy(cmd.Context(), o)
+		},
+	}
+	o.deploy.addFlags(cmd.Flags())
+	// deploy's --name and --json are the preview's own; its container defaults are the preview's.
+	cmd.Flags().VisitAll(func(fl *pflag.Flag) {
+		switch fl.Name {
+		case "max-instances":
+			_ = fl.Value.Set(fmt.Sprint(preview.DefaultMaxInstances))
+			fl.DefValue = fl.Value.String()
+		case "sleep-after":
+			_ = fl.Value.Set(preview.DefaultSleepAfter)
+			fl.DefValue = fl.Value.String()
+		case "instance-type":
+			_ = fl.Value.Set(preview.DefaultInstanceType)
+			fl.DefValue = fl.Value.String()
+		}
+	})
+	cmd.Flags().Lookup("name").Usage = "the production deployment's name; the preview is <name>-pr-<N>"
+	cmd.Flags().IntVar(&o.pr, "pr", 0, "the pull request's number (required)")
+	cmd.Flags().IntVar(&o.maxPreviews, "max-previews", preview.DefaultMaxPreviews, "most previews of the deployment at once; a new one beyond it is refused")
+	return cmd
+}
+
+// manager wires a preview.Manager to the account; deployer may be nil for commands that deploy nothing.
+func (o *PreviewOptions) manager(c *cloud, deployer preview.Deployer, maxPreviews int) *preview.Manager {
+	registry := o.f.Getenv("CLOUDFLARE_CONTAINER_REGISTRY")
+	if registry == "" {
+		registry = defaultRegistry
+	}
+	m := &preview.Manager{
+		Name: o.name, Account: previewAccount{c.api}, Registry: previewRegistry{api: c.api, account: c.account, host: registry},
+		Deployer: deployer, MaxPreviews: maxPreviews,
+	}
+	if !o.json {
+		m.Log = func(s string) { fmt.Fprintf(o.f.Stderr, "  %s\n", s) }
+	}
+	return m
+}
+
+func runPreviewDeploy(ctx context.Context, o *PreviewDeployOptions) error {
+	c, err := o.f.APICloud()
+	if err != nil {
+		return err
+	}
+	if err := c.api.VerifyToken(ctx); err != nil {
+		return err
+	}
+	ports, err := o.deploy.ports()
+	if err != nil {
+		return err
+	}
+	m := o.manager(c, deployFunc(func(ctx context.Context, worker string) (*report.Result, error) {
+		d := *o.deploy
+		d.name = worker
+		return deployResult(ctx, &d, ports, nil)
+	}), o.maxPreviews)
+	if !o.json {
+		fmt.Fprintf(o.f.Stderr, "==> preview of #%d: %s\n", o.pr, m.Worker(o.pr))
+	}
+	d, err := m.Deploy(ctx, o.pr)
+	if ce := (*preview.CapError)(nil); errors.As(err, &ce) {
+		// The inputs are valid and the account was read: a runtime refusal (exit 1), fixed by freeing a
+		// preview, not by changing the command.
+		return &ExitError{Code: ExitFailure, Err: err}
+	}
+	if d == nil || d.Result == nil {
+		return err
+	}
+	if o.json {
+		if perr := printJSON(o.f.Stdout, d); perr != nil {
+			return perr
+		}
+	} else {
+		fmt.Fprint(o.f.Stdout, report.Text(d.Result))
+		if d.Removed != nil {
+			fmt.Fprintf(o.f.Stdout, "removed the failed preview: %s\n", d.Removed.Summary())
+		}
+	}
+	if err != nil {
+		code := ExitFailure
+		if ue := (*UsageError)(nil); errors.As(err, &ue) {
+			code = ExitUsage
+		}
+		return &ExitError{Code: code, Err: err}
+	}
+	return nil
+}
+
+func newCmdPreviewDelete(f *Factory, runF func(*PreviewDeleteOptions) error) *cobra.Command {
+	o := &PreviewDeleteOptions{PreviewOptions: PreviewOptions{f: f}}
+	cmd := &cobra.Command{
+		Use:   "delete --pr N",
+		Short: "Delete pull request N's preview: its Worker, container application and images",
+		Long: `delete removes the preview's Worker (and a side stub an interrupted deploy left), its container
+application, and the image manifests of its repository that no other application runs, then asks the
+registry to collect unreferenced layers. What is already gone is skipped: deleting twice, or deleting a
+preview that never finished, succeeds and says what it found.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			if err := checkPR(o.pr); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			return runPreviewDelete(cmd.Context(), o)
+		},
+	}
+	o.addFlags(cmd)
+	cmd.Flags().IntVar(&o.pr, "pr", 0, "the pull request's number (required)")
+	return cmd
+}
+
+func runPreviewDelete(ctx context.Context, o *PreviewDeleteOptions) error {
+	c, err := o.f.APICloud()
+	if err != nil {
+		return err
+	}
+	td, err := o.manager(c, nil, 0).Delete(ctx, o.pr)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(o.f.Stdout, td)
+	}
+	fmt.Fprintln(o.f.Stdout, td.Summary())
+	return nil
+}
+
+func newCmdPreviewList(f *Factory) *cobra.Command {
+	o := &PreviewListOptions{PreviewOptions{f: f}}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the deployment's previews: PR, Worker, URL, image, age, state and cost per hour awake",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			c, err := o.f.APICloud()
+			if err != nil {
+				return err
+			}
+			ps, err := o.manager(c, nil, 0).List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if o.json {
+				if ps == nil {
+					ps = []preview.Preview{}
+				}
+				return printJSON(o.f.Stdout, ps)
+			}
+			return printPreviews(o.f.Stdout, ps)
+		},
+	}
+	o.addFlags(cmd)
+	return cmd
+}
+
+func printPreviews(w interface{ Write([]byte) (int, error) }, ps []preview.Preview) error {
+	if len(ps) == 0 {
+		_, err := fmt.Fprintln(w, "no previews")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PR\tWORKER\tURL\tIMAGE\tAGE\tSTATE\t$/HOUR AWAKE")
+	for _, p := range ps {
+		usd := "-"
+		if p.USDPerHour != nil {
+			usd = fmt.Sprintf("%.4f", p.USDPerHour.Round())
+		}
+		img := p.Image
+		if img == "" {
+			img = "-"
+		}
+		fmt.Fprintf(tw, "#%d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.PR, p.Worker, p.URL, img, p.Age.D().Round(time.Minute), p.State, usd)
+	}
+	return tw.Flush()
+}
+
+func newCmdPreviewPrune(f *Factory) *cobra.Command {
+	o := &PreviewPruneOptions{PreviewOptions: PreviewOptions{f: f}}
+	cmd := &cobra.Command{
+		Use:   "prune --older-than D",
+		Short: "Delete the previews older than D: what a missed pull request close left behind",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			if o.olderThan <= 0 && o.closed == nil {
+				return flagErrorf("older-than", " is required: give an age like 72h; previews created longer ago are deleted")
+			}
+			c, err := o.f.APICloud()
+			if err != nil {
+				return err
+			}
+			tds, err := o.manager(c, nil, 0).Prune(cmd.Context(), preview.PruneOptions{OlderThan: o.olderThan, Closed: o.closed})
+			if o.json {
+				if tds == nil {
+					tds = []*preview.Teardown{}
+				}
+				if perr := printJSON(o.f.Stdout, tds); perr != nil {
+					return perr
+				}
+			} else {
+				for _, td := range tds {
+					fmt.Fprintln(o.f.Stdout, td.Summary())
+				}
+				if len(tds) == 0 && err == nil {
+					fmt.Fprintln(o.f.Stdout, "no preview to prune")
+				}
+			}
+			return err
+		},
+	}
+	o.addFlags(cmd)
+	cmd.Flags().DurationVar(&o.olderThan, "older-than", 0, "delete previews created longer ago than this, like 72h (required)")
+	return cmd
+}
+
+// deployFunc adapts a function to preview.Deployer.
+type deployFunc func(ctx context.Context, worker string) (*report.Result, error)
+
+func (f deployFunc) Deploy(ctx context.Context, worker string) (*report.Result, error) {
+	return f(ctx, worker)
+}
+
+// previewAccount is the API client as preview.Account.
+type previewAccount struct{ api *cloudflare.Client }
+
+func (a previewAccount) Workers(ctx context.Context) ([]preview.Worker, error) {
+	ws, err := a.api.Workers(ctx)
+	out := make([]preview.Worker, len(ws))
+	for i, w := range ws {
+		out[i] = preview.Worker{Name: w.Name, Created: w.CreatedOn}
+	}
+	return out, err
+}
+
+func (a previewAccount) Applications(ctx context.Context) ([]preview.Application, error) {
+	apps, err := a.api.Applications(ctx)
+	out := make([]preview.Application, len(apps))
+	for i, x := range apps {
+		out[i] = preview.Application{ID: x.ID, Name: x.Name, State: x.State, Image: x.Image}
+	}
+	return out, err
+}
+
+func (a previewAccount) InstanceType(ctx context.Context, appID string) (string, error) {
+	app := cloudflare.Application{ID: appID}
+	err := a.api.FillInstanceType(ctx, &app)
+	return app.InstanceType, err
+}
+
+func (a previewAccount) WorkersDevURL(ctx context.Context, worker string) (string, error) {
+	return a.api.WorkersDevURL(ctx, worker)
+}
+
+func (a previewAccount) DeleteWorker(ctx context.Context, name string) error {
+	return a.api.DeleteWorker(ctx, name)
+}
+
+func (a previewAccount) DeleteApplication(ctx context.Context, id string) error {
+	return a.api.DeleteApplication(ctx, id)
+}
+
+// previewRegistry deletes a preview's repository in the account's registry with credentials from the API.
+type previewRegistry struct {
+	api     *cloudflare.Client
+	account string
+	host    string
+}
+
+func (r previewRegistry) DeleteRepository(ctx context.Context, repo string, keep func(string) bool) ([]string, []string, error) {
+	ref, err := gname.NewRepository(fmt.Sprintf("%s/%s/%s", r.host, r.account, repo))
+	if err != nil {
+		return nil, nil, fmt.Errorf("naming repository %s in %s: %w", repo, r.host, err)
+	}
+	cr, err := r.api.RegistryCredentials(ctx, r.host, 5*time.Minute) // wrangler asks for 5 minutes to delete images
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := image.DeleteRepository(ctx, ref, image.DeleteOptions{Auth: authn.FromConfig(authn.AuthConfig{Username: cr.Username, Password: cr.Password}), Keep: keep})
+	return res.Deleted, res.Kept, err
+}

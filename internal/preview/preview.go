@@ -1,0 +1,354 @@
+// Package preview runs one Lean endpoint per pull request: a Worker of its own (<name>-pr-<N>), with its
+// own container application and registry repository, deployed by the whole pipeline and torn down with
+// everything it left in the account. It sits beside the pipeline: the cli package wires its small
+// interfaces to the Cloudflare API, the registry and the pipeline.
+//
+// Previews are separate Workers rather than versions with preview URLs: Cloudflare generates no preview
+// URL for a Worker that implements a Durable Object, and a container Worker does
+// (https://developers.cloudflare.com/workers/configuration/previews/#limitations).
+package preview
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/org/lean4-cf-action/internal/instance"
+	"github.com/org/lean4-cf-action/internal/report"
+	"github.com/org/lean4-cf-action/internal/wrangler"
+)
+
+// Defaults of a preview: one instance that sleeps soon, the smallest instance type the image fits (auto
+// picks the cheapest type that fits), and at most DefaultMaxPreviews previews of one deployment at once.
+const (
+	DefaultMaxPreviews  = 5
+	DefaultMaxInstances = 1
+	DefaultSleepAfter   = "1m"
+	DefaultInstanceType = "auto"
+)
+
+// Worker is one Worker of the account.
+type Worker struct {
+	Name    string
+	Created time.Time
+}
+
+// Application is one container application of the account.
+type Application struct {
+	ID, Name, State string
+	Image           string // <registry>/<account>/<repository>@sha256:...
+}
+
+// Ports: what previews need from the outside world.
+type (
+	// Account lists and deletes Workers and container applications.
+	Account interface {
+		Workers(ctx context.Context) ([]Worker, error)
+		Applications(ctx context.Context) ([]Application, error)
+		// InstanceType is the application's configured instance type as instance.Lookup reads it ("" if none).
+		InstanceType(ctx context.Context, appID string) (string, error)
+		WorkersDevURL(ctx context.Context, worker string) (string, error)
+		// DeleteWorker and DeleteApplication succeed when the thing is already gone.
+		DeleteWorker(ctx context.Context, name string) error
+		DeleteApplication(ctx context.Context, id string) error
+	}
+	// Registry deletes a Worker's repository in Cloudflare's registry (the pipeline pushes a Worker's image
+	// to the repository named like the Worker), keeping the manifests keep names.
+	Registry interface {
+		DeleteRepository(ctx context.Context, repo string, keep func(digest string) bool) (deleted, kept []string, err error)
+	}
+	// Deployer runs the whole pipeline for the preview Worker named worker, with the preview's defaults.
+	// A nil result means nothing ran (bad input).
+	Deployer interface {
+		Deploy(ctx context.Context, worker string) (*report.Result, error)
+	}
+	// ClosedPRs tells which of the pull requests are closed (GitHub answers it); prune --closed uses it.
+	ClosedPRs interface {
+		Closed(ctx context.Context, prs []int) (map[int]bool, error)
+	}
+)
+
+// Manager manages the previews of one deployment.
+type Manager struct {
+	Name     string // the production deployment's name. Required.
+	Account  Account
+	Registry Registry
+	Deployer Deployer
+	// MaxPreviews bounds how many previews of Name may exist at once. Default DefaultMaxPreviews.
+	MaxPreviews int
+	// Now is the clock ages are measured with. Default time.Now.
+	Now func() time.Time
+	// Log, when set, hears what the teardown finds and does.
+	Log func(string)
+}
+
+// Worker is the name of pull request pr's preview Worker.
+func (m *Manager) Worker(pr int) string { return wrangler.PreviewName(m.Name, pr) }
+
+// Preview is one preview as list shows it.
+type Preview struct {
+	PR           int         `json:"pr"`
+	Worker       string      `json:"worker"`
+	URL          string      `json:"url,omitempty"`
+	Image        string      `json:"image,omitempty"`
+	Created      time.Time   `json:"created"`
+	Age          report.Ms   `json:"ageMs"`
+	State        string      `json:"state"` // the application's state, or "no application" (a preview that never finished)
+	InstanceType string      `json:"instanceType,omitempty"`
+	USDPerHour   *report.USD `json:"usdPerHourAwake,omitempty"` // one instance awake with its vCPUs busy
+}
+
+// List returns the previews of the deployment, by pull request.
+func (m *Manager) List(ctx context.Context) ([]Preview, error) {
+	workers, err := m.Account.Workers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	apps, err := m.Account.Applications(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]Application{}
+	for _, a := range apps {
+		byName[a.Name] = a
+	}
+	var out []Preview
+	for _, w := range workers {
+		pr, ok := wrangler.PreviewPR(m.Name, w.Name)
+		if !ok {
+			continue
+		}
+		p := Preview{PR: pr, Worker: w.Name, Created: w.Created, Age: report.Ms(m.now().Sub(w.Created)), State: "no application"}
+		if p.URL, err = m.Account.WorkersDevURL(ctx, w.Name); err != nil {
+			return nil, err
+		}
+		if a, ok := byName[wrangler.ApplicationName(w.Name, wrangler.ClassName)]; ok {
+			p.Image, p.State = a.Image, a.State
+			if p.InstanceType, err = m.Account.InstanceType(ctx, a.ID); err != nil {
+				return nil, err
+			}
+			if t, _, err := instance.Lookup(p.InstanceType); err == nil && p.InstanceType != "" {
+				usd := report.USD(t.USDPerHour())
+				p.USDPerHour = &usd
+			}
+		}
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b Preview) int { return a.PR - b.PR })
+	return out, nil
+}
+
+// CapError refuses a new preview when the deployment has MaxPreviews already.
+type CapError struct {
+	PR       int
+	Max      int
+	Previews []int // the pull requests that hold a preview
+}
+
+func (e *CapError) Error() string {
+	prs := make([]string, len(e.Previews))
+	for i, pr := range e.Previews {
+		prs[i] = fmt.Sprintf("#%d", pr)
+	}
+	return fmt.Sprintf("pull request #%d gets no preview: %d previews exist already (%s), the most --max-previews allows; free one with `lean4-cf preview delete --pr N` or close its pull request, or raise --max-previews",
+		e.PR, e.Max, strings.Join(prs, ", "))
+}
+
+// Deployed is what Deploy did.
+type Deployed struct {
+	PR     int            `json:"pr"`
+	Worker string         `json:"worker"`
+	Update bool           `json:"update"` // the preview existed and was updated
+	Result *report.Result `json:"result,omitempty"`
+	// Removed is the teardown of a first deploy that failed: a preview that never served is removed
+	// rather than left as a stub.
+	Removed *Teardown `json:"removed,omitempty"`
+}
+
+// Deploy deploys pull request pr's preview, or updates it. A new preview beyond MaxPreviews is refused
+// with a *CapError before anything is written; no other preview is ever removed to make room. A failed
+// update is rolled back by the pipeline; a failed first deploy is removed. Only the preview's own
+// Worker, application and repository are written: the production deployment is never touched.
+func (m *Manager) Deploy(ctx context.Context, pr int) (*Deployed, error) {
+	if pr < 1 {
+		return nil, fmt.Errorf("pull request %d is not a pull request number", pr)
+	}
+	worker := m.Worker(pr)
+	previews, err := m.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing previews: %w", err)
+	}
+	d := &Deployed{PR: pr, Worker: worker}
+	var prs []int
+	for _, p := range previews {
+		prs = append(prs, p.PR)
+		d.Update = d.Update || p.PR == pr
+	}
+	if max := m.maxPreviews(); !d.Update && len(prs) >= max {
+		return d, &CapError{PR: pr, Max: max, Previews: prs}
+	}
+	res, err := m.Deployer.Deploy(ctx, worker)
+	d.Result = res
+	if err != nil && res != nil && !d.Update {
+		m.logf("the first deploy of %s failed: removing it", worker)
+		td, derr := m.Delete(context.WithoutCancel(ctx), pr)
+		d.Removed = td
+		if derr != nil {
+			return d, errors.Join(err, fmt.Errorf("removing the failed preview %s: %w", worker, derr))
+		}
+	}
+	return d, err
+}
+
+// Teardown is what Delete found and removed.
+type Teardown struct {
+	PR          int      `json:"pr"`
+	Worker      string   `json:"worker"`
+	Workers     []string `json:"workers"`     // Workers deleted: the preview, and its side stub if a deploy left one
+	Application string   `json:"application"` // the container application deleted, "" if there was none
+	Images      []string `json:"images"`      // tag@digest of every manifest deleted
+	Kept        []string `json:"kept"`        // manifests kept because another application runs them
+}
+
+// Empty reports whether the teardown found nothing to delete.
+func (t *Teardown) Empty() bool {
+	return len(t.Workers) == 0 && t.Application == "" && len(t.Images) == 0
+}
+
+// Summary says in one line what the teardown found.
+func (t *Teardown) Summary() string {
+	if t.Empty() && len(t.Kept) == 0 {
+		return fmt.Sprintf("preview of #%d (%s): nothing found, nothing to delete", t.PR, t.Worker)
+	}
+	app := "no application"
+	if t.Application != "" {
+		app = "application " + t.Application
+	}
+	s := fmt.Sprintf("preview of #%d (%s): deleted %d Worker(s), %s, %d image(s)", t.PR, t.Worker, len(t.Workers), app, len(t.Images))
+	if len(t.Kept) > 0 {
+		s += fmt.Sprintf("; kept %d image(s) another application runs", len(t.Kept))
+	}
+	return s
+}
+
+// Delete removes pull request pr's preview: its Worker (and a side stub an interrupted deploy left), its
+// container application, and the manifests of its repository that no other application runs. What is
+// already gone is skipped, so a second delete, or the delete of a preview that never finished, succeeds
+// and says what it found.
+func (m *Manager) Delete(ctx context.Context, pr int) (*Teardown, error) {
+	worker := m.Worker(pr)
+	td := &Teardown{PR: pr, Worker: worker, Workers: []string{}, Images: []string{}, Kept: []string{}} // JSON lists, never null
+	workers, err := m.Account.Workers(ctx)
+	if err != nil {
+		return td, fmt.Errorf("listing Workers: %w", err)
+	}
+	apps, err := m.Account.Applications(ctx)
+	if err != nil {
+		return td, fmt.Errorf("listing container applications: %w", err)
+	}
+	appName := wrangler.ApplicationName(worker, wrangler.ClassName)
+	for _, w := range workers {
+		if w.Name == worker || w.Name == worker+wrangler.StubSuffix {
+			m.logf("deleting Worker %s", w.Name)
+			if err := m.Account.DeleteWorker(ctx, w.Name); err != nil {
+				return td, err
+			}
+			td.Workers = append(td.Workers, w.Name)
+		}
+	}
+	// Manifests of the preview's repository that another application runs stay: manifests belong to
+	// their repository, so only a reference into this very repository can need them.
+	inUse := map[string]bool{}
+	for _, a := range apps {
+		if a.Name == appName {
+			m.logf("deleting container application %s (%s)", a.Name, a.ID)
+			if err := m.Account.DeleteApplication(ctx, a.ID); err != nil {
+				return td, err
+			}
+			td.Application = a.Name
+			continue
+		}
+		if repo, digest, ok := repoDigest(a.Image); ok && repo == worker {
+			inUse[digest] = true
+		}
+	}
+	deleted, kept, err := m.Registry.DeleteRepository(ctx, worker, func(d string) bool { return inUse[d] })
+	td.Images, td.Kept = append(td.Images, deleted...), append(td.Kept, kept...)
+	if err != nil {
+		return td, fmt.Errorf("deleting the images of %s: %w", worker, err)
+	}
+	return td, nil
+}
+
+// repoDigest splits <registry>/<account>/<repository>@sha256:... into the repository's last path
+// segment and the digest.
+func repoDigest(ref string) (repo, digest string, ok bool) {
+	name, digest, ok := strings.Cut(ref, "@")
+	if !ok {
+		return "", "", false
+	}
+	return name[strings.LastIndexByte(name, '/')+1:], digest, true
+}
+
+// PruneOptions say which previews prune removes: those older than OlderThan (when set), and those whose
+// pull request Closed says is closed (when set).
+type PruneOptions struct {
+	OlderThan time.Duration
+	Closed    ClosedPRs
+}
+
+// Prune removes the previews PruneOptions select: what a missed close left behind.
+func (m *Manager) Prune(ctx context.Context, opts PruneOptions) ([]*Teardown, error) {
+	previews, err := m.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing previews: %w", err)
+	}
+	closed := map[int]bool{}
+	if opts.Closed != nil && len(previews) > 0 {
+		prs := make([]int, len(previews))
+		for i, p := range previews {
+			prs[i] = p.PR
+		}
+		if closed, err = opts.Closed.Closed(ctx, prs); err != nil {
+			return nil, fmt.Errorf("asking which pull requests are closed: %w", err)
+		}
+	}
+	var out []*Teardown
+	for _, p := range previews {
+		old := opts.OlderThan > 0 && p.Age.D() > opts.OlderThan
+		if !old && !closed[p.PR] {
+			continue
+		}
+		td, err := m.Delete(ctx, p.PR)
+		if td != nil {
+			out = append(out, td)
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+func (m *Manager) now() time.Time {
+	if m.Now == nil {
+		return time.Now()
+	}
+	return m.Now()
+}
+
+func (m *Manager) maxPreviews() int {
+	if m.MaxPreviews <= 0 {
+		return DefaultMaxPreviews
+	}
+	return m.MaxPreviews
+}
+
+func (m *Manager) logf(format string, args ...any) {
+	if m.Log != nil {
+		m.Log(fmt.Sprintf(format, args...))
+	}
+}

@@ -1,0 +1,288 @@
+package preview
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/org/lean4-cf-action/internal/report"
+	"github.com/org/lean4-cf-action/internal/wrangler"
+)
+
+var t0 = time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+
+// fakeCloud is an account and a registry in memory: Workers, applications, and repositories of
+// digest-by-tag.
+type fakeCloud struct {
+	workers map[string]time.Time
+	apps    map[string]Application // by name
+	repos   map[string]map[string]string
+	deletes []string // every delete, in order
+}
+
+func newFakeCloud() *fakeCloud {
+	return &fakeCloud{workers: map[string]time.Time{}, apps: map[string]Application{}, repos: map[string]map[string]string{}}
+}
+
+// add puts a deployed Worker with its application running repo@digest.
+func (f *fakeCloud) add(worker string, created time.Time, digest string) {
+	f.workers[worker] = created
+	app := wrangler.ApplicationName(worker, wrangler.ClassName)
+	f.apps[app] = Application{ID: "id-" + app, Name: app, State: "ready", Image: "registry.example/acct/" + worker + "@" + digest}
+	if f.repos[worker] == nil {
+		f.repos[worker] = map[string]string{}
+	}
+	f.repos[worker]["lean4cf-"+digest[len(digest)-4:]] = digest
+}
+
+func (f *fakeCloud) Workers(context.Context) ([]Worker, error) {
+	var out []Worker
+	for n, c := range f.workers {
+		out = append(out, Worker{Name: n, Created: c})
+	}
+	return out, nil
+}
+
+func (f *fakeCloud) Applications(context.Context) ([]Application, error) {
+	var out []Application
+	for _, a := range f.apps {
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func (f *fakeCloud) InstanceType(context.Context, string) (string, error) { return "lite", nil }
+
+func (f *fakeCloud) WorkersDevURL(_ context.Context, w string) (string, error) {
+	return "https://" + w + ".acct.workers.dev", nil
+}
+
+func (f *fakeCloud) DeleteWorker(_ context.Context, name string) error {
+	f.deletes = append(f.deletes, "worker "+name)
+	delete(f.workers, name)
+	return nil
+}
+
+func (f *fakeCloud) DeleteApplication(_ context.Context, id string) error {
+	f.deletes = append(f.deletes, "application "+id)
+	for n, a := range f.apps {
+		if a.ID == id {
+			delete(f.apps, n)
+		}
+	}
+	return nil
+}
+
+func (f *fakeCloud) DeleteRepository(_ context.Context, repo string, keep func(string) bool) (deleted, kept []string, err error) {
+	for _, tag := range slices.Sorted(mapsKeys(f.repos[repo])) {
+		d := f.repos[repo][tag]
+		if keep(d) {
+			kept = append(kept, tag+"@"+d)
+			continue
+		}
+		f.deletes = append(f.deletes, "image "+repo+":"+tag)
+		delete(f.repos[repo], tag)
+		deleted = append(deleted, tag+"@"+d)
+	}
+	return deleted, kept, nil
+}
+
+func mapsKeys(m map[string]string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// fakeDeployer deploys into the fake cloud, or fails after writing (a failed verification).
+type fakeDeployer struct {
+	cloud *fakeCloud
+	fail  bool
+	ran   []string
+}
+
+func (d *fakeDeployer) Deploy(_ context.Context, worker string) (*report.Result, error) {
+	d.ran = append(d.ran, worker)
+	d.cloud.add(worker, t0, "sha256:beef")
+	if d.fail {
+		return &report.Result{Name: worker, Outcome: "rolled-back"}, errors.New("promote stage: #eval 1 + 1 did not answer 2")
+	}
+	return &report.Result{Name: worker, Outcome: "deployed"}, nil
+}
+
+func manager(cloud *fakeCloud, dep *fakeDeployer) *Manager {
+	return &Manager{Name: "lean", Account: cloud, Registry: cloud, Deployer: dep, Now: func() time.Time { return t0.Add(3 * time.Hour) }}
+}
+
+func TestDeploy(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		others      []int // PRs that hold a preview already
+		pr          int
+		fail        bool
+		wantErr     string
+		wantRan     bool
+		wantUpdate  bool
+		wantRemoved bool
+	}{
+		{"first", nil, 7, false, "", true, false, false},
+		{"update at the cap", []int{1, 2, 3, 4, 7}, 7, false, "", true, true, false},
+		{"new beyond the cap", []int{1, 2, 3, 4, 5}, 7, false, "pull request #7 gets no preview: 5 previews exist already (#1, #2, #3, #4, #5)", false, false, false},
+		{"failed first deploy removed", nil, 7, true, "did not answer 2", true, false, true},
+		{"failed update kept (rolled back)", []int{7}, 7, true, "did not answer 2", true, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cloud := newFakeCloud()
+			cloud.add("lean", t0, "sha256:0001") // production
+			for _, pr := range tc.others {
+				cloud.add(wrangler.PreviewName("lean", pr), t0, "sha256:0002")
+			}
+			dep := &fakeDeployer{cloud: cloud, fail: tc.fail}
+			d, err := manager(cloud, dep).Deploy(context.Background(), tc.pr)
+			if (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+			if got := len(dep.ran) > 0; got != tc.wantRan {
+				t.Errorf("pipeline ran = %v, want %v", got, tc.wantRan)
+			}
+			if d.Update != tc.wantUpdate || (d.Removed != nil) != tc.wantRemoved {
+				t.Errorf("Update = %v, Removed = %+v; want %v, removed %v", d.Update, d.Removed, tc.wantUpdate, tc.wantRemoved)
+			}
+			for _, del := range cloud.deletes {
+				if !strings.Contains(del, "lean-pr-7") {
+					t.Errorf("deleted %s: only PR 7's preview may be deleted", del)
+				}
+			}
+			if _, ok := cloud.workers["lean"]; !ok || len(cloud.repos["lean"]) != 1 {
+				t.Errorf("production touched: workers %v, repo %v", cloud.workers, cloud.repos["lean"])
+			}
+			var ce *CapError
+			if errors.As(err, &ce) && len(cloud.deletes) != 0 {
+				t.Errorf("a refused preview deleted %v", cloud.deletes)
+			}
+		})
+	}
+}
+
+func TestDelete(t *testing.T) {
+	cloud := newFakeCloud()
+	cloud.add("lean", t0, "sha256:0001")
+	cloud.add("lean-pr-7", t0, "sha256:0007")
+	cloud.repos["lean-pr-7"]["lean4cf-old"] = "sha256:0006" // an earlier push of the preview
+	cloud.workers["lean-pr-7-stub"] = t0                    // a side stub an interrupted update left
+	// another application runs one of the preview's manifests: it stays
+	cloud.apps["pinned"] = Application{ID: "id-pinned", Name: "pinned", Image: "registry.example/acct/lean-pr-7@sha256:0006"}
+	m := manager(cloud, nil)
+
+	td, err := m.Delete(context.Background(), 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"lean-pr-7", "lean-pr-7-stub"}; !slices.Equal(sorted(td.Workers), want) {
+		t.Errorf("Workers = %v, want %v", td.Workers, want)
+	}
+	if td.Application != "lean-pr-7-leancontainer" {
+		t.Errorf("Application = %q", td.Application)
+	}
+	if want := []string{"lean4cf-0007@sha256:0007"}; !slices.Equal(td.Images, want) {
+		t.Errorf("Images = %v, want %v", td.Images, want)
+	}
+	if want := []string{"lean4cf-old@sha256:0006"}; !slices.Equal(td.Kept, want) {
+		t.Errorf("Kept = %v, want %v", td.Kept, want)
+	}
+	if _, ok := cloud.workers["lean"]; !ok || len(cloud.repos["lean"]) != 1 || cloud.apps["lean-leancontainer"].ID == "" {
+		t.Errorf("production touched: %v", cloud.deletes)
+	}
+
+	// A second delete finds nothing and says so.
+	td, err = m.Delete(context.Background(), 7)
+	if err != nil || !td.Empty() {
+		t.Fatalf("second delete = %+v, %v; want nothing found", td, err)
+	}
+	if !strings.Contains(td.Summary(), "kept 1 image") {
+		t.Errorf("Summary = %q", td.Summary())
+	}
+	if td, _ := m.Delete(context.Background(), 99); td.Summary() != "preview of #99 (lean-pr-99): nothing found, nothing to delete" {
+		t.Errorf("Summary of a preview never made = %q", td.Summary())
+	}
+}
+
+func sorted(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
+
+func TestList(t *testing.T) {
+	cloud := newFakeCloud()
+	cloud.add("lean", t0, "sha256:0001")
+	cloud.add("lean-pr-12", t0.Add(time.Hour), "sha256:0012")
+	cloud.add("lean-pr-3", t0, "sha256:0003")
+	cloud.add("other-pr-5", t0, "sha256:0005") // another deployment's preview
+	cloud.workers["lean-pr-4"] = t0            // never finished: no application
+	got, err := manager(cloud, nil).List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prs []int
+	for _, p := range got {
+		prs = append(prs, p.PR)
+	}
+	if want := []int{3, 4, 12}; !slices.Equal(prs, want) {
+		t.Fatalf("PRs = %v, want %v", prs, want)
+	}
+	p := got[2]
+	if p.Worker != "lean-pr-12" || p.URL != "https://lean-pr-12.acct.workers.dev" || p.Image != "registry.example/acct/lean-pr-12@sha256:0012" ||
+		p.Age.D() != 2*time.Hour || p.State != "ready" || p.InstanceType != "lite" || p.USDPerHour == nil || *p.USDPerHour <= 0 {
+		t.Errorf("preview 12 = %+v", p)
+	}
+	if got[1].State != "no application" || got[1].USDPerHour != nil {
+		t.Errorf("preview 4 = %+v", got[1])
+	}
+}
+
+type closedSet map[int]bool
+
+func (c closedSet) Closed(_ context.Context, prs []int) (map[int]bool, error) {
+	out := map[int]bool{}
+	for _, pr := range prs {
+		out[pr] = c[pr]
+	}
+	return out, nil
+}
+
+func TestPrune(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts PruneOptions
+		want []int // PRs pruned
+	}{
+		{"older than 2h", PruneOptions{OlderThan: 2 * time.Hour}, []int{1}},
+		{"closed", PruneOptions{Closed: closedSet{2: true}}, []int{2}},
+		{"both", PruneOptions{OlderThan: 2 * time.Hour, Closed: closedSet{2: true}}, []int{1, 2}},
+		{"nothing selected", PruneOptions{OlderThan: 24 * time.Hour}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cloud := newFakeCloud()
+			cloud.add("lean", t0.Add(-48*time.Hour), "sha256:0001") // production is never a preview, however old
+			cloud.add("lean-pr-1", t0, "sha256:0011")               // 3 h old
+			cloud.add("lean-pr-2", t0.Add(2*time.Hour), "sha256:0012")
+			tds, err := manager(cloud, nil).Prune(context.Background(), tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int
+			for _, td := range tds {
+				got = append(got, td.PR)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("pruned %v, want %v", got, tc.want)
+			}
+			if _, ok := cloud.workers["lean"]; !ok {
+				t.Error("production deleted")
+			}
+		})
+	}
+}
