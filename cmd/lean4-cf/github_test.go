@@ -195,17 +195,22 @@ func ghWrites(ts *testscript.TestScript, neg bool, args []string) {
 	matchWrites(ts, "GitHub", theGH(ts).srv.Writes(), neg, args)
 }
 
-// gh-pull PR SHA: pull request PR's head moves to SHA (someone pushed).
+// gh-pull PR SHA [STATE]: pull request PR's head moves to SHA (someone pushed); STATE (default open)
+// closes it.
 func ghPull(ts *testscript.TestScript, _ bool, args []string) {
-	if len(args) != 2 {
-		ts.Fatalf("usage: gh-pull PR SHA")
+	if len(args) != 2 && len(args) != 3 {
+		ts.Fatalf("usage: gh-pull PR SHA [STATE]")
+	}
+	state := ""
+	if len(args) == 3 {
+		state = args[2]
 	}
 	pr, _ := strconv.Atoi(args[0])
 	repo := ghtest.FixtureRepo
 	if pr == 8 {
 		repo = "mallory/lean"
 	}
-	theGH(ts).srv.AddPull(ghtest.Pull{Number: pr, HeadSHA: args[1], HeadRef: "lean-next", HeadRepo: repo, User: "alice"})
+	theGH(ts).srv.AddPull(ghtest.Pull{Number: pr, HeadSHA: args[1], HeadRef: "lean-next", HeadRepo: repo, User: "alice", State: state})
 }
 
 // cf-fault-msg ENDPOINT STATUS COUNT MESSAGE: like cf-fault, with MESSAGE (Go-quoted escapes such as \n

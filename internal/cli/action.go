@@ -126,6 +126,9 @@ func gate(ctx context.Context, f *Factory) (*actionRun, error) {
 	var decision *github.PreviewDecision
 	if in.Command == action.Preview {
 		d := github.DecidePreview(trigger)
+		if d.Action == github.PreviewIgnore && (trigger.Event == "schedule" || trigger.Event == "workflow_dispatch") {
+			d = github.PreviewDecision{Action: previewPrune, Why: "a " + trigger.Event + " run removes the previews of closed pull requests"}
+		}
 		if d.Action == github.PreviewIgnore {
 			fmt.Fprintf(env.Stdout, "lean4-cf: nothing to do: %s\n", d.Why)
 			return nil, nil
@@ -163,6 +166,10 @@ func gate(ctx context.Context, f *Factory) (*actionRun, error) {
 	}
 	if r.client == nil {
 		return nil, usagef("github-token is empty: pull-request runs need it to check permissions and comment")
+	}
+	if decision != nil && decision.Action == previewPrune { // about no pull request: nothing to authorize
+		r.preview = decision
+		return r, nil
 	}
 	_ = r.client.Acknowledge(ctx, trigger)
 	if decision != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/org/lean4-cf-action/internal/action"
 	"github.com/org/lean4-cf-action/internal/github"
@@ -16,11 +17,18 @@ import (
 // runPreview is the Action with command preview, past its gate: `preview deploy` or `preview delete` for
 // the pull request, with the preview's transient Deployment and its sticky comment.
 func (r *actionRun) runPreview(ctx context.Context, f *Factory) error {
-	if r.preview.Action == github.PreviewDelete {
+	switch r.preview.Action {
+	case github.PreviewDelete:
 		return r.previewDelete(ctx, f)
+	case previewPrune:
+		return r.previewPrune(ctx, f)
 	}
 	return r.previewDeploy(ctx, f)
 }
+
+// previewPrune is what a preview run does on schedule and workflow_dispatch events: remove the previews
+// whose pull request is closed (what a missed or replaced close left behind).
+const previewPrune github.PreviewAction = "preview-prune"
 
 // previewInfo names the run's preview for its comments.
 func (r *actionRun) previewInfo(o *PreviewDeployOptions) report.PreviewInfo {
@@ -150,26 +158,12 @@ func (r *actionRun) previewDelete(ctx context.Context, f *Factory) error {
 		fmt.Fprintf(r.env.Stdout, "lean4-cf: %s\n", td.Summary())
 	}
 	r.setOutputs([]report.Output{{Name: "status", Value: status}})
-	removal := report.PreviewRemoval{Why: r.preview.Why}
-	if td != nil {
-		removal.Worker, removal.Kept = td.Worker, td.Kept
-		for _, w := range td.Workers {
-			removal.Removed = append(removal.Removed, "Worker "+w)
-		}
-		if td.Application != "" {
-			removal.Removed = append(removal.Removed, "container application "+td.Application)
-		}
-		for _, img := range td.Images {
-			removal.Removed = append(removal.Removed, "image "+img)
-		}
-	}
 	if runErr == nil && r.client != nil {
 		n, err := r.client.DeactivatePreview(ctx, r.preview.PR, r.preview.Why, runURL)
 		if err != nil {
 			r.gh.Warning("could not mark the preview deployments inactive: " + err.Error())
 		}
-		removal.Deployments = n
-		body := report.PreviewDeletedComment(r.previewInfo(nil), removal, runURL)
+		body := report.PreviewDeletedComment(r.previewInfo(nil), removal(td, r.preview.Why, n), runURL)
 		if r.env.Getenv("GITHUB_STEP_SUMMARY") != "" {
 			if err := r.gh.AddSummary(body); err != nil {
 				r.gh.Warning(err.Error())
@@ -196,4 +190,76 @@ func (r *actionRun) setOutputs(outs []report.Output) {
 	if err := r.gh.SetOutputs(outs); err != nil {
 		r.gh.Warning(err.Error())
 	}
+}
+
+// previewPrune removes the previews of closed pull requests (GitHub says which), marks their Deployments
+// inactive and updates their comments.
+func (r *actionRun) previewPrune(ctx context.Context, f *Factory) error {
+	var opts *PreviewPruneOptions
+	cmd := newCmdPreviewPrune(f, func(o *PreviewPruneOptions) error { opts = o; return nil })
+	if w := r.input("worker-name"); w != "" {
+		if err := cmd.Flags().Set("name", w); err != nil {
+			return inputNamed(action.Preview, err)
+		}
+	}
+	if err := execute(ctx, cmd); err != nil {
+		return inputNamed(action.Preview, err)
+	}
+	log := r.gh.NewLog()
+	opts.mask = func(pw string) { log.Mask(pw) }
+	opts.closed = r.client
+	runURL := github.RunURL(r.env.Getenv)
+	fmt.Fprintf(r.env.Stdout, "lean4-cf: %s\n", r.preview.Why)
+	log.Stop() // the teardown's log quotes the API
+	tds, runErr := opts.run(ctx)
+	log.Resume()
+	var lines []string
+	for _, td := range tds {
+		fmt.Fprintf(r.env.Stdout, "lean4-cf: %s\n", td.Summary())
+		lines = append(lines, "- "+td.Summary())
+		why := fmt.Sprintf("pull request #%d is closed", td.PR)
+		n, err := r.client.DeactivatePreview(ctx, td.PR, why, runURL)
+		if err != nil {
+			r.gh.Warning("could not mark the preview deployments inactive: " + err.Error())
+		}
+		body := report.PreviewDeletedComment(report.PreviewInfo{Production: r.worker, PR: td.PR}, removal(td, why, n), runURL)
+		if r.in.Comment != action.CommentNever {
+			if _, err := r.client.UpsertComment(ctx, td.PR, report.PreviewMarker(r.worker), body); err != nil {
+				r.gh.Warning(fmt.Sprintf("could not update the preview comment on pull request #%d: %s", td.PR, err))
+			}
+		}
+	}
+	if len(tds) == 0 && runErr == nil {
+		fmt.Fprintln(r.env.Stdout, "lean4-cf: no preview to prune")
+	}
+	status := "pruned"
+	if runErr != nil {
+		status = "failed"
+		r.gh.Error("lean4-cf preview prune failed", oneLine(runErr.Error()))
+	}
+	r.setOutputs([]report.Output{{Name: "status", Value: status}})
+	if r.env.Getenv("GITHUB_STEP_SUMMARY") != "" && len(lines) > 0 {
+		if err := r.gh.AddSummary("### lean4-cf: previews of closed pull requests removed\n\n" + strings.Join(lines, "\n") + "\n"); err != nil {
+			r.gh.Warning(err.Error())
+		}
+	}
+	if runErr != nil {
+		return &ExitError{Code: exitCode(runErr), Err: runErr}
+	}
+	return nil
+}
+
+// removal is a teardown as its comment shows it.
+func removal(td *preview.Teardown, why string, deployments int) report.PreviewRemoval {
+	rm := report.PreviewRemoval{Worker: td.Worker, Why: why, Kept: td.Kept, Deployments: deployments}
+	for _, w := range td.Workers {
+		rm.Removed = append(rm.Removed, "Worker "+w)
+	}
+	if td.Application != "" {
+		rm.Removed = append(rm.Removed, "container application "+td.Application)
+	}
+	for _, img := range td.Images {
+		rm.Removed = append(rm.Removed, "image "+img)
+	}
+	return rm
 }

@@ -67,7 +67,7 @@ application and image repository, deployed by the whole deploy pipeline with low
 Worker, its application and the images no other application runs; production is never touched.`,
 		Args: noArgs,
 	}
-	cmd.AddCommand(newCmdPreviewDeploy(f, runDeployF), newCmdPreviewDelete(f, runDeleteF), newCmdPreviewList(f), newCmdPreviewPrune(f))
+	cmd.AddCommand(newCmdPreviewDeploy(f, runDeployF), newCmdPreviewDelete(f, runDeleteF), newCmdPreviewList(f), newCmdPreviewPrune(f, nil))
 	return cmd
 }
 
@@ -309,7 +309,7 @@ func printPreviews(w interface{ Write([]byte) (int, error) }, ps []preview.Previ
 	return tw.Flush()
 }
 
-func newCmdPreviewPrune(f *Factory) *cobra.Command {
+func newCmdPreviewPrune(f *Factory, runF func(*PreviewPruneOptions) error) *cobra.Command {
 	o := &PreviewPruneOptions{PreviewOptions: PreviewOptions{f: f}}
 	cmd := &cobra.Command{
 		Use:   "prune --older-than D",
@@ -319,14 +319,13 @@ func newCmdPreviewPrune(f *Factory) *cobra.Command {
 			if err := o.validate(); err != nil {
 				return err
 			}
-			if o.olderThan <= 0 && o.closed == nil {
+			if runF != nil {
+				return runF(o)
+			}
+			if o.olderThan <= 0 {
 				return flagErrorf("older-than", " is required: give an age like 72h; previews created longer ago are deleted")
 			}
-			c, err := o.f.APICloud()
-			if err != nil {
-				return err
-			}
-			tds, err := o.manager(c, nil, 0).Prune(cmd.Context(), preview.PruneOptions{OlderThan: o.olderThan, Closed: o.closed})
+			tds, err := o.run(cmd.Context())
 			if o.json {
 				if tds == nil {
 					tds = []*preview.Teardown{}
@@ -348,6 +347,15 @@ func newCmdPreviewPrune(f *Factory) *cobra.Command {
 	o.addFlags(cmd)
 	cmd.Flags().DurationVar(&o.olderThan, "older-than", 0, "delete previews created longer ago than this, like 72h (required)")
 	return cmd
+}
+
+// run removes the previews the options select.
+func (o *PreviewPruneOptions) run(ctx context.Context) ([]*preview.Teardown, error) {
+	c, err := o.f.APICloud()
+	if err != nil {
+		return nil, err
+	}
+	return o.manager(c, nil, 0).Prune(ctx, preview.PruneOptions{OlderThan: o.olderThan, Closed: o.closed})
 }
 
 // deployFunc adapts a function to preview.Deployer.
