@@ -64,8 +64,7 @@ func (r *actionRun) previewDeploy(ctx context.Context, f *Factory) error {
 		var err error
 		dep, err = r.client.StartPreviewDeployment(ctx, github.PreviewDeploymentOptions{PR: r.preview.PR, SHA: r.preview.SHA,
 			Description: "lean4-cf preview of #" + strconv.Itoa(r.preview.PR), LogURL: runURL})
-		if err != nil {
-			log.Stop()
+		if err != nil { // called before the pipeline's first stage: workflow commands still act
 			r.gh.Warning("could not create the GitHub deployment: " + err.Error())
 			dep = nil
 		}
