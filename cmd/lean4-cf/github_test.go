@@ -128,7 +128,8 @@ func ghEvent(ts *testscript.TestScript, _ bool, args []string) {
 }
 
 // gh-comments PR COUNT [WORKER]: pull request PR has exactly COUNT comments by the token's identity with
-// WORKER's sticky marker (default lean4-server); their bodies become stdout, for `stdout` checks.
+// WORKER's sticky marker (default lean4-server; preview:NAME for the marker of NAME's preview comment);
+// their bodies become stdout, for `stdout` checks.
 func ghComments(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 2 || neg {
 		ts.Fatalf("usage: gh-comments PR COUNT [WORKER]")
@@ -139,10 +140,14 @@ func ghComments(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) > 2 {
 		worker = args[2]
 	}
+	marker := report.Marker(worker)
+	if name, ok := strings.CutPrefix(worker, "preview:"); ok {
+		marker = report.PreviewMarker(name)
+	}
 	g := theGH(ts)
 	var bodies []string
 	for _, c := range g.srv.Comments(pr) {
-		if c.User == g.srv.Login && strings.Contains(c.Body, report.Marker(worker)) {
+		if c.User == g.srv.Login && strings.Contains(c.Body, marker) {
 			bodies = append(bodies, c.Body)
 		}
 	}
@@ -169,7 +174,8 @@ func ghReactions(ts *testscript.TestScript, _ bool, _ []string) {
 }
 
 // gh-deployments: stdout becomes one line per deployment created:
-// "ref=SHA environment=ENV auto_merge=BOOL statuses=S1,S2 environment_url=URL" (the last status's URL).
+// "ref=SHA environment=ENV auto_merge=BOOL transient=BOOL statuses=S1,S2 environment_url=URL" (the last
+// status's URL).
 func ghDeployments(ts *testscript.TestScript, _ bool, _ []string) {
 	for _, d := range theGH(ts).srv.Deployments() {
 		var states []string
@@ -178,8 +184,8 @@ func ghDeployments(ts *testscript.TestScript, _ bool, _ []string) {
 			states = append(states, s.State)
 			url = s.EnvironmentURL
 		}
-		fmt.Fprintf(ts.Stdout(), "ref=%s environment=%s auto_merge=%v statuses=%s environment_url=%s\n",
-			d.Ref, d.Environment, d.AutoMerge, strings.Join(states, ","), url)
+		fmt.Fprintf(ts.Stdout(), "ref=%s environment=%s auto_merge=%v transient=%v statuses=%s environment_url=%s\n",
+			d.Ref, d.Environment, d.AutoMerge, d.TransientEnvironment, strings.Join(states, ","), url)
 	}
 }
 
@@ -189,17 +195,22 @@ func ghWrites(ts *testscript.TestScript, neg bool, args []string) {
 	matchWrites(ts, "GitHub", theGH(ts).srv.Writes(), neg, args)
 }
 
-// gh-pull PR SHA: pull request PR's head moves to SHA (someone pushed).
+// gh-pull PR SHA [STATE]: pull request PR's head moves to SHA (someone pushed); STATE (default open)
+// closes it.
 func ghPull(ts *testscript.TestScript, _ bool, args []string) {
-	if len(args) != 2 {
-		ts.Fatalf("usage: gh-pull PR SHA")
+	if len(args) != 2 && len(args) != 3 {
+		ts.Fatalf("usage: gh-pull PR SHA [STATE]")
+	}
+	state := ""
+	if len(args) == 3 {
+		state = args[2]
 	}
 	pr, _ := strconv.Atoi(args[0])
 	repo := ghtest.FixtureRepo
 	if pr == 8 {
 		repo = "mallory/lean"
 	}
-	theGH(ts).srv.AddPull(ghtest.Pull{Number: pr, HeadSHA: args[1], HeadRef: "lean-next", HeadRepo: repo, User: "alice"})
+	theGH(ts).srv.AddPull(ghtest.Pull{Number: pr, HeadSHA: args[1], HeadRef: "lean-next", HeadRepo: repo, User: "alice", State: state})
 }
 
 // cf-fault-msg ENDPOINT STATUS COUNT MESSAGE: like cf-fault, with MESSAGE (Go-quoted escapes such as \n

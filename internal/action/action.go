@@ -17,6 +17,7 @@ const (
 	Status    = "status"
 	Rollback  = "rollback"
 	Preflight = "preflight"
+	Preview   = "preview" // one preview Worker per pull request: deployed on open and push, removed on close
 )
 
 // Values of the comment input.
@@ -59,10 +60,12 @@ type Options struct {
 
 // Inputs is the table of action.yml's inputs, in its order.
 func Inputs() []Input {
+	// preview deploys through deploy's pipeline: it takes deploy's inputs but its container defaults
+	// (max-instances, instances, sleep-after), which keep a preview cheap.
 	deployOnly := []string{Deploy}
-	imageCommands := []string{Deploy, Preflight}
-	accountCommands := []string{Deploy, Status, Rollback} // worker-name, wrangler
-	timeoutCommands := []string{Deploy, Rollback}         // timeout, resolve
+	imageCommands := []string{Deploy, Preflight, Preview}          // image, instance-type
+	accountCommands := []string{Deploy, Status, Rollback, Preview} // worker-name, wrangler
+	timeoutCommands := []string{Deploy, Rollback, Preview}         // timeout, resolve
 	str := func(field func(*Options) *string) func(Setter, *Options, string) error {
 		return func(_ Setter, o *Options, v string) error { *field(o) = v; return nil }
 	}
@@ -76,7 +79,7 @@ func Inputs() []Input {
 		{Name: "max-instances", Default: "5", Flag: "max-instances", Commands: deployOnly},
 		{Name: "instances", Default: "1", Flag: "instances", Commands: deployOnly},
 		{Name: "sleep-after", Default: "2m", Flag: "sleep-after", Commands: deployOnly},
-		{Name: "stage", Default: "all", Flag: "stage", Commands: deployOnly},
+		{Name: "stage", Default: "all", Flag: "stage", Commands: []string{Deploy, Preview}},
 		{Name: "wrangler-config", Flag: "config", Commands: deployOnly},
 		{Name: "url", Flag: "url", Commands: deployOnly},
 		{Name: "resolve", Flag: "resolve", Commands: timeoutCommands, apply: applyResolve},
@@ -87,6 +90,7 @@ func Inputs() []Input {
 		{Name: "comment", Default: CommentAuto, apply: applyComment},
 		{Name: "environment", apply: str(func(o *Options) *string { return &o.Environment })},
 		{Name: "allow-forks", Default: "false", apply: applyAllowForks},
+		{Name: "max-previews", Default: "5", Flag: "max-previews", Commands: []string{Preview}},
 	}
 }
 
@@ -111,10 +115,10 @@ func applyCommand(_ Setter, o *Options, v string) error {
 // CheckCommand checks the command to run.
 func (o Options) CheckCommand() error {
 	switch o.Command {
-	case Deploy, Status, Rollback, Preflight:
+	case Deploy, Status, Rollback, Preflight, Preview:
 		return nil
 	}
-	return Errorf("command", " %q is not a command: use deploy, status, rollback or preflight", o.Command)
+	return Errorf("command", " %q is not a command: use deploy, status, rollback, preflight or preview", o.Command)
 }
 
 func applyComment(_ Setter, o *Options, v string) error {

@@ -78,6 +78,11 @@ func TestFill(t *testing.T) {
 		{Preflight, map[string]string{"image": "x", "worker-name": "ignored", "timeout": "1m"}, flags{"image": {"x"}}, ""},
 		{Status, map[string]string{"worker-name": "lean", "wrangler": "/w", "instance-type": "lite"}, flags{"name": {"lean"}, "wrangler": {"/w"}}, ""},
 		{Rollback, map[string]string{"timeout": "1m", "stage": "push"}, flags{"timeout": {"1m"}}, ""},
+		// A preview takes the pipeline's inputs and max-previews, but neither production's URL and wrangler
+		// config nor deploy's container sizes (its own defaults keep it cheap).
+		{Preview, map[string]string{"worker-name": "lean", "image": "x", "max-previews": "3", "url": "https://prod", "wrangler-config": "w.jsonc", "max-instances": "7", "sleep-after": "1h"},
+			flags{"name": {"lean"}, "image": {"x"}, "max-previews": {"3"}}, ""},
+		{Deploy, map[string]string{"max-previews": "3"}, flags{}, ""},
 		{Deploy, map[string]string{"stage": "bad"}, nil, `input stage: "bad" is not good`},
 	} {
 		t.Run(tt.command, func(t *testing.T) {
@@ -127,7 +132,7 @@ func TestRead(t *testing.T) {
 			}
 		})
 	}
-	if err := (Options{Command: "destroy"}).CheckCommand(); err == nil || err.Error() != `input command "destroy" is not a command: use deploy, status, rollback or preflight` {
+	if err := (Options{Command: "destroy"}).CheckCommand(); err == nil || err.Error() != `input command "destroy" is not a command: use deploy, status, rollback, preflight or preview` {
 		t.Fatalf("CheckCommand = %v", err)
 	}
 }

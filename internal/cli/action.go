@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -65,6 +66,9 @@ func runAction(ctx context.Context, o *ActionOptions) error {
 		return err
 	}
 	cf := o.f.with(r.commandEnv())
+	if r.preview != nil {
+		return r.runPreview(ctx, cf)
+	}
 	if r.in.Command != action.Deploy {
 		return r.runCommand(ctx, cf)
 	}
@@ -81,7 +85,7 @@ func runAction(ctx context.Context, o *ActionOptions) error {
 	if res == nil { // nothing ran
 		return inputNamed(action.Deploy, runErr)
 	}
-	if err := r.report(ctx, res, runErr, dep); err != nil {
+	if err := r.report(ctx, res, runErr, dep, nil); err != nil {
 		return err
 	}
 	if runErr != nil {
@@ -96,8 +100,9 @@ type actionRun struct {
 	gh      *github.Actions
 	trigger *github.Trigger
 	in      action.Options
-	worker  string         // the Worker the run is about, for comments
-	client  *github.Client // nil without a github-token or a repository
+	worker  string                  // the Worker the run is about, for comments
+	client  *github.Client          // nil without a github-token or a repository
+	preview *github.PreviewDecision // what a run with command preview does; nil for the other commands
 }
 
 // gate reads the event and the inputs the Action reads itself, checks them, and authorizes a run about a
@@ -116,12 +121,30 @@ func gate(ctx context.Context, f *Factory) (*actionRun, error) {
 	if err != nil {
 		return nil, &UsageError{Err: err}
 	}
-	if trigger.Ignore != "" {
-		fmt.Fprintf(env.Stdout, "lean4-cf: nothing to do: %s\n", trigger.Ignore)
-		return nil, nil
-	}
-	if trigger.Command != "" {
-		in.Command = trigger.Command
+	// A preview run decides from the event itself: a pull request's close, which ParseEvent ignores for
+	// the other commands, removes the preview. The other runs leave preview comments to it.
+	var decision *github.PreviewDecision
+	if in.Command == action.Preview {
+		d := github.DecidePreview(trigger)
+		if d.Action == github.PreviewIgnore && (trigger.Event == "schedule" || trigger.Event == "workflow_dispatch") {
+			d = github.PreviewDecision{Action: previewPrune, Why: "a " + trigger.Event + " run removes the previews of closed pull requests"}
+		}
+		if d.Action == github.PreviewIgnore {
+			fmt.Fprintf(env.Stdout, "lean4-cf: nothing to do: %s\n", d.Why)
+			return nil, nil
+		}
+		decision = &d
+	} else {
+		if trigger.Ignore == "" && isPreviewCommand(trigger) {
+			trigger.Ignore = "the comment asks for a preview, which the workflow whose command is preview answers"
+		}
+		if trigger.Ignore != "" {
+			fmt.Fprintf(env.Stdout, "lean4-cf: nothing to do: %s\n", trigger.Ignore)
+			return nil, nil
+		}
+		if trigger.Command != "" {
+			in.Command = trigger.Command
+		}
 	}
 	if err := in.CheckCommand(); err != nil {
 		return nil, &UsageError{Err: err}
@@ -138,25 +161,58 @@ func gate(ctx context.Context, f *Factory) (*actionRun, error) {
 			return nil, usagef("github-token: %v", err)
 		}
 	}
-	if trigger.Comment == nil && trigger.Refuse == "" && trigger.Event != "pull_request" {
+	if decision == nil && trigger.Comment == nil && trigger.Refuse == "" && trigger.Event != "pull_request" {
 		return r, nil
 	}
 	if r.client == nil {
 		return nil, usagef("github-token is empty: pull-request runs need it to check permissions and comment")
 	}
+	if decision != nil && decision.Action == previewPrune { // about no pull request: nothing to authorize
+		r.preview = decision
+		return r, nil
+	}
 	_ = r.client.Acknowledge(ctx, trigger)
-	if err := r.client.Authorize(ctx, trigger, github.GateOptions{AllowForks: in.AllowForks}); err != nil {
-		ref, ok := github.IsRefusal(err)
-		if !ok {
+	if decision != nil {
+		d, err := r.client.GatePreview(ctx, trigger, github.GateOptions{AllowForks: in.AllowForks})
+		r.preview = &d
+		if stop, err := r.answerRefusal(ctx, err, r.client.RefusePreview); stop {
 			return nil, err
 		}
-		gh.Warning("lean4-cf refused: " + ref.Error())
-		if _, cerr := r.client.Refuse(ctx, commentOn(trigger, in.Comment), r.worker, ref.Error()); cerr != nil {
-			gh.Warning("could not answer in the pull request: " + cerr.Error())
-		}
-		return nil, nil
+		return r, nil
+	}
+	if stop, err := r.answerRefusal(ctx, r.client.Authorize(ctx, trigger, github.GateOptions{AllowForks: in.AllowForks}), r.client.Refuse); stop {
+		return nil, err
 	}
 	return r, nil
+}
+
+// answerRefusal answers the gate's verdict err: a refusal is warned about and answered with refuse (the
+// sticky comment); stop says the run ends here, with the error of a failed API call if that was it.
+func (r *actionRun) answerRefusal(ctx context.Context, err error, refuse func(context.Context, *github.Trigger, string, string) (github.Sticky, error)) (stop bool, _ error) {
+	if err == nil {
+		return false, nil
+	}
+	ref, ok := github.IsRefusal(err)
+	if !ok {
+		return true, err
+	}
+	r.gh.Warning("lean4-cf refused: " + ref.Error())
+	if _, cerr := refuse(ctx, commentOn(r.trigger, r.in.Comment), r.worker, ref.Error()); cerr != nil {
+		r.gh.Warning("could not answer in the pull request: " + cerr.Error())
+	}
+	return true, nil
+}
+
+// isPreviewCommand reports whether t is a `/lean4 preview` comment, well formed or not.
+func isPreviewCommand(t *github.Trigger) bool {
+	if t.Command == github.CommandPreview || t.Command == github.CommandPreviewDelete {
+		return true
+	}
+	if t.Comment == nil {
+		return false
+	}
+	f := strings.Fields(t.Comment.Line)
+	return len(f) >= 2 && f[0] == github.CommandPrefix && f[1] == github.CommandPreview
 }
 
 // input is an Action input, or a slash command's key=value override of it.
@@ -240,8 +296,9 @@ func (r *actionRun) deploy(ctx context.Context, opts *DeployOptions, ports image
 }
 
 // report writes a deploy's result: the failed stage's annotation, the report on the log, the outputs,
-// the job summary, the Deployment's status and the sticky comments.
-func (r *actionRun) report(ctx context.Context, res *report.Result, runErr error, dep *github.Deployment) error {
+// the job summary, the Deployment's status and the sticky comments. conclude, when set, writes the
+// comment instead (a preview's); ok says the run succeeded.
+func (r *actionRun) report(ctx context.Context, res *report.Result, runErr error, dep *github.Deployment, conclude func(ok bool) error) error {
 	gh, env := r.gh, r.env
 	var se *pipeline.StageError
 	if errors.As(runErr, &se) {
@@ -274,6 +331,12 @@ func (r *actionRun) report(ctx context.Context, res *report.Result, runErr error
 		}
 	}
 	if r.client == nil {
+		return nil
+	}
+	if conclude != nil {
+		if err := conclude(runErr == nil); err != nil {
+			gh.Warning("could not update the pull-request comment: " + err.Error())
+		}
 		return nil
 	}
 	body := report.Comment(res, github.RunURL(env.Getenv))

@@ -220,7 +220,7 @@ func renderInputError(err error) error {
 // validateActionInputs checks the Action inputs that are not a command's flags (credentials, secrets,
 // environment), before anything is contacted. in.Command is the command the run will do.
 func validateActionInputs(env Env, in action.Options) error {
-	if in.Command == action.Deploy || in.Command == action.Status || in.Command == action.Rollback {
+	if in.Command == action.Deploy || in.Command == action.Status || in.Command == action.Rollback || in.Command == action.Preview {
 		if in.APIToken == "" && env.Getenv("CLOUDFLARE_API_TOKEN") == "" {
 			return &UsageError{Err: action.Errorf("cloudflare-api-token", " is empty: pass a token with Workers Scripts edit and Containers write from a secret, like cloudflare-api-token: ${{ secrets.CLOUDFLARE_API_TOKEN }}")}
 		}

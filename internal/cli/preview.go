@@ -14,6 +14,7 @@ import (
 
 	"github.com/org/lean4-cf-action/internal/cloudflare"
 	"github.com/org/lean4-cf-action/internal/image"
+	"github.com/org/lean4-cf-action/internal/pipeline"
 	"github.com/org/lean4-cf-action/internal/preview"
 	"github.com/org/lean4-cf-action/internal/report"
 	"github.com/org/lean4-cf-action/internal/wrangler"
@@ -24,6 +25,9 @@ type PreviewOptions struct {
 	f    *Factory
 	name string // --name, the production deployment the previews belong to; default wrangler.DefaultWorkerName
 	json bool   // --json; default false (text)
+	// mask hides a registry password the commands receive; the Action sets it to the log's masking.
+	// Default nil (nothing to hide from a terminal).
+	mask func(string)
 }
 
 // PreviewDeployOptions are the flags of `lean4-cf preview deploy`: deploy's, with the preview's defaults.
@@ -63,7 +67,7 @@ application and image repository, deployed by the whole deploy pipeline with low
 Worker, its application and the images no other application runs; production is never touched.`,
 		Args: noArgs,
 	}
-	cmd.AddCommand(newCmdPreviewDeploy(f, runDeployF), newCmdPreviewDelete(f, runDeleteF), newCmdPreviewList(f), newCmdPreviewPrune(f))
+	cmd.AddCommand(newCmdPreviewDeploy(f, runDeployF), newCmdPreviewDelete(f, runDeleteF), newCmdPreviewList(f), newCmdPreviewPrune(f, nil))
 	return cmd
 }
 
@@ -134,7 +138,7 @@ func (o *PreviewOptions) manager(c *cloud, deployer preview.Deployer, maxPreview
 		registry = defaultRegistry
 	}
 	m := &preview.Manager{
-		Name: o.name, Account: previewAccount{c.api}, Registry: previewRegistry{api: c.api, account: c.account, host: registry},
+		Name: o.name, Account: previewAccount{c.api}, Registry: previewRegistry{api: c.api, account: c.account, host: registry, mask: o.mask},
 		Deployer: deployer, MaxPreviews: maxPreviews,
 	}
 	if !o.json {
@@ -144,26 +148,10 @@ func (o *PreviewOptions) manager(c *cloud, deployer preview.Deployer, maxPreview
 }
 
 func runPreviewDeploy(ctx context.Context, o *PreviewDeployOptions) error {
-	c, err := o.f.APICloud()
-	if err != nil {
-		return err
-	}
-	if err := c.api.VerifyToken(ctx); err != nil {
-		return err
-	}
-	ports, err := o.deploy.ports()
-	if err != nil {
-		return err
-	}
-	m := o.manager(c, deployFunc(func(ctx context.Context, worker string) (*report.Result, error) {
-		d := *o.deploy
-		d.name = worker
-		return deployResult(ctx, &d, ports, nil)
-	}), o.maxPreviews)
 	if !o.json {
-		fmt.Fprintf(o.f.Stderr, "==> preview of #%d: %s\n", o.pr, m.Worker(o.pr))
+		fmt.Fprintf(o.f.Stderr, "==> preview of #%d: %s\n", o.pr, wrangler.PreviewName(o.name, o.pr))
 	}
-	d, err := m.Deploy(ctx, o.pr)
+	d, err := o.run(ctx, nil, nil)
 	if ce := (*preview.CapError)(nil); errors.As(err, &ce) {
 		// The inputs are valid and the account was read: a runtime refusal (exit 1), fixed by freeing a
 		// preview, not by changing the command.
@@ -190,6 +178,34 @@ func runPreviewDeploy(ctx context.Context, o *PreviewDeployOptions) error {
 		return &ExitError{Code: code, Err: err}
 	}
 	return nil
+}
+
+// run deploys the preview: onEvent follows the pipeline (nil: none), and start, when set, is called once
+// the cap allows the preview, right before the pipeline writes anything.
+func (o *PreviewDeployOptions) run(ctx context.Context, onEvent func(pipeline.Event), start func()) (*preview.Deployed, error) {
+	c, err := o.f.APICloud()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.api.VerifyToken(ctx); err != nil {
+		return nil, err
+	}
+	ports, err := o.deploy.ports()
+	if err != nil {
+		return nil, err
+	}
+	if o.mask != nil {
+		ports.push.secret = o.mask
+	}
+	m := o.manager(c, deployFunc(func(ctx context.Context, worker string) (*report.Result, error) {
+		if start != nil {
+			start()
+		}
+		d := *o.deploy
+		d.name = worker
+		return deployResult(ctx, &d, ports, onEvent)
+	}), o.maxPreviews)
+	return m.Deploy(ctx, o.pr)
 }
 
 func newCmdPreviewDelete(f *Factory, runF func(*PreviewDeleteOptions) error) *cobra.Command {
@@ -220,12 +236,17 @@ preview that never finished, succeeds and says what it found.`,
 	return cmd
 }
 
-func runPreviewDelete(ctx context.Context, o *PreviewDeleteOptions) error {
+// run removes the preview.
+func (o *PreviewDeleteOptions) run(ctx context.Context) (*preview.Teardown, error) {
 	c, err := o.f.APICloud()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	td, err := o.manager(c, nil, 0).Delete(ctx, o.pr)
+	return o.manager(c, nil, 0).Delete(ctx, o.pr)
+}
+
+func runPreviewDelete(ctx context.Context, o *PreviewDeleteOptions) error {
+	td, err := o.run(ctx)
 	if err != nil {
 		return err
 	}
@@ -288,7 +309,7 @@ func printPreviews(w interface{ Write([]byte) (int, error) }, ps []preview.Previ
 	return tw.Flush()
 }
 
-func newCmdPreviewPrune(f *Factory) *cobra.Command {
+func newCmdPreviewPrune(f *Factory, runF func(*PreviewPruneOptions) error) *cobra.Command {
 	o := &PreviewPruneOptions{PreviewOptions: PreviewOptions{f: f}}
 	cmd := &cobra.Command{
 		Use:   "prune --older-than D",
@@ -298,14 +319,13 @@ func newCmdPreviewPrune(f *Factory) *cobra.Command {
 			if err := o.validate(); err != nil {
 				return err
 			}
-			if o.olderThan <= 0 && o.closed == nil {
+			if runF != nil {
+				return runF(o)
+			}
+			if o.olderThan <= 0 {
 				return flagErrorf("older-than", " is required: give an age like 72h; previews created longer ago are deleted")
 			}
-			c, err := o.f.APICloud()
-			if err != nil {
-				return err
-			}
-			tds, err := o.manager(c, nil, 0).Prune(cmd.Context(), preview.PruneOptions{OlderThan: o.olderThan, Closed: o.closed})
+			tds, err := o.run(cmd.Context())
 			if o.json {
 				if tds == nil {
 					tds = []*preview.Teardown{}
@@ -327,6 +347,15 @@ func newCmdPreviewPrune(f *Factory) *cobra.Command {
 	o.addFlags(cmd)
 	cmd.Flags().DurationVar(&o.olderThan, "older-than", 0, "delete previews created longer ago than this, like 72h (required)")
 	return cmd
+}
+
+// run removes the previews the options select.
+func (o *PreviewPruneOptions) run(ctx context.Context) ([]*preview.Teardown, error) {
+	c, err := o.f.APICloud()
+	if err != nil {
+		return nil, err
+	}
+	return o.manager(c, nil, 0).Prune(ctx, preview.PruneOptions{OlderThan: o.olderThan, Closed: o.closed})
 }
 
 // deployFunc adapts a function to preview.Deployer.
@@ -380,6 +409,7 @@ type previewRegistry struct {
 	api     *cloudflare.Client
 	account string
 	host    string
+	mask    func(string) // hides the registry password; nil: nothing to hide
 }
 
 func (r previewRegistry) DeleteRepository(ctx context.Context, repo string, keep func(string) bool) ([]string, []string, error) {
@@ -390,6 +420,9 @@ func (r previewRegistry) DeleteRepository(ctx context.Context, repo string, keep
 	cr, err := r.api.RegistryCredentials(ctx, r.host, 5*time.Minute) // wrangler asks for 5 minutes to delete images
 	if err != nil {
 		return nil, nil, err
+	}
+	if r.mask != nil {
+		r.mask(cr.Password)
 	}
 	res, err := image.DeleteRepository(ctx, ref, image.DeleteOptions{Auth: authn.FromConfig(authn.AuthConfig{Username: cr.Username, Password: cr.Password}), Keep: keep})
 	return res.Deleted, res.Kept, err

@@ -9,7 +9,7 @@ import (
 	gh "github.com/google/go-github/v75/github"
 )
 
-// ClosedPRs tells which pull requests are closed; preview prune --closed takes it, and Client has it.
+// ClosedPRs tells which pull requests are closed; the Action's preview prune takes it, and Client has it.
 type ClosedPRs interface {
 	Closed(ctx context.Context, prs []int) (map[int]bool, error)
 }

@@ -65,7 +65,7 @@ type (
 	Deployer interface {
 		Deploy(ctx context.Context, worker string) (*report.Result, error)
 	}
-	// ClosedPRs tells which of the pull requests are closed (GitHub answers it); prune --closed uses it.
+	// ClosedPRs tells which of the pull requests are closed (GitHub answers it); the Action's prune uses it.
 	ClosedPRs interface {
 		Closed(ctx context.Context, prs []int) (map[int]bool, error)
 	}

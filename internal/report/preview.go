@@ -117,7 +117,7 @@ func PreviewCapComment(p PreviewInfo, max int, holders []int, runURL string) str
 	b.WriteString("No preview was deployed for this pull request, and no other preview was touched.\n\n")
 	b.WriteString("To free one:\n")
 	b.WriteString("- comment `/lean4 preview delete` on a pull request whose preview is no longer needed, or close it;\n")
-	b.WriteString("- or remove what missed closes left behind: `lean4-cf preview prune --closed` (or `--older-than` a duration);\n")
+	b.WriteString("- or remove what missed closes left behind: run the preview workflow by hand (workflow_dispatch), or `lean4-cf preview prune --older-than` a duration;\n")
 	b.WriteString("- or raise `max-previews` in the workflow.\n\n")
 	b.WriteString("Then push again or comment `/lean4 preview`.\n")
 	writeRunLink(&b, runURL)
