@@ -484,6 +484,25 @@ func badCases(account, token string) []badCase {
 		withEnv(badCase{name: "status/token-no-containers-scope", args: []string{"status", "--name", seeded}, code: 1, want: `Containers`}, "CLOUDFLARE_API_TOKEN", limitedToken),
 		{name: "status/no-such-worker", args: []string{"status", "--name", "nobody-here"}, code: 1, want: `"nobody-here"`},
 
+		// preview: its own flags, and deploy's flags through preview deploy.
+		{name: "preview/deploy-pr-missing", args: []string{"preview", "deploy", "--image", "$IMAGE"}, code: 2, want: `--pr is required`},
+		{name: "preview/deploy-pr-zero", args: []string{"preview", "deploy", "--pr", "0", "--image", "$IMAGE"}, code: 2, want: `--pr 0 is not a pull request number`},
+		{name: "preview/deploy-pr-negative", args: []string{"preview", "deploy", "--pr=-3", "--image", "$IMAGE"}, code: 2, want: `--pr -3 is not a pull request number`},
+		{name: "preview/deploy-pr-word", args: []string{"preview", "deploy", "--pr", "abc"}, code: 2, want: `--pr "abc" is not a whole number`},
+		{name: "preview/deploy-pr-huge", args: []string{"preview", "deploy", "--pr", "99999999999999999999"}, code: 2, want: `--pr .* is too large`},
+		{name: "preview/deploy-max-previews-zero", args: []string{"preview", "deploy", "--pr", "4", "--max-previews", "0", "--image", "$IMAGE"}, code: 2, want: `--max-previews 0 is out of range`},
+		{name: "preview/deploy-sleep-after-word", args: []string{"preview", "deploy", "--pr", "4", "--sleep-after", "forever", "--image", "$IMAGE"}, code: 2, want: `--sleep-after "forever" is not an idle time`},
+		{name: "preview/deploy-name-invalid", args: []string{"preview", "deploy", "--pr", "4", "--name", "UPPER", "--image", "$IMAGE"}, code: 2, want: `--name "UPPER" is not a Worker name`},
+		{name: "preview/deploy-image-malformed", args: []string{"preview", "deploy", "--pr", "4", "--image", "not a ref"}, code: 2, want: `--image: image "not a ref"`},
+		withEnv(badCase{name: "preview/deploy-token-newline", args: []string{"preview", "deploy", "--pr", "4", "--image", "$IMAGE"}, code: 2, want: `CLOUDFLARE_API_TOKEN holds spaces or line breaks`}, "CLOUDFLARE_API_TOKEN", token+"\n"),
+		{name: "preview/delete-pr-missing", args: []string{"preview", "delete"}, code: 2, want: `--pr is required`},
+		withEnv(badCase{name: "preview/delete-token-invalid", args: []string{"preview", "delete", "--pr", "4"}, code: 1, want: `CLOUDFLARE_API_TOKEN`}, "CLOUDFLARE_API_TOKEN", "not-a-token"),
+		{name: "preview/prune-older-than-missing", args: []string{"preview", "prune"}, code: 2, want: `--older-than is required`},
+		{name: "preview/prune-older-than-negative", args: []string{"preview", "prune", "--older-than=-1h"}, code: 2, want: `--older-than -1h0m0s is out of range`},
+		{name: "preview/prune-older-than-word", args: []string{"preview", "prune", "--older-than", "soon"}, code: 2, want: `--older-than "soon" is not a duration`},
+		{name: "preview/list-extra-argument", args: []string{"preview", "list", "extra"}, code: 2, want: `preview list takes no arguments`},
+		{name: "preview/list-json-not-bool", args: []string{"preview", "list", "--json=2"}, code: 2, want: `--json "2"`},
+
 		// rollback.
 		{name: "rollback/timeout-word", args: []string{"rollback", "--timeout", "soon"}, code: 2, want: `--timeout "soon"`},
 		{name: "rollback/timeout-zero", args: []string{"rollback", "--timeout", "0s"}, code: 2, want: `--timeout 0s is out of range`},

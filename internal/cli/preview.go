@@ -78,8 +78,12 @@ func (o *PreviewOptions) addFlags(cmd *cobra.Command) {
 
 func (o *PreviewOptions) validate() error { return checkName(o.name) }
 
-func checkPR(pr int) error {
-	if pr < 1 {
+// checkPR checks --pr, which has no default: a preview belongs to one pull request.
+func checkPR(cmd *cobra.Command, pr int) error {
+	switch {
+	case !cmd.Flags().Changed("pr"):
+		return flagErrorf("pr", " is required: give the number of the pull request, like --pr 42")
+	case pr < 1:
 		return flagErrorf("pr", " %d is not a pull request number: give the number of the pull request, like --pr 42", pr)
 	}
 	return nil
@@ -94,7 +98,7 @@ func newCmdPreviewDeploy(f *Factory, runF func(*PreviewDeployOptions) error) *co
   lean4-cf preview deploy --pr 42 --image ghcr.io/ldct/lean4-server:v4.25.0 --json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkPR(o.pr); err != nil {
+			if err := checkPR(cmd, o.pr); err != nil {
 				return err
 			}
 			if o.maxPreviews < 1 {
@@ -148,10 +152,15 @@ func (o *PreviewOptions) manager(c *cloud, deployer preview.Deployer, maxPreview
 }
 
 func runPreviewDeploy(ctx context.Context, o *PreviewDeployOptions) error {
+	c, ports, err := o.prepare()
+	if err != nil {
+		return err
+	}
+	// Announced only once the inputs passed: a usage error is one line and nothing before it.
 	if !o.json {
 		fmt.Fprintf(o.f.Stderr, "==> preview of #%d: %s\n", o.pr, wrangler.PreviewName(o.name, o.pr))
 	}
-	d, err := o.run(ctx, nil, nil)
+	d, err := o.deployWith(ctx, c, ports, nil, nil)
 	if ce := (*preview.CapError)(nil); errors.As(err, &ce) {
 		// The inputs are valid and the account was read: a runtime refusal (exit 1), fixed by freeing a
 		// preview, not by changing the command.
@@ -180,22 +189,36 @@ func runPreviewDeploy(ctx context.Context, o *PreviewDeployOptions) error {
 	return nil
 }
 
-// run deploys the preview: onEvent follows the pipeline (nil: none), and start, when set, is called once
-// the cap allows the preview, right before the pipeline writes anything.
-func (o *PreviewDeployOptions) run(ctx context.Context, onEvent func(pipeline.Event), start func()) (*preview.Deployed, error) {
+// prepare makes the API client and the deploy's ports: every local check of the inputs and the
+// environment, with nothing contacted yet.
+func (o *PreviewDeployOptions) prepare() (*cloud, imagePorts, error) {
 	c, err := o.f.APICloud()
 	if err != nil {
-		return nil, err
-	}
-	if err := c.api.VerifyToken(ctx); err != nil {
-		return nil, err
+		return nil, imagePorts{}, err
 	}
 	ports, err := o.deploy.ports()
 	if err != nil {
-		return nil, err
+		return nil, imagePorts{}, err
 	}
 	if o.mask != nil {
 		ports.push.secret = o.mask
+	}
+	return c, ports, nil
+}
+
+// run deploys the preview: onEvent follows the pipeline (nil: none), and start, when set, is called once
+// the cap allows the preview, right before the pipeline writes anything.
+func (o *PreviewDeployOptions) run(ctx context.Context, onEvent func(pipeline.Event), start func()) (*preview.Deployed, error) {
+	c, ports, err := o.prepare()
+	if err != nil {
+		return nil, err
+	}
+	return o.deployWith(ctx, c, ports, onEvent, start)
+}
+
+func (o *PreviewDeployOptions) deployWith(ctx context.Context, c *cloud, ports imagePorts, onEvent func(pipeline.Event), start func()) (*preview.Deployed, error) {
+	if err := c.api.VerifyToken(ctx); err != nil {
+		return nil, err
 	}
 	m := o.manager(c, deployFunc(func(ctx context.Context, worker string) (*report.Result, error) {
 		if start != nil {
@@ -222,7 +245,7 @@ preview that never finished, succeeds and says what it found.`,
 			if err := o.validate(); err != nil {
 				return err
 			}
-			if err := checkPR(o.pr); err != nil {
+			if err := checkPR(cmd, o.pr); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -322,8 +345,11 @@ func newCmdPreviewPrune(f *Factory, runF func(*PreviewPruneOptions) error) *cobr
 			if runF != nil {
 				return runF(o)
 			}
-			if o.olderThan <= 0 {
+			switch {
+			case !cmd.Flags().Changed("older-than"):
 				return flagErrorf("older-than", " is required: give an age like 72h; previews created longer ago are deleted")
+			case o.olderThan <= 0:
+				return flagErrorf("older-than", " %s is out of range: give a positive age like 72h", o.olderThan)
 			}
 			tds, err := o.run(cmd.Context())
 			if o.json {
