@@ -30,8 +30,7 @@ func (el *eitherListener) acceptLoop() {
 	for {
 		c, err := el.Listener.Accept()
 		if err != nil {
-			el.err = err
-			el.once.Do(func() { close(el.done) })
+			el.stop(err)
 			return
 		}
 		go el.sniff(c) // a slow client must not hold up the others
@@ -70,8 +69,17 @@ func (el *eitherListener) Accept() (net.Conn, error) {
 
 func (el *eitherListener) Close() error {
 	err := el.Listener.Close()
-	el.once.Do(func() { close(el.done) })
+	el.stop(net.ErrClosed)
 	return err
+}
+
+// stop ends Accept with err. Whichever of Close and the accept loop comes first sets it: Accept must
+// never answer (nil, nil), which http.Server would serve as a connection and crash on.
+func (el *eitherListener) stop(err error) {
+	el.once.Do(func() {
+		el.err = err
+		close(el.done)
+	})
 }
 
 // peekedConn is a connection whose first bytes were read into r.
