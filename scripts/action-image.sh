@@ -95,7 +95,10 @@ build() { # build BUILDER TAG
 build buildkit "$image"
 if [ "${ACTION_IMAGE_CLASSIC:-1}" = 1 ]; then
   build classic lean4cf-action:classic
-  got=$("$docker" run --rm lean4cf-action:classic version | head -n1)
+  # The whole output, then its first line: `| head -n1` under pipefail failed the run whenever head exited
+  # before `docker run` finished writing (EPIPE, "write /dev/stdout: broken pipe").
+  got=$("$docker" run --rm lean4cf-action:classic version)
+  got=${got%%$'\n'*}
   [ "$got" = "lean4-cf $version" ] || { echo "action-image: the classic builder's image says \"$got\", want \"lean4-cf $version\"" >&2; exit 1; }
   echo "action-image: the classic builder's image runs: $got" >&2
 fi
