@@ -1,7 +1,8 @@
 // Package action owns the GitHub Action's inputs: one table says, for every input of action.yml, the
-// command flag it sets, its default and the commands that take it. The CLI fills a command's options
-// from it (through the command's own flags, so an input parses exactly as its flag does) and words bad
-// input through InputError, which names the input rather than the flag.
+// command flag it sets, its default, the commands that take it, and whether a pull request's `/lean4`
+// comment may set it. The CLI fills a command's options from it (through the command's own flags, so an
+// input parses exactly as its flag does) and words bad input through InputError, which names the input
+// rather than the flag; the slash-command parser takes its argument rules from it.
 package action
 
 import (
@@ -19,6 +20,9 @@ const (
 	Preflight = "preflight"
 	Preview   = "preview" // one preview Worker per pull request: deployed on open and push, removed on close
 )
+
+// Commands lists the Action's commands in the order help and errors name them.
+func Commands() []string { return []string{Deploy, Status, Rollback, Preflight, Preview} }
 
 // Values of the comment input.
 const (
@@ -41,6 +45,12 @@ type Input struct {
 	Flag string
 	// Commands are the commands whose flag Flag is; the input is ignored by the others.
 	Commands []string
+	// Comment are the commands for which a pull request's `/lean4 COMMAND key=value` comment may set the
+	// input, each one of Commands; nil: only the workflow file sets it.
+	Comment []string
+	// Secret says the input holds a secret: a comment, which anyone can read, naming it is refused and its
+	// value never quoted back.
+	Secret bool
 	// apply sets the input's value: on the command's flags (set) for a flag input, on o otherwise.
 	// Default for a flag input: set.Set(Flag, value).
 	apply func(set Setter, o *Options, value string) error
@@ -62,31 +72,37 @@ type Options struct {
 func Inputs() []Input {
 	// preview deploys through deploy's pipeline: it takes deploy's inputs but its container defaults
 	// (max-instances, instances, sleep-after), which keep a preview cheap.
+	// A comment may override what shapes one run (which image, Worker, sizes, stages, bounds); what
+	// reaches into the runner or the account (credentials, wrangler, its config, resolve rules, reporting,
+	// the preview cap) comes only from the workflow file, which a reviewer controls.
 	deployOnly := []string{Deploy}
 	imageCommands := []string{Deploy, Preflight, Preview}          // image, instance-type
 	accountCommands := []string{Deploy, Status, Rollback, Preview} // worker-name, wrangler
 	timeoutCommands := []string{Deploy, Rollback, Preview}         // timeout, resolve
+	// preview takes no worker-name from a comment: a preview's Worker is named from the production name
+	// (the workflow's) and the pull request.
+	nameComment := []string{Deploy, Status, Rollback}
 	str := func(field func(*Options) *string) func(Setter, *Options, string) error {
 		return func(_ Setter, o *Options, v string) error { *field(o) = v; return nil }
 	}
 	return []Input{
-		{Name: "cloudflare-api-token", apply: str(func(o *Options) *string { return &o.APIToken })},
+		{Name: "cloudflare-api-token", Secret: true, apply: str(func(o *Options) *string { return &o.APIToken })},
 		{Name: "cloudflare-account-id", apply: str(func(o *Options) *string { return &o.AccountID })},
 		{Name: "command", Default: Deploy, apply: applyCommand},
-		{Name: "image", Default: "ghcr.io/ldct/lean4-server:v4.24.0", Flag: "image", Commands: imageCommands},
-		{Name: "worker-name", Default: "lean4-server", Flag: "name", Commands: accountCommands},
-		{Name: "instance-type", Default: "auto", Flag: "instance-type", Commands: imageCommands},
-		{Name: "max-instances", Default: "5", Flag: "max-instances", Commands: deployOnly},
-		{Name: "instances", Default: "1", Flag: "instances", Commands: deployOnly},
-		{Name: "sleep-after", Default: "2m", Flag: "sleep-after", Commands: deployOnly},
-		{Name: "stage", Default: "all", Flag: "stage", Commands: []string{Deploy, Preview}},
+		{Name: "image", Default: "ghcr.io/ldct/lean4-server:v4.24.0", Flag: "image", Commands: imageCommands, Comment: imageCommands},
+		{Name: "worker-name", Default: "lean4-server", Flag: "name", Commands: accountCommands, Comment: nameComment},
+		{Name: "instance-type", Default: "auto", Flag: "instance-type", Commands: imageCommands, Comment: imageCommands},
+		{Name: "max-instances", Default: "5", Flag: "max-instances", Commands: deployOnly, Comment: deployOnly},
+		{Name: "instances", Default: "1", Flag: "instances", Commands: deployOnly, Comment: deployOnly},
+		{Name: "sleep-after", Default: "2m", Flag: "sleep-after", Commands: deployOnly, Comment: deployOnly},
+		{Name: "stage", Default: "all", Flag: "stage", Commands: []string{Deploy, Preview}, Comment: deployOnly},
 		{Name: "wrangler-config", Flag: "config", Commands: deployOnly},
-		{Name: "url", Flag: "url", Commands: deployOnly},
+		{Name: "url", Flag: "url", Commands: deployOnly, Comment: deployOnly},
 		{Name: "resolve", Flag: "resolve", Commands: timeoutCommands, apply: applyResolve},
 		{Name: "wrangler", Flag: "wrangler", Commands: accountCommands},
-		{Name: "api-key", apply: str(func(o *Options) *string { return &o.APIKey })},
-		{Name: "timeout", Default: "15m", Flag: "timeout", Commands: timeoutCommands},
-		{Name: "github-token", Default: "${{ github.token }}", apply: str(func(o *Options) *string { return &o.GitHubToken })},
+		{Name: "api-key", Secret: true, apply: str(func(o *Options) *string { return &o.APIKey })},
+		{Name: "timeout", Default: "15m", Flag: "timeout", Commands: timeoutCommands, Comment: timeoutCommands},
+		{Name: "github-token", Default: "${{ github.token }}", Secret: true, apply: str(func(o *Options) *string { return &o.GitHubToken })},
 		{Name: "comment", Default: CommentAuto, apply: applyComment},
 		{Name: "environment", apply: str(func(o *Options) *string { return &o.Environment })},
 		{Name: "allow-forks", Default: "false", apply: applyAllowForks},
@@ -114,11 +130,11 @@ func applyCommand(_ Setter, o *Options, v string) error {
 
 // CheckCommand checks the command to run.
 func (o Options) CheckCommand() error {
-	switch o.Command {
-	case Deploy, Status, Rollback, Preflight, Preview:
+	c := Commands()
+	if slices.Contains(c, o.Command) {
 		return nil
 	}
-	return Errorf("command", " %q is not a command: use deploy, status, rollback, preflight or preview", o.Command)
+	return Errorf("command", " %q is not a command: use %s or %s", o.Command, strings.Join(c[:len(c)-1], ", "), c[len(c)-1])
 }
 
 func applyComment(_ Setter, o *Options, v string) error {
@@ -180,6 +196,28 @@ func Fill(command string, get func(input string) string, set Setter) error {
 		}
 	}
 	return nil
+}
+
+// Lookup returns the input named name, if there is one.
+func Lookup(name string) (Input, bool) {
+	for _, in := range Inputs() {
+		if in.Name == name {
+			return in, true
+		}
+	}
+	return Input{}, false
+}
+
+// CommentInputs returns the inputs a `/lean4 command` comment may set, in the table's order; none for a
+// command that takes no arguments or is not one.
+func CommentInputs(command string) []string {
+	var names []string
+	for _, in := range Inputs() {
+		if slices.Contains(in.Comment, command) {
+			names = append(names, in.Name)
+		}
+	}
+	return names
 }
 
 // ForFlag returns the input that sets command's flag, if any.

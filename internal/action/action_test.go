@@ -54,6 +54,32 @@ func TestInputsMatchActionYML(t *testing.T) {
 	}
 }
 
+// A comment sets an input only through a flag of the command it runs (an argument the command would
+// ignore is refused, not dropped), and never a secret: a comment is public.
+func TestCommentRules(t *testing.T) {
+	for _, in := range Inputs() {
+		for _, c := range in.Comment {
+			if in.Flag == "" || !slices.Contains(in.Commands, c) {
+				t.Errorf("input %s: a comment may set it for %s, which takes no flag from it (flag %q, commands %v)", in.Name, c, in.Flag, in.Commands)
+			}
+		}
+		if in.Secret && in.Comment != nil {
+			t.Errorf("input %s: a secret, yet a comment may set it for %v", in.Name, in.Comment)
+		}
+		if in.Comment != nil && len(in.Comment) == 0 {
+			t.Errorf("input %s: Comment is empty, not nil: write nil for a workflow-only input", in.Name)
+		}
+	}
+	for _, name := range []string{"cloudflare-api-token", "api-key", "github-token"} {
+		if in, ok := Lookup(name); !ok || !in.Secret {
+			t.Errorf("input %s is not marked Secret (found %v)", name, ok)
+		}
+	}
+	if got := CommentInputs("preview-delete"); got != nil {
+		t.Errorf("CommentInputs(preview-delete) = %v, want none", got)
+	}
+}
+
 // flags records what Fill sets, and fails a value "bad".
 type flags map[string][]string
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -135,7 +134,7 @@ func gate(ctx context.Context, f *Factory) (*actionRun, error) {
 		}
 		decision = &d
 	} else {
-		if trigger.Ignore == "" && isPreviewCommand(trigger) {
+		if trigger.Ignore == "" && github.IsPreviewCommand(trigger) {
 			trigger.Ignore = "the comment asks for a preview, which the workflow whose command is preview answers"
 		}
 		if trigger.Ignore != "" {
@@ -201,18 +200,6 @@ func (r *actionRun) answerRefusal(ctx context.Context, err error, refuse func(co
 		r.gh.Warning("could not answer in the pull request: " + cerr.Error())
 	}
 	return true, nil
-}
-
-// isPreviewCommand reports whether t is a `/lean4 preview` comment, well formed or not.
-func isPreviewCommand(t *github.Trigger) bool {
-	if t.Command == github.CommandPreview || t.Command == github.CommandPreviewDelete {
-		return true
-	}
-	if t.Comment == nil {
-		return false
-	}
-	f := strings.Fields(t.Comment.Line)
-	return len(f) >= 2 && f[0] == github.CommandPrefix && f[1] == github.CommandPreview
 }
 
 // input is an Action input, or a slash command's key=value override of it.

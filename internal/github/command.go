@@ -4,38 +4,29 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/org/lean4-cf-action/internal/action"
 )
 
 // CommandPrefix starts a slash command in a pull-request comment.
 const CommandPrefix = "/lean4"
 
-// Slash commands and the Action inputs each one may override with key=value.
-var commandArgs = map[string][]string{
-	"deploy":    {"image", "worker-name", "instance-type", "max-instances", "instances", "sleep-after", "stage", "timeout", "url"},
-	"preflight": {"image", "instance-type"},
-	"status":    {"worker-name", "url"},
-	"rollback":  {"worker-name", "url", "timeout"},
-	// preview takes no worker-name: a preview's Worker is named from the production name and the PR.
-	CommandPreview:       {"image", "instance-type", "timeout"},
-	CommandPreviewDelete: {},
-}
+// The slash commands are the Action's commands (action.Commands) and `/lean4 preview delete`, which
+// removes the pull request's preview: CommandPreviewDelete is its parsed name. Which inputs a command's
+// key=value arguments may override, and which inputs hold secrets, is the input table's (action.Inputs).
+const CommandPreviewDelete = action.Preview + "-delete"
 
-// The preview commands: `/lean4 preview` deploys the pull request's preview, `/lean4 preview delete`
-// removes it. CommandPreviewDelete is the parsed name of the two-word form.
-const (
-	CommandPreview       = "preview"
-	CommandPreviewDelete = "preview-delete"
-)
+// CommandNames lists the slash commands, as written, in the order the help text shows them.
+func CommandNames() []string { return append(action.Commands(), spoken(CommandPreviewDelete)) }
 
-// secretArgs are inputs that hold secrets; a comment is public, so they are refused with a pointer to secrets.
-var secretArgs = []string{"cloudflare-api-token", "api-key", "github-token", "registry-password", "token", "password"}
-
-// workflowOnlyArgs are inputs only the workflow file may set, never a comment.
-var workflowOnlyArgs = []string{"cloudflare-account-id", "wrangler-config", "comment", "environment", "allow-forks", "wrangler", "resolve", "max-previews"}
-
-// CommandNames lists the slash commands in the order the help text shows them.
-func CommandNames() []string {
-	return []string{"deploy", "status", "rollback", "preflight", CommandPreview, "preview delete"}
+// secretKey reports whether a comment's key names a secret: a secret input, or any key with a word that
+// secrets go by (GH_TOKEN, registry-password, my-secret), input or not, so that a secret put in a comment
+// by mistake is refused and hidden whatever its spelling.
+func secretKey(k string) bool {
+	if in, ok := action.Lookup(k); ok && in.Secret {
+		return true
+	}
+	return strings.Contains(k, "token") || strings.Contains(k, "secret") || strings.Contains(k, "password")
 }
 
 // Command is a parsed slash command.
@@ -75,25 +66,25 @@ func ParseCommand(body string) (cmd Command, found bool, err error) {
 	if len(fields) < 2 {
 		return cmd, true, fmt.Errorf("no command given; %s", usage)
 	}
-	name := fields[1]
-	args := fields[2:]
-	if name == CommandPreview && len(args) > 0 && args[0] == "delete" {
-		name, args = CommandPreviewDelete, args[1:]
-	}
-	allowed, ok := commandArgs[name]
-	if !ok || name == CommandPreviewDelete && fields[1] != CommandPreview {
+	name, args := fields[1], fields[2:]
+	if !slices.Contains(action.Commands(), name) { // preview-delete is written `preview delete` only
 		return cmd, true, fmt.Errorf("unknown command %q; %s", clip(name, 40), usage)
 	}
+	if name == action.Preview && len(args) > 0 && args[0] == "delete" {
+		name, args = CommandPreviewDelete, args[1:]
+	}
+	allowed := action.CommentInputs(name)
 	cmd.Name = name
 	for _, f := range args {
 		k, v, ok := strings.Cut(f, "=")
 		k = strings.ToLower(k)
+		in, isInput := action.Lookup(k)
 		switch {
 		case !ok:
 			return cmd, true, fmt.Errorf("argument %q is not key=value; %s", clip(f, 40), usage)
-		case slices.Contains(secretArgs, k) || strings.Contains(k, "token") || strings.Contains(k, "secret") || strings.Contains(k, "password"):
+		case secretKey(k):
 			return cmd, true, fmt.Errorf("%q is a secret and is never taken from a comment, which anyone can read; store it as a repository secret, delete this comment and rotate the secret", clip(k, 40))
-		case slices.Contains(workflowOnlyArgs, k):
+		case isInput && in.Comment == nil:
 			return cmd, true, fmt.Errorf("%q can only be set in the workflow file, not in a comment", k)
 		case !slices.Contains(allowed, k) && len(allowed) == 0:
 			return cmd, true, fmt.Errorf("unknown argument %q for `/lean4 %s`; it takes none", clip(k, 40), spoken(name))
@@ -134,7 +125,8 @@ func redactLine(fields []string) string {
 	for i, f := range fields {
 		k, _, ok := strings.Cut(f, "=")
 		lk := strings.ToLower(k)
-		if ok && i >= 2 && (slices.Contains(secretArgs, lk) || strings.Contains(lk, "token") || strings.Contains(lk, "secret") || strings.Contains(lk, "password") || strings.Contains(lk, "key")) {
+		// Hiding is wider than refusing: any *key* too, since a value quoted back cannot be unsaid.
+		if ok && i >= 2 && (secretKey(lk) || strings.Contains(lk, "key")) {
 			f = k + "=***"
 		}
 		out[i] = f

@@ -2,9 +2,12 @@ package github
 
 import (
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/org/lean4-cf-action/internal/action"
 )
 
 func TestParseCommand(t *testing.T) {
@@ -46,6 +49,14 @@ func TestParseCommand(t *testing.T) {
 		{name: "any token-like key refused", body: "/lean4 deploy GH_TOKEN=sekr1t", found: true, errHas: "is a secret", lineNot: "sekr1t"},
 		{name: "api key redacted", body: "/lean4 deploy api-key=sekr1t", found: true, errHas: "is a secret", lineNot: "sekr1t"},
 		{name: "workflow-only input", body: "/lean4 deploy environment=production", found: true, errHas: "only be set in the workflow file"},
+		{name: "wrangler is workflow-only", body: "/lean4 status wrangler=/bin/sh", found: true, errHas: `"wrangler" can only be set in the workflow file, not in a comment`},
+		{name: "resolve is workflow-only", body: "/lean4 rollback resolve=a:443:127.0.0.1", found: true, errHas: `"resolve" can only be set in the workflow file`},
+		{name: "command is workflow-only", body: "/lean4 deploy command=status", found: true, errHas: `"command" can only be set in the workflow file`},
+		{name: "github token refused", body: "/lean4 status github-token=ghp_x", found: true, errHas: `"github-token" is a secret`, lineNot: "ghp_x"},
+		{name: "secret-looking non-input refused", body: "/lean4 deploy registry-password=hunter2", found: true, errHas: `"registry-password" is a secret`, lineNot: "hunter2"},
+		{name: "any *key* hidden when quoted", body: "/lean4 deploy sshkey=hunter2", found: true, errHas: `unknown argument "sshkey"`, lineWant: "/lean4 deploy sshkey=***"},
+		{name: "a preview flag a comment may not set", body: "/lean4 preview stage=push", found: true, errHas: `unknown argument "stage" for ` + "`/lean4 preview`"},
+		{name: "url is deploy's only", body: "/lean4 status url=https://lean.example.com", found: true, errHas: `unknown argument "url" for ` + "`/lean4 status`; it takes worker-name"},
 		{name: "long line clipped", body: "/lean4 deploy url=" + strings.Repeat("a", 500), found: true, lineHas: "…", cmd: "deploy",
 			args: map[string]string{"url": strings.Repeat("a", 500)}},
 	}
@@ -113,12 +124,12 @@ func FuzzParseCommand(f *testing.F) {
 			}
 			return
 		}
-		allowed, ok := commandArgs[cmd.Name]
-		if !ok {
+		if !slices.Contains(action.Commands(), cmd.Name) && cmd.Name != CommandPreviewDelete {
 			t.Fatalf("accepted unknown command %q", cmd.Name)
 		}
+		allowed := action.CommentInputs(cmd.Name)
 		for k, v := range cmd.Args {
-			if !strings.Contains(strings.Join(allowed, " "), k) || v == "" {
+			if !slices.Contains(allowed, k) || v == "" {
 				t.Fatalf("accepted %s=%q for %s", k, v, cmd.Name)
 			}
 			for _, r := range v {
@@ -135,8 +146,8 @@ func TestParsePreviewCommand(t *testing.T) {
 		body, name, errHas string
 		args               map[string]string
 	}{
-		{body: "/lean4 preview", name: CommandPreview},
-		{body: "/lean4 preview image=ghcr.io/ldct/lean4-server:v4.25.0 instance-type=basic", name: CommandPreview,
+		{body: "/lean4 preview", name: action.Preview},
+		{body: "/lean4 preview image=ghcr.io/ldct/lean4-server:v4.25.0 instance-type=basic", name: action.Preview,
 			args: map[string]string{"image": "ghcr.io/ldct/lean4-server:v4.25.0", "instance-type": "basic"}},
 		{body: "/lean4 preview delete", name: CommandPreviewDelete},
 		{body: "/lean4 preview delete image=x", errHas: "for `/lean4 preview delete`; it takes none"},
@@ -160,5 +171,29 @@ func TestParsePreviewCommand(t *testing.T) {
 				t.Fatalf("got %+v, %v; want %s %v", cmd, err, tt.name, tt.args)
 			}
 		})
+	}
+}
+
+// Each command's refusal of an unknown argument lists exactly the inputs a comment may set for it, in the
+// input table's order: the slash command's rules are the table's.
+func TestCommandArguments(t *testing.T) {
+	for _, tt := range []struct{ command, takes string }{
+		{"deploy", "it takes image, worker-name, instance-type, max-instances, instances, sleep-after, stage, url, timeout"},
+		{"preflight", "it takes image, instance-type"},
+		{"status", "it takes worker-name"},
+		{"rollback", "it takes worker-name, timeout"},
+		{"preview", "it takes image, instance-type, timeout"},
+		{"preview delete", "it takes none"},
+	} {
+		t.Run(tt.command, func(t *testing.T) {
+			_, _, err := ParseCommand("/lean4 " + tt.command + " colour=red")
+			want := `unknown argument "colour" for ` + "`/lean4 " + tt.command + "`; " + tt.takes
+			if err == nil || err.Error() != want {
+				t.Fatalf("err = %v\nwant %s", err, want)
+			}
+		})
+	}
+	if got, want := CommandNames(), []string{"deploy", "status", "rollback", "preflight", "preview", "preview delete"}; !slices.Equal(got, want) {
+		t.Errorf("CommandNames() = %v, want %v", got, want)
 	}
 }

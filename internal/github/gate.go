@@ -9,6 +9,8 @@ import (
 	"time"
 
 	gh "github.com/google/go-github/v75/github"
+
+	"github.com/org/lean4-cf-action/internal/action"
 )
 
 // Refusal is a request lean4-cf will not run; its text is meant for the sticky comment.
@@ -106,7 +108,7 @@ func (c *Client) Authorize(ctx context.Context, t *Trigger, opts GateOptions) er
 	if err := forkCheck(t, opts); err != nil {
 		return err
 	}
-	if (t.Command == "deploy" || t.Command == CommandPreview) && !t.Comment.CreatedAt.IsZero() {
+	if (t.Command == action.Deploy || t.Command == action.Preview) && !t.Comment.CreatedAt.IsZero() {
 		return c.commitBefore(ctx, t)
 	}
 	return nil

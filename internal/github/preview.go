@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/org/lean4-cf-action/internal/action"
 )
 
 // PreviewAction is what a run with command preview does for its event.
@@ -73,7 +75,7 @@ func DecidePreview(t *Trigger) PreviewDecision {
 			d.Action, d.Why = PreviewDeploy, fmt.Sprintf("`%s` by @%s", t.Comment.Line, t.Comment.Author)
 		case t.Refuse != "":
 			d.Why = "the comment's command is not preview"
-		case t.Command == CommandPreview:
+		case t.Command == action.Preview:
 			d.Action, d.Why = PreviewDeploy, fmt.Sprintf("`/lean4 preview` by @%s", t.Comment.Author)
 		case t.Command == CommandPreviewDelete:
 			d.Action, d.Why = PreviewDelete, fmt.Sprintf("`/lean4 preview delete` by @%s", t.Comment.Author)
@@ -106,8 +108,17 @@ func (c *Client) GatePreview(ctx context.Context, t *Trigger, opts GateOptions) 
 	return d, nil
 }
 
+// IsPreviewCommand reports whether t is a `/lean4 preview` or `/lean4 preview delete` comment, well
+// formed or refused: the workflow whose command is preview answers it, and only that one.
+func IsPreviewCommand(t *Trigger) bool {
+	if t.Command == action.Preview || t.Command == CommandPreviewDelete {
+		return true
+	}
+	return t.Comment != nil && isPreviewLine(t.Comment.Line)
+}
+
 // isPreviewLine reports whether a command line's command word is preview, whatever follows it.
 func isPreviewLine(line string) bool {
 	f := strings.Fields(line)
-	return len(f) >= 2 && f[0] == CommandPrefix && f[1] == CommandPreview
+	return len(f) >= 2 && f[0] == CommandPrefix && f[1] == action.Preview
 }

@@ -345,3 +345,32 @@ func TestPreviewForkWritesNothing(t *testing.T) {
 		}
 	}
 }
+
+// A preview comment, well formed or refused, is the preview workflow's; other commands are not.
+func TestIsPreviewCommand(t *testing.T) {
+	for _, tt := range []struct {
+		body string
+		want bool
+	}{
+		{"/lean4 preview", true},
+		{"/lean4 preview delete", true},
+		{"/lean4 preview worker-name=x", true}, // refused, still the preview workflow's to answer
+		{"/lean4 deploy", false},
+		{"/lean4 previews", false},
+		{"/lean4 status url=x", false},
+	} {
+		t.Run(tt.body, func(t *testing.T) {
+			cmd, _, err := github.ParseCommand(tt.body)
+			tr := &github.Trigger{Command: cmd.Name, Comment: &github.TriggerComment{Line: cmd.Line}}
+			if err != nil {
+				tr.Command, tr.Refuse = "", err.Error()
+			}
+			if got := github.IsPreviewCommand(tr); got != tt.want {
+				t.Fatalf("IsPreviewCommand(%q) = %v, want %v", tt.body, got, tt.want)
+			}
+		})
+	}
+	if github.IsPreviewCommand(&github.Trigger{Event: "push"}) {
+		t.Fatal("a push is a preview command")
+	}
+}
