@@ -72,15 +72,15 @@ type Options struct {
 func Inputs() []Input {
 	// preview deploys through deploy's pipeline: it takes deploy's inputs but its container defaults
 	// (max-instances, instances, sleep-after), which keep a preview cheap.
-	// A comment may override what shapes one run (which image, Worker, sizes, stages, bounds); what
-	// reaches into the runner or the account (credentials, wrangler, its config, resolve rules, reporting,
-	// the preview cap) comes only from the workflow file, which a reviewer controls.
 	deployOnly := []string{Deploy}
 	imageCommands := []string{Deploy, Preflight, Preview}          // image, instance-type
 	accountCommands := []string{Deploy, Status, Rollback, Preview} // worker-name, wrangler
 	timeoutCommands := []string{Deploy, Rollback, Preview}         // timeout, resolve
-	// preview takes no worker-name from a comment: a preview's Worker is named from the production name
-	// (the workflow's) and the pull request.
+	// A comment may override what shapes one run (which image, Worker, sizes, stages, bounds); what
+	// reaches into the runner or the account (credentials, wrangler, its config, resolve rules, reporting,
+	// the preview cap) comes only from the workflow file, which a reviewer controls.
+	// A preview takes no worker-name from a comment: its Worker is named from the production name (the
+	// workflow's) and the pull request.
 	nameComment := []string{Deploy, Status, Rollback}
 	str := func(field func(*Options) *string) func(Setter, *Options, string) error {
 		return func(_ Setter, o *Options, v string) error { *field(o) = v; return nil }
