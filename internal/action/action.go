@@ -76,6 +76,7 @@ func Inputs() []Input {
 	imageCommands := []string{Deploy, Preflight, Preview}          // image, instance-type
 	accountCommands := []string{Deploy, Status, Rollback, Preview} // worker-name, wrangler
 	timeoutCommands := []string{Deploy, Rollback, Preview}         // timeout, resolve
+
 	// A comment may override what shapes one run (which image, Worker, sizes, stages, bounds); what
 	// reaches into the runner or the account (credentials, wrangler, its config, resolve rules, reporting,
 	// the preview cap) comes only from the workflow file, which a reviewer controls.
