@@ -41,7 +41,7 @@ func (r *actionRun) previewInfo(o *PreviewDeployOptions) report.PreviewInfo {
 
 func (r *actionRun) previewDeploy(ctx context.Context, f *Factory) error {
 	var opts *PreviewDeployOptions
-	cmd := newCmdPreviewDeploy(f, func(o *PreviewDeployOptions) error { opts = o; return nil })
+	cmd := NewCmdPreviewDeploy(f, func(o *PreviewDeployOptions) error { opts = o; return nil })
 	set := flagSetter{cmd.Flags(), cmd.CommandPath()}
 	if err := action.Fill(action.Preview, r.input, set); err != nil {
 		return &UsageError{Err: err}
@@ -129,7 +129,7 @@ func (r *actionRun) previewDeploy(ctx context.Context, f *Factory) error {
 
 func (r *actionRun) previewDelete(ctx context.Context, f *Factory) error {
 	var opts *PreviewDeleteOptions
-	cmd := newCmdPreviewDelete(f, func(o *PreviewDeleteOptions) error { opts = o; return nil })
+	cmd := NewCmdPreviewDelete(f, func(o *PreviewDeleteOptions) error { opts = o; return nil })
 	set := flagSetter{cmd.Flags(), cmd.CommandPath()}
 	if err := set.Set("pr", strconv.Itoa(r.preview.PR)); err != nil {
 		return err
@@ -195,7 +195,7 @@ func (r *actionRun) setOutputs(outs []report.Output) {
 // inactive and updates their comments.
 func (r *actionRun) previewPrune(ctx context.Context, f *Factory) error {
 	var opts *PreviewPruneOptions
-	cmd := newCmdPreviewPrune(f, func(o *PreviewPruneOptions) error { opts = o; return nil })
+	cmd := NewCmdPreviewPrune(f, func(o *PreviewPruneOptions) error { opts = o; return nil })
 	if w := r.input("worker-name"); w != "" {
 		if err := cmd.Flags().Set("name", w); err != nil {
 			return inputNamed(action.Preview, err)
@@ -204,9 +204,12 @@ func (r *actionRun) previewPrune(ctx context.Context, f *Factory) error {
 	if err := execute(ctx, cmd); err != nil {
 		return inputNamed(action.Preview, err)
 	}
+	opts.closed = r.client // the closed pull requests select, not an age
+	if err := opts.validate(); err != nil {
+		return inputNamed(action.Preview, err)
+	}
 	log := r.gh.NewLog()
 	opts.mask = func(pw string) { log.Mask(pw) }
-	opts.closed = r.client
 	runURL := github.RunURL(r.env.Getenv)
 	fmt.Fprintf(r.env.Stdout, "lean4-cf: %s\n", r.preview.Why)
 	log.Stop() // the teardown's log quotes the API

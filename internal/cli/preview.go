@@ -50,14 +50,15 @@ type PreviewListOptions struct{ PreviewOptions }
 // PreviewPruneOptions are the flags of `lean4-cf preview prune`.
 type PreviewPruneOptions struct {
 	PreviewOptions
-	olderThan time.Duration // --older-than, required (> 0)
+	olderThan time.Duration // --older-than, required (> 0) unless closed is set
+	// olderThanSet says --older-than was given (0 given is out of range; 0 by default is "not given").
+	olderThanSet bool
 	// closed says which pull requests are closed; the Action sets it from GitHub (--closed). Default nil.
 	closed preview.ClosedPRs
 }
 
-// NewCmdPreview returns `lean4-cf preview` and its commands. The run functions, when set, run instead of
-// the commands' own once the flags are valid (tests).
-func NewCmdPreview(f *Factory, runDeployF func(*PreviewDeployOptions) error, runDeleteF func(*PreviewDeleteOptions) error) *cobra.Command {
+// NewCmdPreview returns `lean4-cf preview` and its commands.
+func NewCmdPreview(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "preview",
 		Short: "One Lean endpoint per pull request: deploy, delete, list and prune previews",
@@ -67,7 +68,7 @@ application and image repository, deployed by the whole deploy pipeline with low
 Worker, its application and the images no other application runs; production is never touched.`,
 		Args: noArgs,
 	}
-	cmd.AddCommand(newCmdPreviewDeploy(f, runDeployF), newCmdPreviewDelete(f, runDeleteF), newCmdPreviewList(f), newCmdPreviewPrune(f, nil))
+	cmd.AddCommand(NewCmdPreviewDeploy(f, nil), NewCmdPreviewDelete(f, nil), NewCmdPreviewList(f, nil), NewCmdPreviewPrune(f, nil))
 	return cmd
 }
 
@@ -89,7 +90,9 @@ func checkPR(cmd *cobra.Command, pr int) error {
 	return nil
 }
 
-func newCmdPreviewDeploy(f *Factory, runF func(*PreviewDeployOptions) error) *cobra.Command {
+// NewCmdPreviewDeploy returns `lean4-cf preview deploy`; runF, when set, runs instead of runPreviewDeploy
+// once the flags are valid (tests, and the Action, which deploys with its own progress and comments).
+func NewCmdPreviewDeploy(f *Factory, runF func(*PreviewDeployOptions) error) *cobra.Command {
 	o := &PreviewDeployOptions{PreviewOptions: PreviewOptions{f: f}, deploy: &DeployOptions{f: f}}
 	cmd := &cobra.Command{
 		Use:   "deploy --pr N",
@@ -231,7 +234,9 @@ func (o *PreviewDeployOptions) deployWith(ctx context.Context, c *cloud, ports i
 	return m.Deploy(ctx, o.pr)
 }
 
-func newCmdPreviewDelete(f *Factory, runF func(*PreviewDeleteOptions) error) *cobra.Command {
+// NewCmdPreviewDelete returns `lean4-cf preview delete`; runF, when set, runs instead of runPreviewDelete
+// once the flags are valid (tests, and the Action).
+func NewCmdPreviewDelete(f *Factory, runF func(*PreviewDeleteOptions) error) *cobra.Command {
 	o := &PreviewDeleteOptions{PreviewOptions: PreviewOptions{f: f}}
 	cmd := &cobra.Command{
 		Use:   "delete --pr N",
@@ -280,35 +285,43 @@ func runPreviewDelete(ctx context.Context, o *PreviewDeleteOptions) error {
 	return nil
 }
 
-func newCmdPreviewList(f *Factory) *cobra.Command {
+// NewCmdPreviewList returns `lean4-cf preview list`; runF, when set, runs instead of runPreviewList (tests).
+func NewCmdPreviewList(f *Factory, runF func(*PreviewListOptions) error) *cobra.Command {
 	o := &PreviewListOptions{PreviewOptions{f: f}}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the deployment's previews: PR, Worker, URL, image, age, state and cost per hour awake",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.validate(); err != nil {
-				return err
+			if runF != nil {
+				return runF(o)
 			}
-			c, err := o.f.APICloud()
-			if err != nil {
-				return err
-			}
-			ps, err := o.manager(c, nil, 0).List(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if o.json {
-				if ps == nil {
-					ps = []preview.Preview{}
-				}
-				return printJSON(o.f.Stdout, ps)
-			}
-			return printPreviews(o.f.Stdout, ps)
+			return runPreviewList(cmd.Context(), o)
 		},
 	}
 	o.addFlags(cmd)
 	return cmd
+}
+
+func runPreviewList(ctx context.Context, o *PreviewListOptions) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	c, err := o.f.APICloud()
+	if err != nil {
+		return err
+	}
+	ps, err := o.manager(c, nil, 0).List(ctx)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		if ps == nil {
+			ps = []preview.Preview{}
+		}
+		return printJSON(o.f.Stdout, ps)
+	}
+	return printPreviews(o.f.Stdout, ps)
 }
 
 func printPreviews(w interface{ Write([]byte) (int, error) }, ps []preview.Preview) error {
@@ -332,42 +345,20 @@ func printPreviews(w interface{ Write([]byte) (int, error) }, ps []preview.Previ
 	return tw.Flush()
 }
 
-func newCmdPreviewPrune(f *Factory, runF func(*PreviewPruneOptions) error) *cobra.Command {
+// NewCmdPreviewPrune returns `lean4-cf preview prune`; runF, when set, runs instead of runPreviewPrune
+// (tests, and the Action, which selects the previews of closed pull requests instead of an age).
+func NewCmdPreviewPrune(f *Factory, runF func(*PreviewPruneOptions) error) *cobra.Command {
 	o := &PreviewPruneOptions{PreviewOptions: PreviewOptions{f: f}}
 	cmd := &cobra.Command{
 		Use:   "prune --older-than D",
 		Short: "Delete the previews older than D: what a missed pull request close left behind",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.validate(); err != nil {
-				return err
-			}
+			o.olderThanSet = cmd.Flags().Changed("older-than")
 			if runF != nil {
 				return runF(o)
 			}
-			switch {
-			case !cmd.Flags().Changed("older-than"):
-				return flagErrorf("older-than", " is required: give an age like 72h; previews created longer ago are deleted")
-			case o.olderThan <= 0:
-				return flagErrorf("older-than", " %s is out of range: give a positive age like 72h", o.olderThan)
-			}
-			tds, err := o.run(cmd.Context())
-			if o.json {
-				if tds == nil {
-					tds = []*preview.Teardown{}
-				}
-				if perr := printJSON(o.f.Stdout, tds); perr != nil {
-					return perr
-				}
-			} else {
-				for _, td := range tds {
-					fmt.Fprintln(o.f.Stdout, td.Summary())
-				}
-				if len(tds) == 0 && err == nil {
-					fmt.Fprintln(o.f.Stdout, "no preview to prune")
-				}
-			}
-			return err
+			return runPreviewPrune(cmd.Context(), o)
 		},
 	}
 	o.addFlags(cmd)
@@ -375,7 +366,45 @@ func newCmdPreviewPrune(f *Factory, runF func(*PreviewPruneOptions) error) *cobr
 	return cmd
 }
 
-// run removes the previews the options select.
+// validate checks the options once they say what to select: --older-than is required unless the
+// closed pull requests select (the Action sets closed after the flags are parsed, then validates).
+func (o *PreviewPruneOptions) validate() error {
+	if err := o.PreviewOptions.validate(); err != nil {
+		return err
+	}
+	switch {
+	case o.olderThanSet && o.olderThan <= 0:
+		return flagErrorf("older-than", " %s is out of range: give a positive age like 72h", o.olderThan)
+	case !o.olderThanSet && o.closed == nil:
+		return flagErrorf("older-than", " is required: give an age like 72h; previews created longer ago are deleted")
+	}
+	return nil
+}
+
+func runPreviewPrune(ctx context.Context, o *PreviewPruneOptions) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	tds, err := o.run(ctx)
+	if o.json {
+		if tds == nil {
+			tds = []*preview.Teardown{}
+		}
+		if perr := printJSON(o.f.Stdout, tds); perr != nil {
+			return perr
+		}
+	} else {
+		for _, td := range tds {
+			fmt.Fprintln(o.f.Stdout, td.Summary())
+		}
+		if len(tds) == 0 && err == nil {
+			fmt.Fprintln(o.f.Stdout, "no preview to prune")
+		}
+	}
+	return err
+}
+
+// run removes the previews the options select; the options are valid.
 func (o *PreviewPruneOptions) run(ctx context.Context) ([]*preview.Teardown, error) {
 	c, err := o.f.APICloud()
 	if err != nil {
