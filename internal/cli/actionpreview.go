@@ -220,6 +220,9 @@ func (r *actionRun) previewPrune(ctx context.Context, f *Factory) error {
 		fmt.Fprintf(r.env.Stdout, "lean4-cf: %s\n", td.Summary())
 		lines = append(lines, "- "+td.Summary())
 		why := fmt.Sprintf("pull request #%d is closed", td.PR)
+		if td.Why != preview.WhyClosed {
+			why = td.Why // an orphan: whatever its pull request, its Worker is gone
+		}
 		n, err := r.client.DeactivatePreview(ctx, td.PR, why, runURL)
 		if err != nil {
 			r.gh.Warning("could not mark the preview deployments inactive: " + err.Error())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -291,7 +292,10 @@ func NewCmdPreviewList(f *Factory, runF func(*PreviewListOptions) error) *cobra.
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the deployment's previews: PR, Worker, URL, image, age, state and cost per hour awake",
-		Args:  noArgs,
+		Long: `list shows every preview of the deployment, and what a preview left without its Worker (state
+"orphaned": a container application, image repository or side stub; --json names them in
+"leftovers"). prune and delete --pr N remove orphans.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(o)
@@ -336,13 +340,21 @@ func printPreviews(w interface{ Write([]byte) (int, error) }, ps []preview.Previ
 		if p.USDPerHour != nil {
 			usd = fmt.Sprintf("%.4f", p.USDPerHour.Round())
 		}
-		img := p.Image
-		if img == "" {
-			img = "-"
+		age := "-" // an orphan without an application has no date
+		if !p.Created.IsZero() {
+			age = p.Age.D().Round(time.Minute).String()
 		}
-		fmt.Fprintf(tw, "#%d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.PR, p.Worker, p.URL, img, p.Age.D().Round(time.Minute), p.State, usd)
+		fmt.Fprintf(tw, "#%d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.PR, p.Worker, orDash(p.URL), orDash(p.Image), age, p.State, usd)
 	}
 	return tw.Flush()
+}
+
+// orDash is s, or "-" for an empty table cell.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // NewCmdPreviewPrune returns `lean4-cf preview prune`; runF, when set, runs instead of runPreviewPrune
@@ -351,8 +363,12 @@ func NewCmdPreviewPrune(f *Factory, runF func(*PreviewPruneOptions) error) *cobr
 	o := &PreviewPruneOptions{PreviewOptions: PreviewOptions{f: f}}
 	cmd := &cobra.Command{
 		Use:   "prune --older-than D",
-		Short: "Delete the previews older than D: what a missed pull request close left behind",
-		Args:  noArgs,
+		Short: "Delete the previews older than D, and orphaned ones: what a missed close or a failed deploy left",
+		Long: `prune deletes the previews created longer ago than --older-than, and every orphaned preview
+(state "orphaned" in preview list): a container application, image repository or side stub whose
+preview Worker is gone, left by a failed deploy or a Worker deleted by hand. An orphan serves nothing
+and still costs storage; it is never a deploy in progress, which creates the Worker first.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.olderThanSet = cmd.Flags().Changed("older-than")
 			if runF != nil {
@@ -395,7 +411,7 @@ func runPreviewPrune(ctx context.Context, o *PreviewPruneOptions) error {
 		}
 	} else {
 		for _, td := range tds {
-			fmt.Fprintln(o.f.Stdout, td.Summary())
+			fmt.Fprintf(o.f.Stdout, "%s (%s)\n", td.Summary(), td.Why)
 		}
 		if len(tds) == 0 && err == nil {
 			fmt.Fprintln(o.f.Stdout, "no preview to prune")
@@ -436,7 +452,8 @@ func (a previewAccount) Applications(ctx context.Context) ([]preview.Application
 	apps, err := a.api.Applications(ctx)
 	out := make([]preview.Application, len(apps))
 	for i, x := range apps {
-		out[i] = preview.Application{ID: x.ID, Name: x.Name, State: x.State, Image: x.Image}
+		created, _ := time.Parse(time.RFC3339, x.CreatedAt) // zero when absent: list shows no age
+		out[i] = preview.Application{ID: x.ID, Name: x.Name, State: x.State, Image: x.Image, Created: created}
 	}
 	return out, err
 }
@@ -467,18 +484,46 @@ type previewRegistry struct {
 	mask    func(string) // hides the registry password; nil: nothing to hide
 }
 
+// auth asks the API for registry credentials (wrangler asks for 5 minutes to list or delete images).
+func (r previewRegistry) auth(ctx context.Context) (authn.Authenticator, error) {
+	cr, err := r.api.RegistryCredentials(ctx, r.host, 5*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	if r.mask != nil {
+		r.mask(cr.Password)
+	}
+	return authn.FromConfig(authn.AuthConfig{Username: cr.Username, Password: cr.Password}), nil
+}
+
+func (r previewRegistry) Repositories(ctx context.Context) ([]string, error) {
+	reg, err := gname.NewRegistry(r.host)
+	if err != nil {
+		return nil, fmt.Errorf("naming registry %s: %w", r.host, err)
+	}
+	auth, err := r.auth(ctx)
+	if err != nil {
+		return nil, err
+	}
+	all, err := image.Repositories(ctx, reg, image.CatalogOptions{Auth: auth})
+	var out []string
+	for _, repo := range all {
+		if name, ok := strings.CutPrefix(repo, r.account+"/"); ok {
+			out = append(out, name)
+		}
+	}
+	return out, err
+}
+
 func (r previewRegistry) DeleteRepository(ctx context.Context, repo string, keep func(string) bool) ([]string, []string, error) {
 	ref, err := gname.NewRepository(fmt.Sprintf("%s/%s/%s", r.host, r.account, repo))
 	if err != nil {
 		return nil, nil, fmt.Errorf("naming repository %s in %s: %w", repo, r.host, err)
 	}
-	cr, err := r.api.RegistryCredentials(ctx, r.host, 5*time.Minute) // wrangler asks for 5 minutes to delete images
+	auth, err := r.auth(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	if r.mask != nil {
-		r.mask(cr.Password)
-	}
-	res, err := image.DeleteRepository(ctx, ref, image.DeleteOptions{Auth: authn.FromConfig(authn.AuthConfig{Username: cr.Username, Password: cr.Password}), Keep: keep})
+	res, err := image.DeleteRepository(ctx, ref, image.DeleteOptions{Auth: auth, Keep: keep})
 	return res.Deleted, res.Kept, err
 }

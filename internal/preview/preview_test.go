@@ -90,6 +90,26 @@ func (f *fakeCloud) DeleteRepository(_ context.Context, repo string, keep func(s
 	return deleted, kept, nil
 }
 
+func (f *fakeCloud) Repositories(context.Context) ([]string, error) {
+	var out []string
+	for r, tags := range f.repos {
+		if len(tags) > 0 {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// orphan leaves what a preview Worker deleted by hand leaves: its application and repository.
+func (f *fakeCloud) orphan(worker string, created time.Time, digest string) {
+	f.add(worker, created, digest)
+	delete(f.workers, worker)
+	app := wrangler.ApplicationName(worker, wrangler.ClassName)
+	a := f.apps[app]
+	a.Created = created
+	f.apps[app] = a
+}
+
 func mapsKeys(m map[string]string) func(func(string) bool) {
 	return func(yield func(string) bool) {
 		for k := range m {
@@ -136,6 +156,7 @@ func TestDeploy(t *testing.T) {
 		{"new beyond the cap", []int{1, 2, 3, 4, 5}, 7, false, "pull request #7 gets no preview: 5 previews exist already (#1, #2, #3, #4, #5)", false, false, false},
 		{"failed first deploy removed", nil, 7, true, "did not answer 2", true, false, true},
 		{"failed update kept (rolled back)", []int{7}, 7, true, "did not answer 2", true, true, false},
+		{"orphans take no room", []int{1, 2, 3, 4}, 7, false, "", true, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cloud := newFakeCloud()
@@ -143,6 +164,7 @@ func TestDeploy(t *testing.T) {
 			for _, pr := range tc.others {
 				cloud.add(wrangler.PreviewName("lean", pr), t0, "sha256:0002")
 			}
+			cloud.orphan("lean-pr-30", t0, "sha256:0030") // left by a failed deploy: never counted
 			dep := &fakeDeployer{cloud: cloud, fail: tc.fail}
 			d, err := manager(cloud, dep).Deploy(context.Background(), tc.pr)
 			if (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
@@ -213,6 +235,23 @@ func TestDelete(t *testing.T) {
 	}
 }
 
+// A preview whose Worker is gone is deleted by pull request all the same: its application and images.
+func TestDeleteOrphan(t *testing.T) {
+	cloud := newFakeCloud()
+	cloud.add("lean", t0, "sha256:0001")
+	cloud.orphan("lean-pr-7", t0, "sha256:0007")
+	td, err := manager(cloud, nil).Delete(context.Background(), 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(td.Workers) != 0 || td.Application != "lean-pr-7-leancontainer" || !slices.Equal(td.Images, []string{"lean4cf-0007@sha256:0007"}) {
+		t.Errorf("teardown = %+v", td)
+	}
+	if l, _ := manager(cloud, nil).List(context.Background()); len(l) != 0 {
+		t.Errorf("left: %+v", l)
+	}
+}
+
 func sorted(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
 
 func TestList(t *testing.T) {
@@ -222,6 +261,11 @@ func TestList(t *testing.T) {
 	cloud.add("lean-pr-3", t0, "sha256:0003")
 	cloud.add("other-pr-5", t0, "sha256:0005") // another deployment's preview
 	cloud.workers["lean-pr-4"] = t0            // never finished: no application
+	// Orphans: an application and a repository whose Worker is gone; a repository alone; a side stub alone.
+	cloud.orphan("lean-pr-20", t0.Add(time.Hour), "sha256:0020")
+	cloud.repos["lean-pr-21"] = map[string]string{"lean4cf-0021": "sha256:0021"}
+	cloud.workers["lean-pr-22-stub"] = t0
+	cloud.orphan("other-pr-23", t0, "sha256:0023") // another deployment's orphan
 	got, err := manager(cloud, nil).List(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -230,8 +274,24 @@ func TestList(t *testing.T) {
 	for _, p := range got {
 		prs = append(prs, p.PR)
 	}
-	if want := []int{3, 4, 12}; !slices.Equal(prs, want) {
+	if want := []int{3, 4, 12, 20, 21, 22}; !slices.Equal(prs, want) {
 		t.Fatalf("PRs = %v, want %v", prs, want)
+	}
+	for _, o := range []struct {
+		p         Preview
+		leftovers []string
+		image     string
+		age       time.Duration
+	}{
+		{got[3], []string{"container application lean-pr-20-leancontainer", "image repository lean-pr-20"}, "registry.example/acct/lean-pr-20@sha256:0020", 2 * time.Hour},
+		{got[4], []string{"image repository lean-pr-21"}, "", 0},
+		{got[5], []string{"Worker lean-pr-22-stub"}, "", 0},
+	} {
+		p := o.p
+		if p.State != StateOrphaned || p.URL != "" || p.Worker != wrangler.PreviewName("lean", p.PR) || !slices.Equal(p.Leftovers, o.leftovers) ||
+			p.Image != o.image || p.Age.D() != o.age || (o.image != "") != (p.USDPerHour != nil) {
+			t.Errorf("orphan %d = %+v, want leftovers %v, image %q, age %s", p.PR, p, o.leftovers, o.image, o.age)
+		}
 	}
 	p := got[2]
 	if p.Worker != "lean-pr-12" || p.URL != "https://lean-pr-12.acct.workers.dev" || p.Image != "registry.example/acct/lean-pr-12@sha256:0012" ||
@@ -264,11 +324,14 @@ func TestPrune(t *testing.T) {
 		{"both", PruneOptions{OlderThan: 2 * time.Hour, Closed: closedSet{2: true}}, []int{1, 2}},
 		{"nothing selected", PruneOptions{OlderThan: 24 * time.Hour}, nil},
 	} {
+		tc.want = append(tc.want, 9) // the orphan, whatever the options
+		slices.Sort(tc.want)
 		t.Run(tc.name, func(t *testing.T) {
 			cloud := newFakeCloud()
 			cloud.add("lean", t0.Add(-48*time.Hour), "sha256:0001") // production is never a preview, however old
 			cloud.add("lean-pr-1", t0, "sha256:0011")               // 3 h old
 			cloud.add("lean-pr-2", t0.Add(2*time.Hour), "sha256:0012")
+			cloud.orphan("lean-pr-9", t0.Add(2*time.Hour), "sha256:0019") // 1 h old, its Worker gone
 			tds, err := manager(cloud, nil).Prune(context.Background(), tc.opts)
 			if err != nil {
 				t.Fatal(err)
@@ -276,9 +339,15 @@ func TestPrune(t *testing.T) {
 			var got []int
 			for _, td := range tds {
 				got = append(got, td.PR)
+				if want := map[int]string{1: "older than 2h0m0s", 2: WhyClosed, 9: WhyOrphaned}[td.PR]; td.Why != want {
+					t.Errorf("#%d pruned because %q, want %q", td.PR, td.Why, want)
+				}
 			}
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("pruned %v, want %v", got, tc.want)
+			}
+			if l, _ := manager(cloud, nil).List(context.Background()); slices.ContainsFunc(l, func(p Preview) bool { return p.PR == 9 }) {
+				t.Errorf("the orphan is left: %+v", l)
 			}
 			if _, ok := cloud.workers["lean"]; !ok {
 				t.Error("production deleted")
