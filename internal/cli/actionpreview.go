@@ -55,17 +55,17 @@ func (r *actionRun) previewDeploy(ctx context.Context, f *Factory) error {
 	log := r.gh.NewLog()
 	opts.mask = func(pw string) { log.Mask(pw) }
 	runURL := github.RunURL(r.env.Getenv)
-	// The Deployment starts when the pipeline does: a preview refused by the cap records none.
+	// The Deployment starts once the preview holds its place under the cap: a preview refused by the cap
+	// records none.
 	var dep *github.Deployment
+	var depErr error
 	start := func() {
 		if r.client == nil {
 			return
 		}
-		var err error
-		dep, err = r.client.StartPreviewDeployment(ctx, github.PreviewDeploymentOptions{PR: r.preview.PR, SHA: r.preview.SHA,
+		dep, depErr = r.client.StartPreviewDeployment(ctx, github.PreviewDeploymentOptions{PR: r.preview.PR, SHA: r.preview.SHA,
 			Description: "lean4-cf preview of #" + strconv.Itoa(r.preview.PR), LogURL: runURL})
-		if err != nil { // called before the pipeline's first stage: workflow commands still act
-			r.gh.Warning("could not create the GitHub deployment: " + err.Error())
+		if depErr != nil {
 			dep = nil
 		}
 	}
@@ -80,6 +80,9 @@ func (r *actionRun) previewDeploy(ctx context.Context, f *Factory) error {
 		}
 	}, start)
 	log.EndGroup()
+	if depErr != nil { // warned once the log is out of the stage's group, where workflow commands act
+		r.gh.Warning("could not create the GitHub deployment: " + depErr.Error())
+	}
 	info := r.previewInfo(opts)
 	if ce := (*preview.CapError)(nil); errors.As(runErr, &ce) {
 		r.gh.Error("lean4-cf preview refused", ce.Error())

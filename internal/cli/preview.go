@@ -135,7 +135,8 @@ func NewCmdPreviewDeploy(f *Factory, runF func(*PreviewDeployOptions) error) *co
 	})
 	cmd.Flags().Lookup("name").Usage = "the production deployment's name; the preview is <name>-pr-<N>"
 	cmd.Flags().IntVar(&o.pr, "pr", 0, "the pull request's number (required)")
-	cmd.Flags().IntVar(&o.maxPreviews, "max-previews", preview.DefaultMaxPreviews, "most previews of the deployment at once; a new one beyond it is refused")
+	cmd.Flags().IntVar(&o.maxPreviews, "max-previews", preview.DefaultMaxPreviews,
+		"most previews of the deployment at once; a new one beyond it is refused, never an update (of previews deploying at once, the earliest Worker, then lowest PR, keeps a place)")
 	return cmd
 }
 
@@ -211,7 +212,8 @@ func (o *PreviewDeployOptions) prepare() (*cloud, imagePorts, error) {
 }
 
 // run deploys the preview: onEvent follows the pipeline (nil: none), and start, when set, is called once
-// the cap allows the preview, right before the pipeline writes anything.
+// the preview holds its place under the cap: before the pipeline runs for an update, at the end of the
+// stub stage (inside its log group) for a new preview, after which nothing refuses it.
 func (o *PreviewDeployOptions) run(ctx context.Context, onEvent func(pipeline.Event), start func()) (*preview.Deployed, error) {
 	c, ports, err := o.prepare()
 	if err != nil {
@@ -224,12 +226,23 @@ func (o *PreviewDeployOptions) deployWith(ctx context.Context, c *cloud, ports i
 	if err := c.api.VerifyToken(ctx); err != nil {
 		return nil, err
 	}
-	m := o.manager(c, deployFunc(func(ctx context.Context, worker string) (*report.Result, error) {
-		if start != nil {
-			start()
-		}
+	if start == nil {
+		start = func() {}
+	}
+	m := o.manager(c, deployFunc(func(ctx context.Context, worker string, reserve func(context.Context) error) (*report.Result, error) {
 		d := *o.deploy
 		d.name = worker
+		if reserve == nil { // an update holds its place already
+			start()
+		} else {
+			d.afterStub = func(ctx context.Context) error {
+				if err := reserve(ctx); err != nil {
+					return err
+				}
+				start()
+				return nil
+			}
+		}
 		return deployResult(ctx, &d, ports, onEvent)
 	}), o.maxPreviews)
 	return m.Deploy(ctx, o.pr)
@@ -430,10 +443,10 @@ func (o *PreviewPruneOptions) run(ctx context.Context) ([]*preview.Teardown, err
 }
 
 // deployFunc adapts a function to preview.Deployer.
-type deployFunc func(ctx context.Context, worker string) (*report.Result, error)
+type deployFunc func(ctx context.Context, worker string, reserve func(context.Context) error) (*report.Result, error)
 
-func (f deployFunc) Deploy(ctx context.Context, worker string) (*report.Result, error) {
-	return f(ctx, worker)
+func (f deployFunc) Deploy(ctx context.Context, worker string, reserve func(context.Context) error) (*report.Result, error) {
+	return f(ctx, worker, reserve)
 }
 
 // previewAccount is the API client as preview.Account.

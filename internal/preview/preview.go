@@ -66,9 +66,11 @@ type (
 		DeleteRepository(ctx context.Context, repo string, keep func(digest string) bool) (deleted, kept []string, err error)
 	}
 	// Deployer runs the whole pipeline for the preview Worker named worker, with the preview's defaults.
-	// A nil result means nothing ran (bad input).
+	// A nil result means nothing ran (bad input). reserve, when set, must run once the stub stage has
+	// deployed the Worker under worker and before anything else is written (the push, the application);
+	// its error must stop the deploy there (pipeline.Options.AfterStub does both).
 	Deployer interface {
-		Deploy(ctx context.Context, worker string) (*report.Result, error)
+		Deploy(ctx context.Context, worker string, reserve func(context.Context) error) (*report.Result, error)
 	}
 	// ClosedPRs tells which of the pull requests are closed (GitHub answers it); the Action's prune uses it.
 	ClosedPRs interface {
@@ -254,10 +256,17 @@ type Deployed struct {
 	Removed *Teardown `json:"removed,omitempty"`
 }
 
-// Deploy deploys pull request pr's preview, or updates it. A new preview beyond MaxPreviews is refused
-// with a *CapError before anything is written; no other preview is ever removed to make room. A failed
-// update is rolled back by the pipeline; a failed first deploy is removed. Only the preview's own
-// Worker, application and repository are written: the production deployment is never touched.
+// Deploy deploys pull request pr's preview, or updates it. A failed update is rolled back by the
+// pipeline; a failed first deploy is removed. Only the preview's own Worker, application and repository
+// are written: the production deployment is never touched.
+//
+// The cap: a new preview beyond MaxPreviews is refused with a *CapError, and no other preview is ever
+// removed to make room; an existing preview is always updated. The count before the deploy refuses with
+// nothing written. Two pull requests deploying at once can both pass it, so once the new preview's stub
+// Worker holds its place the previews are counted again and ranked by their Worker's creation, then by
+// pull request: a new preview that is not among the first MaxPreviews removes its own stub (the only
+// thing it wrote) and is refused the same way. The earlier Worker keeps its place, so of two racing pull
+// requests with room for one, exactly one stays.
 func (m *Manager) Deploy(ctx context.Context, pr int) (*Deployed, error) {
 	if pr < 1 {
 		return nil, fmt.Errorf("pull request %d is not a pull request number", pr)
@@ -275,11 +284,34 @@ func (m *Manager) Deploy(ctx context.Context, pr int) (*Deployed, error) {
 			d.Update = d.Update || p == pr
 		}
 	}
-	if max := m.maxPreviews(); !d.Update && len(prs) >= max {
+	max := m.maxPreviews()
+	if !d.Update && len(prs) >= max {
 		return d, &CapError{PR: pr, Max: max, Previews: prs}
 	}
-	res, err := m.Deployer.Deploy(ctx, worker)
+	var reserve func(context.Context) error
+	if !d.Update {
+		reserve = func(ctx context.Context) error { return m.holdsPlace(ctx, pr, max) }
+	}
+	res, err := m.Deployer.Deploy(ctx, worker, reserve)
 	d.Result = res
+	if ce := (*CapError)(nil); errors.As(err, &ce) {
+		m.logf("%s came later than %d other previews: removing its stub", worker, max)
+		d.Result = nil // refused: nothing of it is left to report
+		ctx := context.WithoutCancel(ctx)
+		td, derr := m.Delete(ctx, pr)
+		if derr == nil && !slices.Contains(td.Workers, worker) {
+			// Its stub exists (the recount ran after it answered) though the account's list does not
+			// show it yet: delete it by name.
+			if derr = m.Account.DeleteWorker(ctx, worker); derr == nil {
+				td.Workers = append(td.Workers, worker)
+			}
+		}
+		d.Removed = td
+		if derr != nil {
+			return d, errors.Join(ce, fmt.Errorf("removing the refused preview %s: %w", worker, derr))
+		}
+		return d, ce
+	}
 	if err != nil && res != nil && !d.Update {
 		m.logf("the first deploy of %s failed: removing it", worker)
 		td, derr := m.Delete(context.WithoutCancel(ctx), pr)
@@ -289,6 +321,44 @@ func (m *Manager) Deploy(ctx context.Context, pr int) (*Deployed, error) {
 		}
 	}
 	return d, err
+}
+
+// holdsPlace counts the previews again once pull request pr's new preview Worker exists, and refuses it
+// with a *CapError unless it is among the first max of them by Worker creation, then pull request.
+func (m *Manager) holdsPlace(ctx context.Context, pr, max int) error {
+	workers, err := m.Account.Workers(ctx)
+	if err != nil {
+		return fmt.Errorf("counting previews again: %w", err)
+	}
+	type place struct {
+		pr      int
+		created time.Time
+	}
+	var ps []place
+	for _, w := range workers {
+		if p, ok := wrangler.PreviewPR(m.Name, w.Name); ok {
+			ps = append(ps, place{p, w.Created})
+		}
+	}
+	if !slices.ContainsFunc(ps, func(p place) bool { return p.pr == pr }) {
+		// The account's list does not show the new Worker yet: it came last.
+		ps = append(ps, place{pr, m.now()})
+	}
+	slices.SortFunc(ps, func(a, b place) int {
+		if c := a.created.Compare(b.created); c != 0 {
+			return c
+		}
+		return a.pr - b.pr
+	})
+	if len(ps) <= max || slices.IndexFunc(ps, func(p place) bool { return p.pr == pr }) < max {
+		return nil
+	}
+	held := make([]int, max)
+	for i, p := range ps[:max] {
+		held[i] = p.pr
+	}
+	slices.Sort(held)
+	return &CapError{PR: pr, Max: max, Previews: held}
 }
 
 // Teardown is what Delete found and removed.
