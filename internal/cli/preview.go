@@ -258,7 +258,7 @@ func NewCmdPreviewDelete(f *Factory, runF func(*PreviewDeleteOptions) error) *co
 		Long: `delete removes the preview's Worker (and a side stub an interrupted deploy left), its container
 application, and the image manifests of its repository that no other application runs, then asks the
 registry to collect unreferenced layers. What is already gone is skipped: deleting twice, or deleting a
-preview that never finished, succeeds and says what it found.`,
+preview that never finished or whose Worker is gone (orphaned), succeeds and says what it found.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
