@@ -136,7 +136,7 @@ func NewCmdPreviewDeploy(f *Factory, runF func(*PreviewDeployOptions) error) *co
 	cmd.Flags().Lookup("name").Usage = "the production deployment's name; the preview is <name>-pr-<N>"
 	cmd.Flags().IntVar(&o.pr, "pr", 0, "the pull request's number (required)")
 	cmd.Flags().IntVar(&o.maxPreviews, "max-previews", preview.DefaultMaxPreviews,
-		"most previews of the deployment at once; a new one beyond it is refused, never an update (of previews deploying at once, the earliest Worker, then lowest PR, keeps a place)")
+		"most previews of the deployment at once; a new one beyond it is refused, an update never (of new ones racing, the earliest Worker, then lowest PR, keeps the place)")
 	return cmd
 }
 
