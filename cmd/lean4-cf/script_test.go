@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -179,22 +181,23 @@ func scriptParams(t *testing.T, dir string, env map[string]string) testscript.Pa
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"cf-writes":       cfWrites,
-			"cf-reset":        func(ts *testscript.TestScript, _ bool, _ []string) { the(ts).api.Control().ResetJournal() },
-			"cf-fault":        cfFault,
-			"registry-fault":  registryFault,
-			"lean-fail":       leanFail,
-			"cf-active":       cfActive,
-			"cf-app-image":    cfAppImage,
-			"cf-app-type":     cfAppType,
-			"edge-eval":       edgeEval,
-			"wait-for":        waitFor,
-			"signal":          signalRun,
-			"cf-endpoints":    cfEndpoints,
-			"cf-faults-fired": cfFaultsFired,
-			"cf-worker":       cfWorker,
-			"cf-leftovers":    cfLeftovers,
-			"registry-fired":  registryFired,
+			"cf-writes":        cfWrites,
+			"cf-reset":         func(ts *testscript.TestScript, _ bool, _ []string) { the(ts).api.Control().ResetJournal() },
+			"cf-fault":         cfFault,
+			"registry-fault":   registryFault,
+			"lean-fail":        leanFail,
+			"cf-active":        cfActive,
+			"cf-app-image":     cfAppImage,
+			"cf-app-type":      cfAppType,
+			"edge-eval":        edgeEval,
+			"wait-for":         waitFor,
+			"signal":           signalRun,
+			"cf-endpoints":     cfEndpoints,
+			"cf-faults-fired":  cfFaultsFired,
+			"cf-worker":        cfWorker,
+			"cf-leftovers":     cfLeftovers,
+			"cf-delete-worker": cfDeleteWorker,
+			"registry-fired":   registryFired,
 			"cf-provision-delay": func(ts *testscript.TestScript, _ bool, args []string) {
 				d, err := time.ParseDuration(args[0])
 				ts.Check(err)
@@ -437,6 +440,25 @@ func cfLeftovers(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if l := the(ts).api.Leftovers(args[0]); l.Empty() == neg {
 		ts.Fatalf("left under %s: %v (negated %v)", args[0], l, neg)
+	}
+}
+
+// cf-delete-worker NAME: delete the Worker through the API, as its dashboard does (its container
+// application and images stay, as on Cloudflare).
+func cfDeleteWorker(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: cf-delete-worker NAME")
+	}
+	u := fmt.Sprintf("%s/accounts/%s/workers/scripts/%s?force=true", ts.Getenv("CLOUDFLARE_API_BASE_URL"), ts.Getenv("CLOUDFLARE_ACCOUNT_ID"), url.PathEscape(args[0]))
+	req, err := http.NewRequest(http.MethodDelete, u, nil)
+	ts.Check(err)
+	req.Header.Set("Authorization", "Bearer "+ts.Getenv("CLOUDFLARE_API_TOKEN"))
+	resp, err := http.DefaultClient.Do(req)
+	ts.Check(err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		ts.Fatalf("deleting Worker %s: %s %s", args[0], resp.Status, body)
 	}
 }
 

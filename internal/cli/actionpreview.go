@@ -41,7 +41,7 @@ func (r *actionRun) previewInfo(o *PreviewDeployOptions) report.PreviewInfo {
 
 func (r *actionRun) previewDeploy(ctx context.Context, f *Factory) error {
 	var opts *PreviewDeployOptions
-	cmd := newCmdPreviewDeploy(f, func(o *PreviewDeployOptions) error { opts = o; return nil })
+	cmd := NewCmdPreviewDeploy(f, func(o *PreviewDeployOptions) error { opts = o; return nil })
 	set := flagSetter{cmd.Flags(), cmd.CommandPath()}
 	if err := action.Fill(action.Preview, r.input, set); err != nil {
 		return &UsageError{Err: err}
@@ -55,17 +55,17 @@ func (r *actionRun) previewDeploy(ctx context.Context, f *Factory) error {
 	log := r.gh.NewLog()
 	opts.mask = func(pw string) { log.Mask(pw) }
 	runURL := github.RunURL(r.env.Getenv)
-	// The Deployment starts when the pipeline does: a preview refused by the cap records none.
+	// The Deployment starts once the preview holds its place under the cap: a preview refused by the cap
+	// records none.
 	var dep *github.Deployment
+	var depErr error
 	start := func() {
 		if r.client == nil {
 			return
 		}
-		var err error
-		dep, err = r.client.StartPreviewDeployment(ctx, github.PreviewDeploymentOptions{PR: r.preview.PR, SHA: r.preview.SHA,
+		dep, depErr = r.client.StartPreviewDeployment(ctx, github.PreviewDeploymentOptions{PR: r.preview.PR, SHA: r.preview.SHA,
 			Description: "lean4-cf preview of #" + strconv.Itoa(r.preview.PR), LogURL: runURL})
-		if err != nil { // called before the pipeline's first stage: workflow commands still act
-			r.gh.Warning("could not create the GitHub deployment: " + err.Error())
+		if depErr != nil {
 			dep = nil
 		}
 	}
@@ -80,6 +80,9 @@ func (r *actionRun) previewDeploy(ctx context.Context, f *Factory) error {
 		}
 	}, start)
 	log.EndGroup()
+	if depErr != nil { // warned once the log is out of the stage's group, where workflow commands act
+		r.gh.Warning("could not create the GitHub deployment: " + depErr.Error())
+	}
 	info := r.previewInfo(opts)
 	if ce := (*preview.CapError)(nil); errors.As(runErr, &ce) {
 		r.gh.Error("lean4-cf preview refused", ce.Error())
@@ -129,7 +132,7 @@ func (r *actionRun) previewDeploy(ctx context.Context, f *Factory) error {
 
 func (r *actionRun) previewDelete(ctx context.Context, f *Factory) error {
 	var opts *PreviewDeleteOptions
-	cmd := newCmdPreviewDelete(f, func(o *PreviewDeleteOptions) error { opts = o; return nil })
+	cmd := NewCmdPreviewDelete(f, func(o *PreviewDeleteOptions) error { opts = o; return nil })
 	set := flagSetter{cmd.Flags(), cmd.CommandPath()}
 	if err := set.Set("pr", strconv.Itoa(r.preview.PR)); err != nil {
 		return err
@@ -195,7 +198,7 @@ func (r *actionRun) setOutputs(outs []report.Output) {
 // inactive and updates their comments.
 func (r *actionRun) previewPrune(ctx context.Context, f *Factory) error {
 	var opts *PreviewPruneOptions
-	cmd := newCmdPreviewPrune(f, func(o *PreviewPruneOptions) error { opts = o; return nil })
+	cmd := NewCmdPreviewPrune(f, func(o *PreviewPruneOptions) error { opts = o; return nil })
 	if w := r.input("worker-name"); w != "" {
 		if err := cmd.Flags().Set("name", w); err != nil {
 			return inputNamed(action.Preview, err)
@@ -204,9 +207,12 @@ func (r *actionRun) previewPrune(ctx context.Context, f *Factory) error {
 	if err := execute(ctx, cmd); err != nil {
 		return inputNamed(action.Preview, err)
 	}
+	opts.closed = r.client // the closed pull requests select, not an age
+	if err := opts.validate(); err != nil {
+		return inputNamed(action.Preview, err)
+	}
 	log := r.gh.NewLog()
 	opts.mask = func(pw string) { log.Mask(pw) }
-	opts.closed = r.client
 	runURL := github.RunURL(r.env.Getenv)
 	fmt.Fprintf(r.env.Stdout, "lean4-cf: %s\n", r.preview.Why)
 	log.Stop() // the teardown's log quotes the API
@@ -217,6 +223,9 @@ func (r *actionRun) previewPrune(ctx context.Context, f *Factory) error {
 		fmt.Fprintf(r.env.Stdout, "lean4-cf: %s\n", td.Summary())
 		lines = append(lines, "- "+td.Summary())
 		why := fmt.Sprintf("pull request #%d is closed", td.PR)
+		if td.Why != preview.WhyClosed {
+			why = td.Why // an orphan: whatever its pull request, its Worker is gone
+		}
 		n, err := r.client.DeactivatePreview(ctx, td.PR, why, runURL)
 		if err != nil {
 			r.gh.Warning("could not mark the preview deployments inactive: " + err.Error())

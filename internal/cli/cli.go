@@ -131,7 +131,7 @@ Cloudflare's registry, promotes the container Worker, verifies it answers, and r
 	root.AddCommand(NewCmdSandbox(f, nil))
 	root.AddCommand(NewCmdAction(f, nil))
 	root.AddCommand(NewCmdRender(f, nil))
-	root.AddCommand(NewCmdPreview(f, nil, nil))
+	root.AddCommand(NewCmdPreview(f))
 	return root
 }
 

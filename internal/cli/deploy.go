@@ -173,7 +173,8 @@ func deployResult(ctx context.Context, o *DeployOptions, ports imagePorts, stage
 		Container: pipeline.ContainerSpec{
 			InstanceType: o.instanceType, MaxInstances: o.maxInstances, Instances: o.instances, SleepAfter: o.sleepAfter,
 		},
-		Wait: pipeline.WaitPolicy{Timeout: o.timeout},
+		Wait:      pipeline.WaitPolicy{Timeout: o.timeout},
+		AfterStub: o.afterStub,
 		Progress: func(e pipeline.Event) {
 			switch e.Kind {
 			case "start":

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"net/url"
 	"os"
 	"strings"
@@ -40,6 +41,9 @@ type DeployOptions struct {
 
 	// images measures and opens the source image for the pipeline. Default: imagePortsFor (tests replace it).
 	images func(*DeployOptions) (imagePorts, error)
+	// afterStub runs at the end of the stub stage (pipeline.Options.AfterStub); preview deploy holds its
+	// place under the cap there. Default nil.
+	afterStub func(context.Context) error
 
 	rules []verify.ResolveRule // parsed from resolve by validate
 }

@@ -97,7 +97,7 @@ func TestActionInputsAreFlags(t *testing.T) {
 	f := NewFactory(Env{Stdout: io.Discard, Stderr: io.Discard})
 	cmds := map[string]*cobra.Command{
 		action.Deploy: NewCmdDeploy(f, nil), action.Preflight: NewCmdPreflight(f, nil),
-		action.Status: NewCmdStatus(f, nil), action.Rollback: NewCmdRollback(f, nil), action.Preview: newCmdPreviewDeploy(f, nil),
+		action.Status: NewCmdStatus(f, nil), action.Rollback: NewCmdRollback(f, nil), action.Preview: NewCmdPreviewDeploy(f, nil),
 	}
 	for _, in := range action.Inputs() {
 		for i, c := range in.Commands {

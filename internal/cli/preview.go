@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -50,14 +51,15 @@ type PreviewListOptions struct{ PreviewOptions }
 // PreviewPruneOptions are the flags of `lean4-cf preview prune`.
 type PreviewPruneOptions struct {
 	PreviewOptions
-	olderThan time.Duration // --older-than, required (> 0)
+	olderThan time.Duration // --older-than, required (> 0) unless closed is set
+	// olderThanSet says --older-than was given (0 given is out of range; 0 by default is "not given").
+	olderThanSet bool
 	// closed says which pull requests are closed; the Action sets it from GitHub (--closed). Default nil.
 	closed preview.ClosedPRs
 }
 
-// NewCmdPreview returns `lean4-cf preview` and its commands. The run functions, when set, run instead of
-// the commands' own once the flags are valid (tests).
-func NewCmdPreview(f *Factory, runDeployF func(*PreviewDeployOptions) error, runDeleteF func(*PreviewDeleteOptions) error) *cobra.Command {
+// NewCmdPreview returns `lean4-cf preview` and its commands.
+func NewCmdPreview(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "preview",
 		Short: "One Lean endpoint per pull request: deploy, delete, list and prune previews",
@@ -67,7 +69,7 @@ application and image repository, deployed by the whole deploy pipeline with low
 Worker, its application and the images no other application runs; production is never touched.`,
 		Args: noArgs,
 	}
-	cmd.AddCommand(newCmdPreviewDeploy(f, runDeployF), newCmdPreviewDelete(f, runDeleteF), newCmdPreviewList(f), newCmdPreviewPrune(f, nil))
+	cmd.AddCommand(NewCmdPreviewDeploy(f, nil), NewCmdPreviewDelete(f, nil), NewCmdPreviewList(f, nil), NewCmdPreviewPrune(f, nil))
 	return cmd
 }
 
@@ -89,7 +91,9 @@ func checkPR(cmd *cobra.Command, pr int) error {
 	return nil
 }
 
-func newCmdPreviewDeploy(f *Factory, runF func(*PreviewDeployOptions) error) *cobra.Command {
+// NewCmdPreviewDeploy returns `lean4-cf preview deploy`; runF, when set, runs instead of runPreviewDeploy
+// once the flags are valid (tests, and the Action, which deploys with its own progress and comments).
+func NewCmdPreviewDeploy(f *Factory, runF func(*PreviewDeployOptions) error) *cobra.Command {
 	o := &PreviewDeployOptions{PreviewOptions: PreviewOptions{f: f}, deploy: &DeployOptions{f: f}}
 	cmd := &cobra.Command{
 		Use:   "deploy --pr N",
@@ -131,7 +135,8 @@ func newCmdPreviewDeploy(f *Factory, runF func(*PreviewDeployOptions) error) *co
 	})
 	cmd.Flags().Lookup("name").Usage = "the production deployment's name; the preview is <name>-pr-<N>"
 	cmd.Flags().IntVar(&o.pr, "pr", 0, "the pull request's number (required)")
-	cmd.Flags().IntVar(&o.maxPreviews, "max-previews", preview.DefaultMaxPreviews, "most previews of the deployment at once; a new one beyond it is refused")
+	cmd.Flags().IntVar(&o.maxPreviews, "max-previews", preview.DefaultMaxPreviews,
+		"most previews of the deployment at once; a new one beyond it is refused, an update never (of new ones racing, the earliest Worker, then lowest PR, keeps the place)")
 	return cmd
 }
 
@@ -207,7 +212,8 @@ func (o *PreviewDeployOptions) prepare() (*cloud, imagePorts, error) {
 }
 
 // run deploys the preview: onEvent follows the pipeline (nil: none), and start, when set, is called once
-// the cap allows the preview, right before the pipeline writes anything.
+// the preview holds its place under the cap: before the pipeline runs for an update, at the end of the
+// stub stage (inside its log group) for a new preview, after which nothing refuses it.
 func (o *PreviewDeployOptions) run(ctx context.Context, onEvent func(pipeline.Event), start func()) (*preview.Deployed, error) {
 	c, ports, err := o.prepare()
 	if err != nil {
@@ -220,18 +226,31 @@ func (o *PreviewDeployOptions) deployWith(ctx context.Context, c *cloud, ports i
 	if err := c.api.VerifyToken(ctx); err != nil {
 		return nil, err
 	}
-	m := o.manager(c, deployFunc(func(ctx context.Context, worker string) (*report.Result, error) {
-		if start != nil {
-			start()
-		}
+	if start == nil {
+		start = func() {}
+	}
+	m := o.manager(c, deployFunc(func(ctx context.Context, worker string, reserve func(context.Context) error) (*report.Result, error) {
 		d := *o.deploy
 		d.name = worker
+		if reserve == nil { // an update holds its place already
+			start()
+		} else {
+			d.afterStub = func(ctx context.Context) error {
+				if err := reserve(ctx); err != nil {
+					return err
+				}
+				start()
+				return nil
+			}
+		}
 		return deployResult(ctx, &d, ports, onEvent)
 	}), o.maxPreviews)
 	return m.Deploy(ctx, o.pr)
 }
 
-func newCmdPreviewDelete(f *Factory, runF func(*PreviewDeleteOptions) error) *cobra.Command {
+// NewCmdPreviewDelete returns `lean4-cf preview delete`; runF, when set, runs instead of runPreviewDelete
+// once the flags are valid (tests, and the Action).
+func NewCmdPreviewDelete(f *Factory, runF func(*PreviewDeleteOptions) error) *cobra.Command {
 	o := &PreviewDeleteOptions{PreviewOptions: PreviewOptions{f: f}}
 	cmd := &cobra.Command{
 		Use:   "delete --pr N",
@@ -239,7 +258,7 @@ func newCmdPreviewDelete(f *Factory, runF func(*PreviewDeleteOptions) error) *co
 		Long: `delete removes the preview's Worker (and a side stub an interrupted deploy left), its container
 application, and the image manifests of its repository that no other application runs, then asks the
 registry to collect unreferenced layers. What is already gone is skipped: deleting twice, or deleting a
-preview that never finished, succeeds and says what it found.`,
+preview that never finished or whose Worker is gone (orphaned), succeeds and says what it found.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
@@ -280,35 +299,46 @@ func runPreviewDelete(ctx context.Context, o *PreviewDeleteOptions) error {
 	return nil
 }
 
-func newCmdPreviewList(f *Factory) *cobra.Command {
+// NewCmdPreviewList returns `lean4-cf preview list`; runF, when set, runs instead of runPreviewList (tests).
+func NewCmdPreviewList(f *Factory, runF func(*PreviewListOptions) error) *cobra.Command {
 	o := &PreviewListOptions{PreviewOptions{f: f}}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the deployment's previews: PR, Worker, URL, image, age, state and cost per hour awake",
-		Args:  noArgs,
+		Long: `list shows every preview of the deployment, and what a preview left without its Worker (state
+"orphaned": a container application, image repository or side stub; --json names them in
+"leftovers"). prune and delete --pr N remove orphans.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.validate(); err != nil {
-				return err
+			if runF != nil {
+				return runF(o)
 			}
-			c, err := o.f.APICloud()
-			if err != nil {
-				return err
-			}
-			ps, err := o.manager(c, nil, 0).List(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if o.json {
-				if ps == nil {
-					ps = []preview.Preview{}
-				}
-				return printJSON(o.f.Stdout, ps)
-			}
-			return printPreviews(o.f.Stdout, ps)
+			return runPreviewList(cmd.Context(), o)
 		},
 	}
 	o.addFlags(cmd)
 	return cmd
+}
+
+func runPreviewList(ctx context.Context, o *PreviewListOptions) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	c, err := o.f.APICloud()
+	if err != nil {
+		return err
+	}
+	ps, err := o.manager(c, nil, 0).List(ctx)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		if ps == nil {
+			ps = []preview.Preview{}
+		}
+		return printJSON(o.f.Stdout, ps)
+	}
+	return printPreviews(o.f.Stdout, ps)
 }
 
 func printPreviews(w interface{ Write([]byte) (int, error) }, ps []preview.Preview) error {
@@ -323,51 +353,41 @@ func printPreviews(w interface{ Write([]byte) (int, error) }, ps []preview.Previ
 		if p.USDPerHour != nil {
 			usd = fmt.Sprintf("%.4f", p.USDPerHour.Round())
 		}
-		img := p.Image
-		if img == "" {
-			img = "-"
+		age := "-" // an orphan without an application has no date
+		if !p.Created.IsZero() {
+			age = p.Age.D().Round(time.Minute).String()
 		}
-		fmt.Fprintf(tw, "#%d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.PR, p.Worker, p.URL, img, p.Age.D().Round(time.Minute), p.State, usd)
+		fmt.Fprintf(tw, "#%d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.PR, p.Worker, orDash(p.URL), orDash(p.Image), age, p.State, usd)
 	}
 	return tw.Flush()
 }
 
-func newCmdPreviewPrune(f *Factory, runF func(*PreviewPruneOptions) error) *cobra.Command {
+// orDash is s, or "-" for an empty table cell.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// NewCmdPreviewPrune returns `lean4-cf preview prune`; runF, when set, runs instead of runPreviewPrune
+// (tests, and the Action, which selects the previews of closed pull requests instead of an age).
+func NewCmdPreviewPrune(f *Factory, runF func(*PreviewPruneOptions) error) *cobra.Command {
 	o := &PreviewPruneOptions{PreviewOptions: PreviewOptions{f: f}}
 	cmd := &cobra.Command{
 		Use:   "prune --older-than D",
-		Short: "Delete the previews older than D: what a missed pull request close left behind",
-		Args:  noArgs,
+		Short: "Delete the previews older than D, and orphaned ones: what a missed close or a failed deploy left",
+		Long: `prune deletes the previews created longer ago than --older-than, and every orphaned preview
+(state "orphaned" in preview list): a container application, image repository or side stub whose
+preview Worker is gone, left by a failed deploy or a Worker deleted by hand. An orphan serves nothing
+and still costs storage; it is never a deploy in progress, which creates the Worker first.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.validate(); err != nil {
-				return err
-			}
+			o.olderThanSet = cmd.Flags().Changed("older-than")
 			if runF != nil {
 				return runF(o)
 			}
-			switch {
-			case !cmd.Flags().Changed("older-than"):
-				return flagErrorf("older-than", " is required: give an age like 72h; previews created longer ago are deleted")
-			case o.olderThan <= 0:
-				return flagErrorf("older-than", " %s is out of range: give a positive age like 72h", o.olderThan)
-			}
-			tds, err := o.run(cmd.Context())
-			if o.json {
-				if tds == nil {
-					tds = []*preview.Teardown{}
-				}
-				if perr := printJSON(o.f.Stdout, tds); perr != nil {
-					return perr
-				}
-			} else {
-				for _, td := range tds {
-					fmt.Fprintln(o.f.Stdout, td.Summary())
-				}
-				if len(tds) == 0 && err == nil {
-					fmt.Fprintln(o.f.Stdout, "no preview to prune")
-				}
-			}
-			return err
+			return runPreviewPrune(cmd.Context(), o)
 		},
 	}
 	o.addFlags(cmd)
@@ -375,7 +395,45 @@ func newCmdPreviewPrune(f *Factory, runF func(*PreviewPruneOptions) error) *cobr
 	return cmd
 }
 
-// run removes the previews the options select.
+// validate checks the options once they say what to select: --older-than is required unless the
+// closed pull requests select (the Action sets closed after the flags are parsed, then validates).
+func (o *PreviewPruneOptions) validate() error {
+	if err := o.PreviewOptions.validate(); err != nil {
+		return err
+	}
+	switch {
+	case o.olderThanSet && o.olderThan <= 0:
+		return flagErrorf("older-than", " %s is out of range: give a positive age like 72h", o.olderThan)
+	case !o.olderThanSet && o.closed == nil:
+		return flagErrorf("older-than", " is required: give an age like 72h; previews created longer ago are deleted")
+	}
+	return nil
+}
+
+func runPreviewPrune(ctx context.Context, o *PreviewPruneOptions) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	tds, err := o.run(ctx)
+	if o.json {
+		if tds == nil {
+			tds = []*preview.Teardown{}
+		}
+		if perr := printJSON(o.f.Stdout, tds); perr != nil {
+			return perr
+		}
+	} else {
+		for _, td := range tds {
+			fmt.Fprintf(o.f.Stdout, "%s (%s)\n", td.Summary(), td.Why)
+		}
+		if len(tds) == 0 && err == nil {
+			fmt.Fprintln(o.f.Stdout, "no preview to prune")
+		}
+	}
+	return err
+}
+
+// run removes the previews the options select; the options are valid.
 func (o *PreviewPruneOptions) run(ctx context.Context) ([]*preview.Teardown, error) {
 	c, err := o.f.APICloud()
 	if err != nil {
@@ -385,10 +443,10 @@ func (o *PreviewPruneOptions) run(ctx context.Context) ([]*preview.Teardown, err
 }
 
 // deployFunc adapts a function to preview.Deployer.
-type deployFunc func(ctx context.Context, worker string) (*report.Result, error)
+type deployFunc func(ctx context.Context, worker string, reserve func(context.Context) error) (*report.Result, error)
 
-func (f deployFunc) Deploy(ctx context.Context, worker string) (*report.Result, error) {
-	return f(ctx, worker)
+func (f deployFunc) Deploy(ctx context.Context, worker string, reserve func(context.Context) error) (*report.Result, error) {
+	return f(ctx, worker, reserve)
 }
 
 // previewAccount is the API client as preview.Account.
@@ -407,7 +465,8 @@ func (a previewAccount) Applications(ctx context.Context) ([]preview.Application
 	apps, err := a.api.Applications(ctx)
 	out := make([]preview.Application, len(apps))
 	for i, x := range apps {
-		out[i] = preview.Application{ID: x.ID, Name: x.Name, State: x.State, Image: x.Image}
+		created, _ := time.Parse(time.RFC3339, x.CreatedAt) // zero when absent: list shows no age
+		out[i] = preview.Application{ID: x.ID, Name: x.Name, State: x.State, Image: x.Image, Created: created}
 	}
 	return out, err
 }
@@ -438,18 +497,46 @@ type previewRegistry struct {
 	mask    func(string) // hides the registry password; nil: nothing to hide
 }
 
+// auth asks the API for registry credentials (wrangler asks for 5 minutes to list or delete images).
+func (r previewRegistry) auth(ctx context.Context) (authn.Authenticator, error) {
+	cr, err := r.api.RegistryCredentials(ctx, r.host, 5*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	if r.mask != nil {
+		r.mask(cr.Password)
+	}
+	return authn.FromConfig(authn.AuthConfig{Username: cr.Username, Password: cr.Password}), nil
+}
+
+func (r previewRegistry) Repositories(ctx context.Context) ([]string, error) {
+	reg, err := gname.NewRegistry(r.host)
+	if err != nil {
+		return nil, fmt.Errorf("naming registry %s: %w", r.host, err)
+	}
+	auth, err := r.auth(ctx)
+	if err != nil {
+		return nil, err
+	}
+	all, err := image.Repositories(ctx, reg, image.CatalogOptions{Auth: auth})
+	var out []string
+	for _, repo := range all {
+		if name, ok := strings.CutPrefix(repo, r.account+"/"); ok {
+			out = append(out, name)
+		}
+	}
+	return out, err
+}
+
 func (r previewRegistry) DeleteRepository(ctx context.Context, repo string, keep func(string) bool) ([]string, []string, error) {
 	ref, err := gname.NewRepository(fmt.Sprintf("%s/%s/%s", r.host, r.account, repo))
 	if err != nil {
 		return nil, nil, fmt.Errorf("naming repository %s in %s: %w", repo, r.host, err)
 	}
-	cr, err := r.api.RegistryCredentials(ctx, r.host, 5*time.Minute) // wrangler asks for 5 minutes to delete images
+	auth, err := r.auth(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	if r.mask != nil {
-		r.mask(cr.Password)
-	}
-	res, err := image.DeleteRepository(ctx, ref, image.DeleteOptions{Auth: authn.FromConfig(authn.AuthConfig{Username: cr.Username, Password: cr.Password}), Keep: keep})
+	res, err := image.DeleteRepository(ctx, ref, image.DeleteOptions{Auth: auth, Keep: keep})
 	return res.Deleted, res.Kept, err
 }

@@ -2,9 +2,11 @@ package image
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -114,4 +116,132 @@ func collectLayers(ctx context.Context, reg name.Registry, auth authn.Authentica
 func isNotFound(err error) bool {
 	var te *transport.Error
 	return errors.As(err, &te) && te.StatusCode == http.StatusNotFound
+}
+
+// CatalogOptions configures Repositories.
+type CatalogOptions struct {
+	// Auth signs registry requests. Required.
+	Auth authn.Authenticator
+	// Transport carries registry requests. Default remote.DefaultTransport.
+	Transport http.RoundTripper
+}
+
+// Repositories lists the repositories of Cloudflare's registry reg that the credentials see, sorted, as
+// `wrangler containers images list` reads them: GET /v2/_catalog?tags=true answers a map from repository
+// to tags (not the OCI spec's list of names, which go-containerregistry's remote.Catalog parses), and a
+// Link header with rel="next" carries the next page's ?last= cursor.
+func Repositories(ctx context.Context, reg name.Registry, opts CatalogOptions) ([]string, error) {
+	if opts.Auth == nil {
+		return nil, fmt.Errorf("listing the repositories of %s: no credentials", reg.RegistryStr())
+	}
+	tr := opts.Transport
+	if tr == nil {
+		tr = remote.DefaultTransport
+	}
+	rt, err := transport.NewWithContext(ctx, reg, opts.Auth, tr, []string{"registry:catalog:*"})
+	if err != nil {
+		return nil, fmt.Errorf("authenticating to %s: %w", reg.RegistryStr(), err)
+	}
+	client := &http.Client{Transport: rt}
+	base := url.URL{Scheme: reg.Scheme(), Host: reg.RegistryStr(), Path: "/v2/_catalog", RawQuery: "tags=true"}
+	var out []string
+	seen := map[string]bool{} // cursors already followed: a registry that repeats one would loop forever
+	next := base
+	for {
+		page, cursor, err := catalogPage(ctx, client, next.String())
+		if err != nil {
+			return nil, fmt.Errorf("listing the repositories of %s: %w", reg.RegistryStr(), err)
+		}
+		out = append(out, page...)
+		if cursor == "" {
+			break
+		}
+		if seen[cursor] {
+			return nil, fmt.Errorf("listing the repositories of %s: the catalog repeated the page after %q", reg.RegistryStr(), cursor)
+		}
+		seen[cursor] = true
+		q := base.Query()
+		q.Set("last", cursor)
+		next.RawQuery = q.Encode()
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// catalogPage reads one page of the catalog and the next page's cursor ("" on the last page).
+func catalogPage(ctx context.Context, client *http.Client, u string) ([]string, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		return nil, "", err
+	}
+	var body struct {
+		Repositories map[string][]string `json:"repositories"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, "", fmt.Errorf("reading the catalog: %w", err)
+	}
+	names := make([]string, 0, len(body.Repositories))
+	for r := range body.Repositories {
+		names = append(names, r)
+	}
+	cursor, err := nextCursor(resp, u)
+	return names, cursor, err
+}
+
+// nextCursor is the ?last= of the Link header's rel="next" target, "" when there is none.
+func nextCursor(resp *http.Response, base string) (string, error) {
+	for _, link := range parseLinks(resp.Header.Values("Link")) {
+		if !slices.Contains(link.rels, "next") {
+			continue
+		}
+		b, _ := url.Parse(base)
+		target, err := b.Parse(link.target)
+		if err != nil {
+			return "", fmt.Errorf("the catalog's next-page link %q is not a URL: %w", link.target, err)
+		}
+		last := target.Query().Get("last")
+		if last == "" {
+			return "", fmt.Errorf("the catalog's next-page link %q has no ?last= cursor", link.target)
+		}
+		return last, nil
+	}
+	return "", nil
+}
+
+// link is one entry of a Link header (RFC 8288): its target and relation types.
+type link struct {
+	target string
+	rels   []string
+}
+
+// parseLinks reads Link header values: `<target>; rel="next", <other>; rel=prev`. Entries without a
+// <target> are skipped.
+func parseLinks(values []string) []link {
+	var out []link
+	for _, v := range values {
+		for _, entry := range strings.Split(v, ",") {
+			parts := strings.Split(entry, ";")
+			target := strings.TrimSpace(parts[0])
+			if len(target) < 2 || target[0] != '<' || target[len(target)-1] != '>' {
+				continue
+			}
+			l := link{target: target[1 : len(target)-1]}
+			for _, p := range parts[1:] {
+				k, val, ok := strings.Cut(strings.TrimSpace(p), "=")
+				if ok && strings.EqualFold(strings.TrimSpace(k), "rel") {
+					l.rels = append(l.rels, strings.Fields(strings.Trim(strings.TrimSpace(val), `"`))...)
+				}
+			}
+			out = append(out, l)
+		}
+	}
+	return out
 }

@@ -45,6 +45,11 @@ type Options struct {
 	CancelGrace time.Duration
 	// Progress, when set, hears stage starts and ends and long-running progress lines. It must not block.
 	Progress func(Event)
+	// AfterStub, when set, runs at the end of the stub stage once the stub answers: on a first deploy the
+	// Worker now holds Name, and nothing else is written yet. Its error fails the stub stage and stops the
+	// run, which removes nothing: the caller owns what it refused. A preview recounts the previews there,
+	// its own Worker holding its place (see preview.Manager.Deploy). Default nil.
+	AfterStub func(ctx context.Context) error
 }
 
 // WaitPolicy bounds the wait for a promoted container.
@@ -244,6 +249,11 @@ func (p *Pipeline) Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 		if err := p.Verifier.CheckStub(ctx, d.URL); err != nil {
 			return "", err
+		}
+		if opts.AfterStub != nil {
+			if err := opts.AfterStub(ctx); err != nil {
+				return "", err
+			}
 		}
 		return fmt.Sprintf("%s verified at %s", name, d.URL), nil
 	}); err != nil || last == StageStub {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -297,6 +298,45 @@ func TestRun(t *testing.T) {
 			}
 			if len(events) == 0 {
 				t.Error("no progress events")
+			}
+		})
+	}
+}
+
+// AfterStub runs once the stub answers (on a first deploy, the Worker exists under its name), before the
+// push writes anything; its error fails the stub stage and stops the run with nothing removed.
+func TestAfterStub(t *testing.T) {
+	u := "https://lean.acct.workers.dev"
+	refused := errors.New("no room")
+	for _, tc := range []struct {
+		name        string
+		exists      bool
+		err         error
+		stage       string
+		wantCalls   []string
+		wantOutcome string
+	}{
+		{"first deploy", false, nil, "all", []string{"verify-token", "preflight", "worker lean", "deploy-stub lean", "check-stub " + u, "after-stub", "push lean"}, "deployed"},
+		{"stopped after the stub", false, nil, "stub", []string{"verify-token", "preflight", "worker lean", "deploy-stub lean", "check-stub " + u, "after-stub"}, "stopped-after-stub"},
+		{"refused", false, refused, "all", []string{"verify-token", "preflight", "worker lean", "deploy-stub lean", "check-stub " + u, "after-stub"}, "failed"},
+		{"refused on a redeploy: the side stub still goes", true, refused, "all",
+			[]string{"verify-token", "preflight", "worker lean", "application lean", "deploy-stub lean-stub", "check-stub https://lean-stub.acct.workers.dev", "after-stub", "delete lean-stub"}, "failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld()
+			w.exists, w.liveVersion, w.liveImage = tc.exists, "old-v", "registry.local/acct/lean@sha256:old"
+			o := opts(tc.stage)
+			o.AfterStub = func(context.Context) error { w.log("after-stub"); return tc.err }
+			res, err := w.pipeline().Run(context.Background(), o)
+			if !errors.Is(err, tc.err) || res.Outcome != tc.wantOutcome {
+				t.Fatalf("err = %v, outcome %q; want %v, %q", err, res.Outcome, tc.err, tc.wantOutcome)
+			}
+			if n := len(tc.wantCalls); len(w.calls) < n || !slices.Equal(w.calls[:n], tc.wantCalls) || (tc.err != nil && len(w.calls) != n) {
+				t.Fatalf("calls = %v, want them to start with %v", w.calls, tc.wantCalls)
+			}
+			var se *StageError
+			if tc.err != nil && (!errors.As(err, &se) || se.Stage != StageStub) {
+				t.Fatalf("err = %v, want a stub-stage failure", err)
 			}
 		})
 	}

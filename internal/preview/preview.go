@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -39,7 +40,8 @@ type Worker struct {
 // Application is one container application of the account.
 type Application struct {
 	ID, Name, State string
-	Image           string // <registry>/<account>/<repository>@sha256:...
+	Image           string    // <registry>/<account>/<repository>@sha256:...
+	Created         time.Time // zero when the API does not say
 }
 
 // Ports: what previews need from the outside world.
@@ -55,15 +57,20 @@ type (
 		DeleteWorker(ctx context.Context, name string) error
 		DeleteApplication(ctx context.Context, id string) error
 	}
-	// Registry deletes a Worker's repository in Cloudflare's registry (the pipeline pushes a Worker's image
-	// to the repository named like the Worker), keeping the manifests keep names.
+	// Registry lists and deletes the account's repositories in Cloudflare's registry (the pipeline pushes
+	// a Worker's image to the repository named like the Worker).
 	Registry interface {
+		// Repositories names the account's repositories (the part after <account>/).
+		Repositories(ctx context.Context) ([]string, error)
+		// DeleteRepository deletes repo's manifests, keeping those keep names.
 		DeleteRepository(ctx context.Context, repo string, keep func(digest string) bool) (deleted, kept []string, err error)
 	}
 	// Deployer runs the whole pipeline for the preview Worker named worker, with the preview's defaults.
-	// A nil result means nothing ran (bad input).
+	// A nil result means nothing ran (bad input). reserve, when set, must run once the stub stage has
+	// deployed the Worker under worker and before anything else is written (the push, the application);
+	// its error must stop the deploy there (pipeline.Options.AfterStub does both).
 	Deployer interface {
-		Deploy(ctx context.Context, worker string) (*report.Result, error)
+		Deploy(ctx context.Context, worker string, reserve func(context.Context) error) (*report.Result, error)
 	}
 	// ClosedPRs tells which of the pull requests are closed (GitHub answers it); the Action's prune uses it.
 	ClosedPRs interface {
@@ -88,45 +95,127 @@ type Manager struct {
 // Worker is the name of pull request pr's preview Worker.
 func (m *Manager) Worker(pr int) string { return wrangler.PreviewName(m.Name, pr) }
 
+// States of a preview besides its application's own.
+const (
+	// StateNoApplication is a preview Worker with no container application: a deploy that has not
+	// promoted yet, or stopped before it did.
+	StateNoApplication = "no application"
+	// StateOrphaned is what a preview left without its Worker: a container application, an image
+	// repository or a side stub that a failed deploy or a Worker deleted by hand left behind. It serves
+	// nothing, still costs storage (and instances), and prune removes it.
+	StateOrphaned = "orphaned"
+)
+
 // Preview is one preview as list shows it.
 type Preview struct {
 	PR           int         `json:"pr"`
-	Worker       string      `json:"worker"`
+	Worker       string      `json:"worker"` // the preview's Worker, or the name it had when orphaned
 	URL          string      `json:"url,omitempty"`
 	Image        string      `json:"image,omitempty"`
-	Created      time.Time   `json:"created"`
-	Age          report.Ms   `json:"ageMs"`
-	State        string      `json:"state"` // the application's state, or "no application" (a preview that never finished)
+	Created      time.Time   `json:"created,omitzero"` // the Worker's creation; an orphan's application's
+	Age          report.Ms   `json:"ageMs,omitzero"`
+	State        string      `json:"state"` // the application's state, StateNoApplication or StateOrphaned
 	InstanceType string      `json:"instanceType,omitempty"`
 	USDPerHour   *report.USD `json:"usdPerHourAwake,omitempty"` // one instance awake with its vCPUs busy
+	// Leftovers names what an orphaned preview left: "container application X", "image repository Y",
+	// "Worker Z" (a side stub).
+	Leftovers []string `json:"leftovers,omitempty"`
 }
 
-// List returns the previews of the deployment, by pull request.
-func (m *Manager) List(ctx context.Context) ([]Preview, error) {
+// found is what the account holds of one pull request's preview.
+type found struct {
+	worker *Worker      // the preview's Worker; nil when it is gone
+	stub   string       // a side stub <preview>-stub an interrupted deploy left; "" if none
+	app    *Application // the preview's container application; nil if none
+	repo   string       // the preview's image repository; "" if none
+}
+
+// scan finds the previews of the deployment among the account's Workers, container applications and,
+// when withRepos, the registry's repositories, by pull request: each is named from PreviewName.
+func (m *Manager) scan(ctx context.Context, withRepos bool) (map[int]*found, error) {
 	workers, err := m.Account.Workers(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing Workers: %w", err)
 	}
 	apps, err := m.Account.Applications(ctx)
 	if err != nil {
+		return nil, fmt.Errorf("listing container applications: %w", err)
+	}
+	var repos []string
+	if withRepos {
+		if repos, err = m.Registry.Repositories(ctx); err != nil {
+			return nil, fmt.Errorf("listing image repositories: %w", err)
+		}
+	}
+	out := map[int]*found{}
+	at := func(pr int) *found {
+		if out[pr] == nil {
+			out[pr] = &found{}
+		}
+		return out[pr]
+	}
+	for _, w := range workers {
+		if pr, ok := wrangler.PreviewPR(m.Name, w.Name); ok {
+			at(pr).worker = &w
+		} else if base, ok := strings.CutSuffix(w.Name, wrangler.StubSuffix); ok {
+			if pr, ok := wrangler.PreviewPR(m.Name, base); ok {
+				at(pr).stub = w.Name
+			}
+		}
+	}
+	appSuffix := wrangler.ApplicationName("", wrangler.ClassName) // -<class>
+	for _, a := range apps {
+		if base, ok := strings.CutSuffix(a.Name, appSuffix); ok {
+			if pr, ok := wrangler.PreviewPR(m.Name, base); ok {
+				at(pr).app = &a
+			}
+		}
+	}
+	for _, r := range repos {
+		if pr, ok := wrangler.PreviewPR(m.Name, r); ok {
+			at(pr).repo = r
+		}
+	}
+	return out, nil
+}
+
+// List returns the previews of the deployment, by pull request, with what previews left without their
+// Worker (StateOrphaned).
+func (m *Manager) List(ctx context.Context) ([]Preview, error) {
+	all, err := m.scan(ctx, true)
+	if err != nil {
 		return nil, err
 	}
-	byName := map[string]Application{}
-	for _, a := range apps {
-		byName[a.Name] = a
-	}
 	var out []Preview
-	for _, w := range workers {
-		pr, ok := wrangler.PreviewPR(m.Name, w.Name)
-		if !ok {
-			continue
+	for _, pr := range slices.Sorted(maps.Keys(all)) {
+		f := all[pr]
+		p := Preview{PR: pr, Worker: m.Worker(pr), State: StateNoApplication}
+		if f.worker != nil {
+			p.Created = f.worker.Created
+			if p.URL, err = m.Account.WorkersDevURL(ctx, p.Worker); err != nil {
+				return nil, err
+			}
+		} else {
+			p.State = StateOrphaned
+			if f.app != nil {
+				p.Created = f.app.Created
+				p.Leftovers = append(p.Leftovers, "container application "+f.app.Name)
+			}
+			if f.repo != "" {
+				p.Leftovers = append(p.Leftovers, "image repository "+f.repo)
+			}
+			if f.stub != "" {
+				p.Leftovers = append(p.Leftovers, "Worker "+f.stub)
+			}
 		}
-		p := Preview{PR: pr, Worker: w.Name, Created: w.Created, Age: report.Ms(m.now().Sub(w.Created)), State: "no application"}
-		if p.URL, err = m.Account.WorkersDevURL(ctx, w.Name); err != nil {
-			return nil, err
+		if !p.Created.IsZero() {
+			p.Age = report.Ms(m.now().Sub(p.Created))
 		}
-		if a, ok := byName[wrangler.ApplicationName(w.Name, wrangler.ClassName)]; ok {
-			p.Image, p.State = a.Image, a.State
+		if a := f.app; a != nil {
+			p.Image = a.Image
+			if f.worker != nil {
+				p.State = a.State
+			}
 			if p.InstanceType, err = m.Account.InstanceType(ctx, a.ID); err != nil {
 				return nil, err
 			}
@@ -137,7 +226,6 @@ func (m *Manager) List(ctx context.Context) ([]Preview, error) {
 		}
 		out = append(out, p)
 	}
-	slices.SortFunc(out, func(a, b Preview) int { return a.PR - b.PR })
 	return out, nil
 }
 
@@ -168,30 +256,62 @@ type Deployed struct {
 	Removed *Teardown `json:"removed,omitempty"`
 }
 
-// Deploy deploys pull request pr's preview, or updates it. A new preview beyond MaxPreviews is refused
-// with a *CapError before anything is written; no other preview is ever removed to make room. A failed
-// update is rolled back by the pipeline; a failed first deploy is removed. Only the preview's own
-// Worker, application and repository are written: the production deployment is never touched.
+// Deploy deploys pull request pr's preview, or updates it. A failed update is rolled back by the
+// pipeline; a failed first deploy is removed. Only the preview's own Worker, application and repository
+// are written: the production deployment is never touched.
+//
+// The cap: a new preview beyond MaxPreviews is refused with a *CapError, and no other preview is ever
+// removed to make room; an existing preview is always updated. The count before the deploy refuses with
+// nothing written. Two pull requests deploying at once can both pass it, so once the new preview's stub
+// Worker holds its place the previews are counted again and ranked by their Worker's creation, then by
+// pull request: a new preview that is not among the first MaxPreviews removes its own stub (the only
+// thing it wrote) and is refused the same way. The earlier Worker keeps its place, so of two racing pull
+// requests with room for one, exactly one stays.
 func (m *Manager) Deploy(ctx context.Context, pr int) (*Deployed, error) {
 	if pr < 1 {
 		return nil, fmt.Errorf("pull request %d is not a pull request number", pr)
 	}
 	worker := m.Worker(pr)
-	previews, err := m.List(ctx)
+	all, err := m.scan(ctx, false)
 	if err != nil {
 		return nil, fmt.Errorf("listing previews: %w", err)
 	}
 	d := &Deployed{PR: pr, Worker: worker}
-	var prs []int
-	for _, p := range previews {
-		prs = append(prs, p.PR)
-		d.Update = d.Update || p.PR == pr
+	var prs []int // orphans serve nothing and take no room: prune removes them
+	for _, p := range slices.Sorted(maps.Keys(all)) {
+		if all[p].worker != nil {
+			prs = append(prs, p)
+			d.Update = d.Update || p == pr
+		}
 	}
-	if max := m.maxPreviews(); !d.Update && len(prs) >= max {
+	max := m.maxPreviews()
+	if !d.Update && len(prs) >= max {
 		return d, &CapError{PR: pr, Max: max, Previews: prs}
 	}
-	res, err := m.Deployer.Deploy(ctx, worker)
+	var reserve func(context.Context) error
+	if !d.Update {
+		reserve = func(ctx context.Context) error { return m.holdsPlace(ctx, pr, max) }
+	}
+	res, err := m.Deployer.Deploy(ctx, worker, reserve)
 	d.Result = res
+	if ce := (*CapError)(nil); errors.As(err, &ce) {
+		m.logf("%s came later than %d other previews: removing its stub", worker, max)
+		d.Result = nil // refused: nothing of it is left to report
+		ctx := context.WithoutCancel(ctx)
+		td, derr := m.Delete(ctx, pr)
+		if derr == nil && !slices.Contains(td.Workers, worker) {
+			// Its stub exists (the recount ran after it answered) though the account's list does not
+			// show it yet: delete it by name.
+			if derr = m.Account.DeleteWorker(ctx, worker); derr == nil {
+				td.Workers = append(td.Workers, worker)
+			}
+		}
+		d.Removed = td
+		if derr != nil {
+			return d, errors.Join(ce, fmt.Errorf("removing the refused preview %s: %w", worker, derr))
+		}
+		return d, ce
+	}
 	if err != nil && res != nil && !d.Update {
 		m.logf("the first deploy of %s failed: removing it", worker)
 		td, derr := m.Delete(context.WithoutCancel(ctx), pr)
@@ -203,6 +323,44 @@ func (m *Manager) Deploy(ctx context.Context, pr int) (*Deployed, error) {
 	return d, err
 }
 
+// holdsPlace counts the previews again once pull request pr's new preview Worker exists, and refuses it
+// with a *CapError unless it is among the first max of them by Worker creation, then pull request.
+func (m *Manager) holdsPlace(ctx context.Context, pr, max int) error {
+	workers, err := m.Account.Workers(ctx)
+	if err != nil {
+		return fmt.Errorf("counting previews again: %w", err)
+	}
+	type place struct {
+		pr      int
+		created time.Time
+	}
+	var ps []place
+	for _, w := range workers {
+		if p, ok := wrangler.PreviewPR(m.Name, w.Name); ok {
+			ps = append(ps, place{p, w.Created})
+		}
+	}
+	if !slices.ContainsFunc(ps, func(p place) bool { return p.pr == pr }) {
+		// The account's list does not show the new Worker yet: it came last.
+		ps = append(ps, place{pr, m.now()})
+	}
+	slices.SortFunc(ps, func(a, b place) int {
+		if c := a.created.Compare(b.created); c != 0 {
+			return c
+		}
+		return a.pr - b.pr
+	})
+	if len(ps) <= max || slices.IndexFunc(ps, func(p place) bool { return p.pr == pr }) < max {
+		return nil
+	}
+	held := make([]int, max)
+	for i, p := range ps[:max] {
+		held[i] = p.pr
+	}
+	slices.Sort(held)
+	return &CapError{PR: pr, Max: max, Previews: held}
+}
+
 // Teardown is what Delete found and removed.
 type Teardown struct {
 	PR          int      `json:"pr"`
@@ -211,6 +369,8 @@ type Teardown struct {
 	Application string   `json:"application"` // the container application deleted, "" if there was none
 	Images      []string `json:"images"`      // tag@digest of every manifest deleted
 	Kept        []string `json:"kept"`        // manifests kept because another application runs them
+	// Why says why prune selected the preview; "" for a delete asked for by pull request.
+	Why string `json:"why,omitempty"`
 }
 
 // Empty reports whether the teardown found nothing to delete.
@@ -294,13 +454,22 @@ func repoDigest(ref string) (repo, digest string, ok bool) {
 }
 
 // PruneOptions say which previews prune removes: those older than OlderThan (when set), and those whose
-// pull request Closed says is closed (when set).
+// pull request Closed says is closed (when set). Orphaned previews (StateOrphaned) are always removed.
 type PruneOptions struct {
 	OlderThan time.Duration
 	Closed    ClosedPRs
 }
 
-// Prune removes the previews PruneOptions select: what a missed close left behind.
+// Why prune removes a preview (Teardown.Why).
+const (
+	WhyClosed   = "pull request closed"
+	WhyOrphaned = "its Worker is gone"
+	whyOlder    = "older than %s"
+)
+
+// Prune removes the previews PruneOptions select and every orphaned preview: what a missed close, a
+// failed deploy or a Worker deleted by hand left behind. An orphan is never a deploy in progress: a
+// deploy creates the preview's Worker before its repository and application.
 func (m *Manager) Prune(ctx context.Context, opts PruneOptions) ([]*Teardown, error) {
 	previews, err := m.List(ctx)
 	if err != nil {
@@ -318,12 +487,20 @@ func (m *Manager) Prune(ctx context.Context, opts PruneOptions) ([]*Teardown, er
 	}
 	var out []*Teardown
 	for _, p := range previews {
-		old := opts.OlderThan > 0 && p.Age.D() > opts.OlderThan
-		if !old && !closed[p.PR] {
+		var why string
+		switch {
+		case closed[p.PR]:
+			why = WhyClosed
+		case p.State == StateOrphaned:
+			why = WhyOrphaned
+		case opts.OlderThan > 0 && p.Age.D() > opts.OlderThan:
+			why = fmt.Sprintf(whyOlder, opts.OlderThan)
+		default:
 			continue
 		}
 		td, err := m.Delete(ctx, p.PR)
 		if td != nil {
+			td.Why = why
 			out = append(out, td)
 		}
 		if err != nil {
