@@ -173,6 +173,9 @@ func (r Runner) environ(outFile string) []string {
 	if r.AccountID != "" {
 		set["CLOUDFLARE_ACCOUNT_ID"] = r.AccountID
 	}
+	if dir := compileCacheDir(r.Env); dir != "" {
+		set[compileCacheEnv] = dir
+	}
 	path := ""
 	env := make([]string, 0, len(r.Env)+len(set)+1)
 	for _, kv := range r.Env {
@@ -199,6 +202,31 @@ func (r Runner) environ(outFile string) []string {
 		}
 	}
 	return env
+}
+
+// compileCacheEnv turns on Node's module compile cache: V8's compiled code for wrangler's ~10 MB bundle is
+// kept on disk and reused by the next run, which then starts about a quarter faster (0.9 s instead of
+// 1.2 s for a deploy here; a deploy runs wrangler two or three times). Node treats the cache as a silent
+// optimization keyed by file contents and Node version: https://nodejs.org/api/module.html#module-compile-cache
+const compileCacheEnv = "NODE_COMPILE_CACHE"
+
+// compileCacheDir is where wrangler's compile cache goes: "" (leave it as it is) when the base environment
+// already sets NODE_COMPILE_CACHE or opts out with NODE_DISABLE_COMPILE_CACHE, else a lean4-cf folder in
+// the temporary directory (TMPDIR, else /tmp), as Node's documentation recommends.
+func compileCacheDir(base []string) string {
+	tmp := "/tmp"
+	for _, kv := range base {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case compileCacheEnv, "NODE_DISABLE_COMPILE_CACHE":
+			return ""
+		case "TMPDIR":
+			if v != "" {
+				tmp = v
+			}
+		}
+	}
+	return filepath.Join(tmp, "lean4-cf-node-compile-cache")
 }
 
 // readOutputFile parses the ND-JSON output file; a missing file means wrangler wrote nothing.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -126,5 +127,38 @@ func TestRunnerObserveHearsEachRun(t *testing.T) {
 	}
 	if strings.Join(heard, " ") != "containers list" || took < 200*time.Millisecond {
 		t.Fatalf("observed %q in %s; want the failed run's args and at least its 200 ms", heard, took)
+	}
+}
+
+// wrangler runs with Node's compile cache on, in the temporary directory, unless the caller chose a
+// cache or turned it off.
+func TestRunnerNodeCompileCache(t *testing.T) {
+	tests := []struct {
+		name string
+		base []string
+		want string // NODE_COMPILE_CACHE in wrangler's environment; "" for none
+	}{
+		{"default", []string{"PATH=/bin"}, "/tmp/lean4-cf-node-compile-cache"},
+		{"TMPDIR", []string{"TMPDIR=/scratch"}, "/scratch/lean4-cf-node-compile-cache"},
+		{"empty TMPDIR", []string{"TMPDIR="}, "/tmp/lean4-cf-node-compile-cache"},
+		{"chosen", []string{"NODE_COMPILE_CACHE=/cache", "TMPDIR=/scratch"}, "/cache"},
+		{"turned off", []string{"NODE_DISABLE_COMPILE_CACHE=1"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, kv := range (Runner{Env: tt.base}).environ("/out.json") {
+				if v, ok := strings.CutPrefix(kv, compileCacheEnv+"="); ok {
+					got = append(got, v)
+				}
+			}
+			want := []string{tt.want}
+			if tt.want == "" {
+				want = nil
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("NODE_COMPILE_CACHE = %q, want %q", got, want)
+			}
+		})
 	}
 }
