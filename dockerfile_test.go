@@ -193,7 +193,14 @@ func checkDockerfile(src []byte, facts dockerfileFacts, ignored *patternmatcher.
 				}
 			case *instructions.RunCommand:
 				line := strings.Join(c.CmdLine, " ")
-				if strings.Contains(line, "go build") {
+				if strings.Contains(line, "go build") && !strings.Contains(line, "./cmd/") {
+					// The dependency layer: its compiles are reused only under the binary's own settings.
+					for _, want := range []string{"CGO_ENABLED=0", "GOOS=${TARGETOS}", "GOARCH=${TARGETARCH}", "-trimpath"} {
+						if !strings.Contains(line, want) {
+							bad("go build of the dependencies without %s: %s", want, line)
+						}
+					}
+				} else if strings.Contains(line, "go build") {
 					built = true
 					for _, want := range []string{"CGO_ENABLED=0", "-trimpath", `-ldflags="-s -w`, "./cmd/lean4-cf", "-X " + versionSymbol + "=${VERSION}"} {
 						if !strings.Contains(line, want) {
@@ -491,5 +498,60 @@ func TestDockerfileStampsVersion(t *testing.T) {
 	}
 	if info.Lean4CF != want {
 		t.Errorf("lean4-cf built with the Dockerfile's -ldflags reports %q, want %q", info.Lean4CF, want)
+	}
+}
+
+// TestDockerfileCompilesTheDependencies checks the Dockerfile's dependency layer: the packages it compiles
+// ahead of lean4-cf's own code are exactly those the binary imports from other modules. A missing one
+// would be compiled again on every change of lean4-cf's code; a stale one would fail the build.
+func TestDockerfileCompilesTheDependencies(t *testing.T) {
+	src, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := parser.Parse(bytes.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages, _, err := instructions.Parse(res.AST, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, st := range stages {
+		for _, c := range st.Commands {
+			r, ok := c.(*instructions.RunCommand)
+			if !ok {
+				continue
+			}
+			line := strings.Join(r.CmdLine, " ")
+			if !strings.Contains(line, "go build") || strings.Contains(line, "./cmd/") {
+				continue
+			}
+			for f := range strings.FieldsSeq(line) {
+				if first, _, ok := strings.Cut(f, "/"); ok && strings.Contains(first, ".") {
+					listed = append(listed, f)
+				}
+			}
+		}
+	}
+	if len(listed) == 0 {
+		t.Fatal("the Dockerfile compiles no dependencies ahead of lean4-cf's own code")
+	}
+	// The packages of this module that the binary links, and what each imports.
+	out, err := exec.Command("go", "list", "-deps", "-f", `{{if .Module}}{{if .Module.Main}}{{join .Imports "\n"}}{{end}}{{end}}`, "./cmd/lean4-cf").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var want []string
+	for p := range strings.FieldsSeq(string(out)) {
+		first, _, _ := strings.Cut(p, "/")
+		if strings.Contains(first, ".") && !strings.HasPrefix(p, "github.com/org/lean4-cf-action") && !slices.Contains(want, p) {
+			want = append(want, p)
+		}
+	}
+	slices.Sort(want)
+	if !slices.IsSorted(listed) || !slices.Equal(listed, want) {
+		t.Errorf("the Dockerfile's dependency layer compiles (sorted, one a line):\n%s\nwant what lean4-cf imports from other modules:\n%s", strings.Join(listed, "\n"), strings.Join(want, "\n"))
 	}
 }
