@@ -455,18 +455,7 @@ func TestDockerfileStampsVersion(t *testing.T) {
 	if testing.Short() {
 		t.Skip("links lean4-cf")
 	}
-	src, err := os.ReadFile("Dockerfile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := parser.Parse(bytes.NewReader(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stages, _, err := instructions.Parse(res.AST, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stages := dockerfileStages(t)
 	ldflags := ""
 	for _, st := range stages {
 		for _, c := range st.Commands {
@@ -505,18 +494,7 @@ func TestDockerfileStampsVersion(t *testing.T) {
 // ahead of lean4-cf's own code are exactly those the binary imports from other modules. A missing one
 // would be compiled again on every change of lean4-cf's code; a stale one would fail the build.
 func TestDockerfileCompilesTheDependencies(t *testing.T) {
-	src, err := os.ReadFile("Dockerfile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := parser.Parse(bytes.NewReader(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stages, _, err := instructions.Parse(res.AST, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stages := dockerfileStages(t)
 	var listed []string
 	for _, st := range stages {
 		for _, c := range st.Commands {
@@ -554,4 +532,22 @@ func TestDockerfileCompilesTheDependencies(t *testing.T) {
 	if !slices.IsSorted(listed) || !slices.Equal(listed, want) {
 		t.Errorf("the Dockerfile's dependency layer compiles (sorted, one a line):\n%s\nwant what lean4-cf imports from other modules:\n%s", strings.Join(listed, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// dockerfileStages parses the repository's Dockerfile into its stages.
+func dockerfileStages(t *testing.T) []instructions.Stage {
+	t.Helper()
+	src, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := parser.Parse(bytes.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages, _, err := instructions.Parse(res.AST, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stages
 }
