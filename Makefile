@@ -29,9 +29,10 @@ vet:
 staticcheck:
 	$(STATICCHECK) ./...
 
-# -parallel 4 on any machine: the end-to-end scripts spend about half their time waiting on wrangler,
-# workerd and sockets rather than on a CPU, so four at once keep two cores busy (measured: 250 s at the
-# default of one per core, 181 s at four, for ./cmd/lean4-cf on this project's 2-core CI machine).
+# -parallel 4 on any machine: the end-to-end scripts and the fault drills (which run side by side) spend
+# about half their time waiting on wrangler, workerd and sockets rather than on a CPU, so four at once keep
+# two cores busy (./cmd/lean4-cf on this project's 2-core machine: 250 s at the default of one per core,
+# 177 s at four).
 go-test:
 	$(GO) test -count=1 -parallel 4 -timeout 40m ./...
 

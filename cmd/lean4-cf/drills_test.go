@@ -22,6 +22,7 @@ func TestFaultDrills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault drills deploy once per endpoint")
 	}
+	t.Parallel() // beside the scripts (TestScripts)
 	work := t.TempDir()
 	base := filepath.Join(work, "base")
 	if err := os.MkdirAll(base, 0o755); err != nil {

@@ -75,6 +75,7 @@ const workersOnlyToken = "workers-only-token"
 // TestScripts runs the end-to-end scripts in testdata/script: the real lean4-cf binary and the project's
 // pinned wrangler against a local Cloudflare started per script.
 func TestScripts(t *testing.T) {
+	t.Parallel() // beside the fault drills: both spend much of their time waiting, not computing
 	testscript.Run(t, scriptParams(t, filepath.Join("testdata", "script"), nil))
 }
 
