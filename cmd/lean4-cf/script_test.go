@@ -454,10 +454,12 @@ func cfDeleteWorker(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: cf-delete-worker NAME")
 	}
-	u := fmt.Sprintf("%s/accounts/%s/workers/scripts/%s?force=true", ts.Getenv("CLOUDFLARE_API_BASE_URL"), ts.Getenv("CLOUDFLARE_ACCOUNT_ID"), url.PathEscape(args[0]))
+	// The local Cloudflare's own address and token: an Action script has blanked the credentials in its env.
+	api := the(ts).api
+	u := fmt.Sprintf("%s/accounts/%s/workers/scripts/%s?force=true", api.APIBase(), api.AccountID(), url.PathEscape(args[0]))
 	req, err := http.NewRequest(http.MethodDelete, u, nil)
 	ts.Check(err)
-	req.Header.Set("Authorization", "Bearer "+ts.Getenv("CLOUDFLARE_API_TOKEN"))
+	req.Header.Set("Authorization", "Bearer "+api.Token())
 	resp, err := http.DefaultClient.Do(req)
 	ts.Check(err)
 	body, _ := io.ReadAll(resp.Body)
