@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -44,6 +45,10 @@ type Options struct {
 	// SerialDuration is how long one client alone sends, straight and then through the Worker, to show
 	// the Worker's own cost without queueing. Default 3 s; negative skips it.
 	SerialDuration time.Duration
+	// HopDuration is how long each of four alternating slices runs (the no-hop peer, the Worker, the
+	// Worker, the no-hop peer, all at Clients): the Durable Object hop's cost as a ratio measured under the
+	// same load. Default 5 s; negative skips it.
+	HopDuration time.Duration
 	// RequestTimeout is how long a client waits for one answer before counting it lost. Default 30 s.
 	RequestTimeout time.Duration
 	// Lean configures the Lean double (e.g. a failure mode). Default: healthy.
@@ -69,6 +74,8 @@ type Report struct {
 	AddedP95 float64 `json:"addedP95Ms"`
 	// Serial is the same with one client (no queueing), when it ran.
 	Serial *Serial `json:"serial,omitempty"`
+	// Hop is the Worker against its no-hop peer, when it ran.
+	Hop *Hop `json:"hop,omitempty"`
 	// Examples are a few failed requests, for a reader to see what went wrong.
 	Examples []string `json:"examples,omitempty"`
 	// Pass is true when no request of any phase was lost, mismatched or answered with an error.
@@ -79,6 +86,19 @@ type Report struct {
 type Serial struct {
 	Direct   Phase   `json:"direct"`
 	Worker   Phase   `json:"worker"`
+	AddedP50 float64 `json:"addedP50Ms"`
+	AddedP95 float64 `json:"addedP95Ms"`
+}
+
+// Hop compares the Worker with its no-hop peer (nohop.ts: the same entry point with the instance's code,
+// admission control included, run in the Worker instead of behind its Durable Object), in alternating
+// slices (peer, Worker, Worker, peer) so drifting load from other work weighs on both alike.
+type Hop struct {
+	NoHop  Phase `json:"noHop"`
+	Worker Phase `json:"worker"`
+	// Ratio is the Worker's throughput over the peer's: what the Durable Object hop leaves.
+	Ratio float64 `json:"ratio"`
+	// AddedP50 and AddedP95 are the Worker's p50 and p95 minus the peer's, in milliseconds.
 	AddedP50 float64 `json:"addedP50Ms"`
 	AddedP95 float64 `json:"addedP95Ms"`
 }
@@ -116,6 +136,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.SerialDuration == 0 {
 		o.SerialDuration = 3 * time.Second
 	}
+	if o.HopDuration == 0 {
+		o.HopDuration = 5 * time.Second
+	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 30 * time.Second
 	}
@@ -152,32 +175,54 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	defer remove()
 	key := rand.Text()
 	fmt.Fprintln(o.Progress, "bundling the Worker (container entry point) with the pinned wrangler ...")
-	v, err := bundle(ctx, o.Root, filepath.Join(dir, "bundle"), key)
+	v, err := bundle(ctx, o.Root, filepath.Join(dir, "bundle"), key, nil)
 	if err != nil {
 		return Report{}, err
 	}
-	return runBundle(ctx, o, v, key, filepath.Join(dir, "workerd"))
+	var peer *cfapi.Version
+	if o.HopDuration > 0 {
+		fmt.Fprintln(o.Progress, "bundling the no-hop peer (the same sources, the instance's code in the Worker) ...")
+		p, err := bundle(ctx, o.Root, filepath.Join(dir, "bundle-nohop"), key, &edge.Entry{Name: "nohop.ts", Source: noHopSource})
+		if err != nil {
+			return Report{}, err
+		}
+		peer = &p
+	}
+	return runBundle(ctx, o, v, peer, key, dir)
 }
 
-// runBundle runs both phases against a bundled Worker version.
-func runBundle(ctx context.Context, o Options, v cfapi.Version, key, dir string) (Report, error) {
+// runBundle runs the phases against a bundled Worker version and, when peer is set, the hop comparison
+// against it; dir holds the workerd folders.
+func runBundle(ctx context.Context, o Options, v cfapi.Version, peer *cfapi.Version, key, dir string) (Report, error) {
 	lean, err := leandouble.Start(o.Lean)
 	if err != nil {
 		return Report{}, fmt.Errorf("starting the Lean double: %w", err)
 	}
 	defer lean.Close()
-	proc, err := edge.RunVersion(workerdPath(o.Root), dir, v, lean.URL())
+	proc, err := edge.RunVersion(workerdPath(o.Root), filepath.Join(dir, "workerd"), v, lean.URL())
 	if err != nil {
 		return Report{}, fmt.Errorf("starting the Worker in workerd: %w", err)
 	}
 	defer proc.Close()
 	fmt.Fprintf(o.Progress, "workerd serves the Worker on %s, LEAN_ORIGIN=%s\n", proc.URL(), lean.URL())
+	var peerProc *edge.Process
+	if peer != nil {
+		if peerProc, err = edge.RunVersion(workerdPath(o.Root), filepath.Join(dir, "workerd-nohop"), *peer, lean.URL()); err != nil {
+			return Report{}, fmt.Errorf("starting the no-hop peer in workerd: %w", err)
+		}
+		defer peerProc.Close()
+	}
 
 	client := newClient(o.Clients, o.RequestTimeout)
 	defer client.CloseIdleConnections()
 	guards, err := checkGuards(ctx, client, proc.URL(), key)
 	if err != nil {
 		return Report{}, err
+	}
+	if peerProc != nil {
+		if _, err := checkGuards(ctx, client, peerProc.URL(), key); err != nil {
+			return Report{}, fmt.Errorf("the no-hop peer: %w", err)
+		}
 	}
 	if o.afterGuards != nil {
 		o.afterGuards(lean)
@@ -203,11 +248,32 @@ func runBundle(ctx context.Context, o Options, v cfapi.Version, key, dir string)
 	rep.Direct = runPhase(ctx, "direct", client, lean.URL(), key, o.Clients, o.DirectDuration, &ids)
 	fmt.Fprintf(o.Progress, "worker: %d clients for %v through the Worker ...\n", o.Clients, o.Duration)
 	rep.Worker = runPhase(ctx, "worker", client, proc.URL(), key, o.Clients, o.Duration, &ids)
+	if peerProc != nil {
+		fmt.Fprintf(o.Progress, "hop: %d clients, %v each to the no-hop peer, the Worker, the Worker, the peer ...\n", o.Clients, o.HopDuration)
+		var nohop, worker []sample
+		for _, to := range []string{"nohop", "worker", "worker", "nohop"} {
+			if to == "nohop" {
+				nohop = append(nohop, runSlice(ctx, to, client, peerProc.URL(), key, o.Clients, o.HopDuration, &ids))
+			} else {
+				worker = append(worker, runSlice(ctx, to, client, proc.URL(), key, o.Clients, o.HopDuration, &ids))
+			}
+		}
+		h := &Hop{NoHop: merge(nohop).phase(), Worker: merge(worker).phase()}
+		if h.NoHop.Throughput > 0 {
+			h.Ratio = round2(h.Worker.Throughput / h.NoHop.Throughput)
+		}
+		h.AddedP50, h.AddedP95 = round2(h.Worker.P50-h.NoHop.P50), round2(h.Worker.P95-h.NoHop.P95)
+		rep.Hop = h
+		phases = append(phases, &h.NoHop, &h.Worker)
+	}
 	if err := ctx.Err(); err != nil {
 		return rep, fmt.Errorf("interrupted: %w", err)
 	}
 	if !proc.Alive() {
 		return rep, fmt.Errorf("workerd exited during the load: %s", strings.TrimSpace(proc.Logs()))
+	}
+	if peerProc != nil && !peerProc.Alive() {
+		return rep, fmt.Errorf("the no-hop peer's workerd exited during the load: %s", strings.TrimSpace(peerProc.Logs()))
 	}
 	rep.AddedP50 = round2(rep.Worker.P50 - rep.Direct.P50)
 	rep.AddedP95 = round2(rep.Worker.P95 - rep.Direct.P95)
@@ -232,14 +298,21 @@ func newClient(clients int, timeout time.Duration) *http.Client {
 	}}
 }
 
-// bundle renders and bundles the Worker in container mode with the load's limits and the key. The double
-// never runs out of anything, so admission control is set past the load (MAX_CONCURRENT above the
-// clients): this benchmark measures the Worker's own cost; bench/capacity measures admission control.
-func bundle(ctx context.Context, root, dir, key string) (cfapi.Version, error) {
+// noHopSource is the no-hop peer's entry module (see Hop).
+//
+//go:embed nohop.ts
+var noHopSource []byte
+
+// bundle renders and bundles the Worker in container mode with the load's limits and the key, from entry
+// when set (the no-hop peer) or else the container entry point. The double never runs out of anything, so
+// admission control is set past the load (MAX_CONCURRENT above the clients): this benchmark measures the
+// Worker's own cost; bench/capacity measures admission control.
+func bundle(ctx context.Context, root, dir, key string, entry *edge.Entry) (cfapi.Version, error) {
 	return edge.Bundle(ctx, root, dir, edge.BundleOptions{
-		Name: "lean4-load",
-		Vars: map[string]string{"MAX_BODY_BYTES": strconv.Itoa(maxBodyBytes), "MAX_LEAN_TIMEOUT": strconv.Itoa(maxLeanTimeout), "MAX_CONCURRENT": strconv.Itoa(maxConcurrent)},
-		Key:  key,
+		Name:  "lean4-load",
+		Vars:  map[string]string{"MAX_BODY_BYTES": strconv.Itoa(maxBodyBytes), "MAX_LEAN_TIMEOUT": strconv.Itoa(maxLeanTimeout), "MAX_CONCURRENT": strconv.Itoa(maxConcurrent)},
+		Key:   key,
+		Entry: entry,
 	})
 }
 
@@ -324,13 +397,63 @@ func classify(code int, body, want string) outcome {
 // runPhase runs clients for d, each sending `#eval A + B` with numbers of its own one after another;
 // requests in flight when d ends are waited for.
 func runPhase(ctx context.Context, name string, c *http.Client, base, key string, clients int, d time.Duration, ids *atomic.Uint64) Phase {
-	p := Phase{Name: name, Clients: clients}
+	return runSlice(ctx, name, c, base, key, clients, d, ids).phase()
+}
+
+// sample is what one run of clients saw, before it is summed up as a Phase.
+type sample struct {
+	name      string
+	clients   int
+	elapsed   time.Duration
+	sent      int64
+	counts    [5]int64
+	latencies []time.Duration
+	examples  []string
+}
+
+// merge adds up samples of the same clients (e.g. the slices of an alternating comparison).
+func merge(parts []sample) sample {
+	out := sample{name: parts[0].name, clients: parts[0].clients}
+	for _, p := range parts {
+		out.elapsed += p.elapsed
+		out.sent += p.sent
+		for i := range out.counts {
+			out.counts[i] += p.counts[i]
+		}
+		out.latencies = append(out.latencies, p.latencies...)
+		if len(out.examples) < 3 {
+			out.examples = append(out.examples, p.examples[:min(len(p.examples), 3-len(out.examples))]...)
+		}
+	}
+	return out
+}
+
+func (s sample) phase() Phase {
+	p := Phase{Name: s.name, Clients: s.clients, examples: s.examples}
+	p.Seconds = round2(s.elapsed.Seconds())
+	p.Sent = s.sent
+	p.Lost = s.counts[lost]
+	p.Answered = p.Sent - p.Lost
+	p.Mismatched = s.counts[mismatched]
+	p.Errors = s.counts[errored]
+	p.Limited = s.counts[limited]
+	if s.elapsed > 0 {
+		p.Throughput = round2(float64(p.Answered) / s.elapsed.Seconds())
+	}
+	sorted := slices.Sorted(slices.Values(s.latencies))
+	p.P50, p.P95, p.P99 = pct(sorted, 50), pct(sorted, 95), pct(sorted, 99)
+	return p
+}
+
+// runSlice runs clients for d, each sending `#eval A + B` with numbers of its own one after another;
+// requests in flight when d ends are waited for.
+func runSlice(ctx context.Context, name string, c *http.Client, base, key string, clients int, d time.Duration, ids *atomic.Uint64) sample {
+	out := sample{name: name, clients: clients}
 	var (
-		mu        sync.Mutex
-		latencies []time.Duration
-		wg        sync.WaitGroup
-		counts    [5]atomic.Int64
-		sent      atomic.Int64
+		mu     sync.Mutex
+		wg     sync.WaitGroup
+		counts [5]atomic.Int64
+		sent   atomic.Int64
 	)
 	start := time.Now()
 	stop := start.Add(d)
@@ -356,36 +479,30 @@ func runPhase(ctx context.Context, name string, c *http.Client, base, key string
 				counts[o].Add(1)
 				if o != answeredOK {
 					mu.Lock()
-					if len(p.examples) < 3 {
+					if len(out.examples) < 3 {
 						what := fmt.Sprintf("%s: #eval %d + %d: ", name, a, b)
 						if err != nil {
 							what += "no answer: " + err.Error()
 						} else {
 							what += fmt.Sprintf("%d %s, want stdout %q", code, truncate(body), want)
 						}
-						p.examples = append(p.examples, what)
+						out.examples = append(out.examples, what)
 					}
 					mu.Unlock()
 				}
 			}
 			mu.Lock()
-			latencies = append(latencies, own...)
+			out.latencies = append(out.latencies, own...)
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	p.Seconds = round2(elapsed.Seconds())
-	p.Sent = sent.Load()
-	p.Lost = counts[lost].Load()
-	p.Answered = p.Sent - p.Lost
-	p.Mismatched = counts[mismatched].Load()
-	p.Errors = counts[errored].Load()
-	p.Limited = counts[limited].Load()
-	p.Throughput = round2(float64(p.Answered) / elapsed.Seconds())
-	slices.Sort(latencies)
-	p.P50, p.P95, p.P99 = pct(latencies, 50), pct(latencies, 95), pct(latencies, 99)
-	return p
+	out.elapsed = time.Since(start)
+	out.sent = sent.Load()
+	for i := range counts {
+		out.counts[i] = counts[i].Load()
+	}
+	return out
 }
 
 // pct is the nearest-rank percentile of sorted latencies, in milliseconds.

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/org/lean4-cf-action/internal/sandbox/cfapi"
+	"github.com/org/lean4-cf-action/internal/sandbox/edge"
 	"github.com/org/lean4-cf-action/internal/sandbox/leandouble"
 )
 
@@ -26,18 +28,34 @@ func TestHarness(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	start := time.Now()
-	v, err := bundle(ctx, root, filepath.Join(t.TempDir(), "bundle"), key)
+	var peer cfapi.Version
+	var peerErr error
+	bundled := make(chan struct{})
+	go func() {
+		defer close(bundled)
+		peer, peerErr = bundle(ctx, root, filepath.Join(t.TempDir(), "bundle-nohop"), key, &edge.Entry{Name: "nohop.ts", Source: noHopSource})
+	}()
+	v, err := bundle(ctx, root, filepath.Join(t.TempDir(), "bundle"), key, nil)
+	<-bundled
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("bundled in %v", time.Since(start).Round(time.Millisecond))
+	if peerErr != nil {
+		t.Fatal(peerErr)
+	}
+	t.Logf("bundled both in %v", time.Since(start).Round(time.Millisecond))
 
+	// The hop comparison runs where it can tell a working peer (healthy) from a broken one (dropped).
 	tests := []struct {
 		name  string
 		fail  leandouble.Failure
+		hop   bool
 		check func(t *testing.T, r Report)
 	}{
-		{"healthy", leandouble.FailNone, func(t *testing.T, r Report) {
+		{"healthy", leandouble.FailNone, true, func(t *testing.T, r Report) {
+			if h := r.Hop; h == nil || h.NoHop.Sent == 0 || h.Worker.Sent == 0 || h.NoHop.Answered != h.NoHop.Sent || h.Ratio <= 0 {
+				t.Fatalf("the hop comparison did not run cleanly: %+v", r.Hop)
+			}
 			if !r.Pass || r.Worker.Sent == 0 || r.Worker.Answered != r.Worker.Sent || r.Direct.Answered != r.Direct.Sent || r.Worker.Mismatched+r.Worker.Errors+r.Worker.Limited != 0 {
 				t.Fatalf("a healthy run did not pass cleanly: %+v", r)
 			}
@@ -48,26 +66,33 @@ func TestHarness(t *testing.T) {
 				t.Fatalf("guards = %q", r.Guards)
 			}
 		}},
-		{"wrong answers", leandouble.FailWrong, func(t *testing.T, r Report) {
+		{"wrong answers", leandouble.FailWrong, false, func(t *testing.T, r Report) {
 			if r.Pass || r.Worker.Sent == 0 || r.Worker.Mismatched != r.Worker.Sent || r.Direct.Mismatched != r.Direct.Sent || len(r.Examples) == 0 {
 				t.Fatalf("wrong answers were not all counted as mismatched: %+v", r)
 			}
 		}},
-		{"dropped requests", leandouble.FailCrash, func(t *testing.T, r Report) {
+		{"dropped requests", leandouble.FailCrash, true, func(t *testing.T, r Report) {
 			if r.Pass || r.Worker.Sent == 0 || r.Worker.Errors != r.Worker.Sent || r.Direct.Lost != r.Direct.Sent || r.Direct.Answered != 0 {
 				t.Fatalf("dropped requests were not counted as errors (Worker) and lost (direct): %+v", r)
+			}
+			if h := r.Hop; h == nil || h.NoHop.Sent == 0 || h.NoHop.Errors != h.NoHop.Sent {
+				t.Fatalf("dropped requests were not counted as errors through the no-hop peer: %+v", r.Hop)
 			}
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// The guards' good request must pass, so the failure starts once they have run.
-			o, err := Options{Clients: 10, Duration: time.Second, DirectDuration: 300 * time.Millisecond, SerialDuration: -1, Root: root, Lean: leandouble.Options{}}.withDefaults()
+			o, err := Options{Clients: 10, Duration: time.Second, DirectDuration: 300 * time.Millisecond, SerialDuration: -1, HopDuration: 100 * time.Millisecond, Root: root, Lean: leandouble.Options{}}.withDefaults()
 			if err != nil {
 				t.Fatal(err)
 			}
 			o.afterGuards = func(l *leandouble.Server) { l.SetFailure(tt.fail) }
-			r, err := runBundle(ctx, o, v, key, filepath.Join(t.TempDir(), "workerd"))
+			p := &peer
+			if !tt.hop {
+				p = nil
+			}
+			r, err := runBundle(ctx, o, v, p, key, t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,9 @@
 //
 //   - direct: -clients clients send requests straight to the double for -direct-duration (the named peer)
 //   - worker: the same clients send the same kind of requests through the Worker for -duration
+//   - hop: the same clients alternate, -hop-duration each, between the no-hop peer (nohop.ts: the same
+//     entry point with the instance's code run in the Worker instead of behind its Durable Object), the
+//     Worker, the Worker and the peer; the throughput ratio is the Durable Object hop's cost
 //
 // Each request is `#eval A + B` with numbers of its own, so each answer must be 200, ok:true and exactly
 // that request's sum: an answer meant for another request counts as mismatched. A 429 counts as limited,
@@ -32,19 +35,23 @@ func main() {
 	flag.IntVar(&o.Clients, "clients", 200, "concurrent clients, each sending one request after another")
 	flag.DurationVar(&o.Duration, "duration", 60*time.Second, "how long the clients send through the Worker")
 	flag.DurationVar(&o.DirectDuration, "direct-duration", 10*time.Second, "how long the clients send straight to the Lean double (the peer)")
+	flag.DurationVar(&o.HopDuration, "hop-duration", 5*time.Second, "how long each of four alternating slices (no-hop peer, Worker, Worker, peer) runs, for the Durable Object hop's cost (0 skips)")
 	flag.DurationVar(&o.SerialDuration, "serial-duration", 3*time.Second, "how long one client alone sends straight and then through the Worker (the Worker's cost without queueing; 0 skips)")
 	asJSON := flag.Bool("json", false, "print one JSON object with the figures instead of the report")
 	flag.Parse()
 	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "load: unexpected argument %q: use flags only (-clients, -duration, -direct-duration, -serial-duration, -json)\n", flag.Arg(0))
+		fmt.Fprintf(os.Stderr, "load: unexpected argument %q: use flags only (-clients, -duration, -direct-duration, -serial-duration, -hop-duration, -json)\n", flag.Arg(0))
 		os.Exit(2)
 	}
-	if o.Clients < 1 || o.Duration <= 0 || o.DirectDuration <= 0 || o.SerialDuration < 0 {
-		fmt.Fprintln(os.Stderr, "load: -clients must be at least 1, -duration and -direct-duration above 0, -serial-duration 0 or more")
+	if o.Clients < 1 || o.Duration <= 0 || o.DirectDuration <= 0 || o.SerialDuration < 0 || o.HopDuration < 0 {
+		fmt.Fprintln(os.Stderr, "load: -clients must be at least 1, -duration and -direct-duration above 0, -serial-duration and -hop-duration 0 or more")
 		os.Exit(2)
 	}
 	if o.SerialDuration == 0 {
 		o.SerialDuration = -1 // Options: negative skips the serial phases
+	}
+	if o.HopDuration == 0 {
+		o.HopDuration = -1 // Options: negative skips the hop comparison
 	}
 	o.Progress = os.Stderr
 	benchcli.Finish("load", *asJSON, func(ctx context.Context) (Report, error) { return Run(ctx, o) }, printReport, func(r Report) bool { return r.Pass })
@@ -59,6 +66,9 @@ func printReport(w io.Writer, r Report) {
 	if r.Serial != nil {
 		phases = append(phases, r.Serial.Direct, r.Serial.Worker)
 	}
+	if r.Hop != nil {
+		phases = append(phases, r.Hop.NoHop, r.Hop.Worker)
+	}
 	for _, p := range phases {
 		fmt.Fprintf(w, "%-7s %7d %8.1fs %9d %9d %6d %7d %5d %9d %9.0f %7.2fms %7.2fms\n",
 			p.Name, p.Clients, p.Seconds, p.Sent, p.Answered, p.Lost, p.Mismatched, p.Errors, p.Limited, p.Throughput, p.P50, p.P95)
@@ -67,6 +77,10 @@ func printReport(w io.Writer, r Report) {
 	fmt.Fprintf(w, "added by the Worker (Worker minus direct, %d clients): p50 %+.2f ms, p95 %+.2f ms\n", r.Clients, r.AddedP50, r.AddedP95)
 	if r.Serial != nil {
 		fmt.Fprintf(w, "added by the Worker (1 client, no queueing):   p50 %+.2f ms, p95 %+.2f ms\n", r.Serial.AddedP50, r.Serial.AddedP95)
+	}
+	if h := r.Hop; h != nil {
+		fmt.Fprintf(w, "Durable Object hop (Worker vs no-hop peer, alternating, %d clients): %.2fx the peer's req/s (%.0f vs %.0f), p50 %+.2f ms, p95 %+.2f ms\n",
+			r.Clients, h.Ratio, h.Worker.Throughput, h.NoHop.Throughput, h.AddedP50, h.AddedP95)
 	}
 	for _, e := range r.Examples {
 		fmt.Fprintf(w, "  example: %s\n", e)

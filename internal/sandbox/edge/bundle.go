@@ -44,6 +44,18 @@ type BundleOptions struct {
 	Vars map[string]string
 	// Key, when set, becomes the LEAN_API_KEY secret binding.
 	Key string
+	// Entry, when set, is an extra module written beside the Worker's sources (src/Entry.Name) and
+	// bundled as the main module instead of the container entry point: a benchmark's peer built from
+	// the same sources. It must export the Durable Object class the configuration binds. Default: none.
+	Entry *Entry
+}
+
+// Entry is a TypeScript module added to the Worker's sources.
+type Entry struct {
+	// Name is the file name under src/, e.g. "nohop.ts".
+	Name string
+	// Source is the module's text.
+	Source []byte
 }
 
 // Bundle renders the Worker in container mode, bundles it with the checkout's pinned wrangler
@@ -67,11 +79,20 @@ func Bundle(ctx context.Context, root, dir string, o BundleOptions) (cfapi.Versi
 	home := filepath.Join(dir, "home")
 	env := append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "WRANGLER_LOG_PATH="+filepath.Join(home, "logs"))
 	dist := filepath.Join(dir, "dist")
+	args := []string{"deploy", "--dry-run", "--outdir", dist, "--config", r.Config}
+	entry := r.Main
+	if o.Entry != nil {
+		entry = filepath.Join("src", o.Entry.Name)
+		if err := os.WriteFile(filepath.Join(r.Dir, entry), o.Entry.Source, 0o644); err != nil {
+			return cfapi.Version{}, fmt.Errorf("writing the entry module: %w", err)
+		}
+		args = append([]string{"deploy", entry}, args[1:]...)
+	}
 	run := wrangler.Runner{Tool: tool, Dir: r.Dir, Env: env}
-	if _, err := run.Run(ctx, "deploy", "--dry-run", "--outdir", dist, "--config", r.Config); err != nil {
+	if _, err := run.Run(ctx, args...); err != nil {
 		return cfapi.Version{}, fmt.Errorf("bundling the Worker: %w", err)
 	}
-	main := strings.TrimSuffix(filepath.Base(r.Main), ".ts") + ".js"
+	main := strings.TrimSuffix(filepath.Base(entry), ".ts") + ".js"
 	code, err := os.ReadFile(filepath.Join(dist, main))
 	if err != nil {
 		return cfapi.Version{}, fmt.Errorf("reading the bundle: %w", err)
