@@ -58,9 +58,9 @@ func (o *DeployOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.sleepAfter, "sleep-after", wrangler.DefaultSleepAfter, "idle time before an instance stops, like 30s, 2m or 1h (a bare number is seconds)")
 	fs.StringVar(&o.config, "config", "", "your own wrangler.jsonc to patch (default: lean4-cf renders one)")
 	fs.StringVar(&o.url, "url", "", "a custom domain URL to verify as well, like https://lean.example.com")
-	fs.StringArrayVar(&o.resolve, "resolve", nil, "HOST:PORT:ADDR[:ADDRPORT]: connect there for HOST:PORT when verifying (repeatable)")
+	addResolveFlag(fs, &o.resolve)
 	fs.DurationVar(&o.timeout, "timeout", defaultTimeout, "bound on waiting for provisioning and the cold start")
-	fs.StringVar(&o.wrangler, "wrangler", "", "wrangler to run (default: $LEAN4CF_WRANGLER, the project's pinned install, then PATH)")
+	addWranglerFlag(fs, &o.wrangler)
 	fs.BoolVar(&o.json, "json", false, "print one JSON result object on stdout")
 }
 
@@ -153,4 +153,14 @@ func (o *DeployOptions) validate() error {
 	}
 	o.rules = rules
 	return nil
+}
+
+// addWranglerFlag is --wrangler, for the commands that run wrangler.
+func addWranglerFlag(fs *pflag.FlagSet, p *string) {
+	fs.StringVar(p, "wrangler", "", "wrangler to run (default: $LEAN4CF_WRANGLER, the project's pinned install, then PATH)")
+}
+
+// addResolveFlag is --resolve, for the commands that verify a URL.
+func addResolveFlag(fs *pflag.FlagSet, p *[]string) {
+	fs.StringArrayVar(p, "resolve", nil, "HOST:PORT:ADDR[:ADDRPORT]: connect there for HOST:PORT when verifying (repeatable)")
 }

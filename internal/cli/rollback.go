@@ -63,9 +63,9 @@ the earlier digest-pinned image (lean4-cf status shows the current one) to put i
 	fl.StringVar(&o.name, "name", wrangler.DefaultWorkerName, "Worker name")
 	fl.StringVar(&o.to, "to", "", "version id to return to (default: the newest earlier version at 100 %)")
 	fl.StringVar(&o.image, "image", "", "digest-pinned image to put back on the container application as well")
-	fl.StringArrayVar(&o.resolve, "resolve", nil, "HOST:PORT:ADDR[:ADDRPORT]: connect there for HOST:PORT when verifying (repeatable)")
+	addResolveFlag(fl, &o.resolve)
 	fl.DurationVar(&o.timeout, "timeout", rollbackTimeout, "bound on waiting for the earlier version to answer")
-	fl.StringVar(&o.wrangler, "wrangler", "", "wrangler to run (default: $LEAN4CF_WRANGLER, the project's pinned install, then PATH)")
+	addWranglerFlag(fl, &o.wrangler)
 	fl.BoolVar(&o.json, "json", false, "print one JSON object")
 	return cmd
 }

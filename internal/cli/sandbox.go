@@ -59,7 +59,7 @@ deploy's exit status: the whole flow, offline, with no account.`,
 	fl.DurationVar(&o.startDelay, "start-delay", time.Second, "how long a container instance takes to cold start")
 	fl.StringVar(&o.envFile, "env-file", "", "also write the exports to this file")
 	fl.BoolVar(&o.deploy, "deploy", false, "run lean4-cf deploy against the sandbox once, then stop")
-	fl.StringVar(&o.wrangler, "wrangler", "", "wrangler to run (default: $LEAN4CF_WRANGLER, the project's pinned install, then PATH)")
+	addWranglerFlag(fl, &o.wrangler)
 	return cmd
 }
 
